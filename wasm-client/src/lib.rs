@@ -1,0 +1,1 @@
+//! partup's browser uploader (skeleton; built out in issue 3).

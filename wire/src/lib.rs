@@ -1,0 +1,369 @@
+//! The wire contract of partup (`SPEC.md`): every JSON body the server sends or accepts, the error
+//! codes with their HTTP statuses, and the input rules (resource keys, part numbers, MD5 strings).
+//!
+//! Server and wasm client both depend on this crate, so the JSON field names cannot drift apart.
+//! It depends on serde only, to keep the client's `.wasm` small.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where the multipart API lives; every endpoint is `API_PREFIX/<name>`.
+pub const API_PREFIX: &str = "/v1/multipart/parallel";
+/// Where completed objects are read (`GET`/`HEAD OBJECTS_PREFIX/<key>`).
+pub const OBJECTS_PREFIX: &str = "/v1/objects";
+/// Highest part number the API accepts (the seed's range is 0–10000).
+pub const MAX_PART_NUMBER: u32 = 10_000;
+/// Longest resource key in bytes.
+pub const MAX_KEY_BYTES: usize = 1023;
+/// Longest single `/`-separated key segment in bytes.
+pub const MAX_SEGMENT_BYTES: usize = 255;
+/// Limit on every request body other than a part.
+pub const MAX_JSON_BODY_BYTES: usize = 4 << 20;
+
+/// `POST uploadInit` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitRequest {
+    pub resource_key: String,
+}
+
+/// `POST uploadInit` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitResponse {
+    pub upload_id: String,
+    /// True when a completed object with this key exists right now.
+    pub is_exist: bool,
+}
+
+/// `POST upload` answer, and one entry of a `listParts` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartInfo {
+    /// Lowercase hex MD5 of the bytes the server stored.
+    pub md5: String,
+    pub part_number: u32,
+    pub size: u64,
+}
+
+/// One entry of `completeMultipartUpload`, after validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompletePart {
+    pub part_number: u32,
+    /// Lowercase hex, normalised by [`CompleteRequest::from_json`].
+    pub md5: String,
+}
+
+/// `POST uploadComplete` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteRequest {
+    pub upload_id: String,
+    pub complete_multipart_upload: Vec<CompletePart>,
+}
+
+/// `POST uploadComplete` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompleteResponse {
+    pub resource_key: String,
+    pub size: u64,
+    pub parts: u32,
+    /// MD5 of the concatenated binary part digests, `-`, part count (as S3 and OSS do).
+    pub etag: String,
+}
+
+/// `POST listParts` request (and `uploadAbort`'s): just the upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadIdRequest {
+    pub upload_id: String,
+}
+
+/// `POST listParts` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPartsResponse {
+    pub upload_id: String,
+    pub resource_key: String,
+    pub parts: Vec<PartInfo>,
+}
+
+/// `POST uploadAbort` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AbortResponse {
+    pub upload_id: String,
+    pub aborted: bool,
+}
+
+/// Every failure's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    pub request_id: String,
+}
+
+/// The error codes of SPEC.md's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ErrorCode {
+    InvalidArgument,
+    MalformedRequest,
+    InvalidObjectName,
+    BadDigest,
+    InvalidPart,
+    InvalidPartOrder,
+    EntityTooSmall,
+    EntityTooLarge,
+    NoSuchUpload,
+    NoSuchKey,
+    InvalidRange,
+    NotFound,
+    MethodNotAllowed,
+    InternalError,
+    /// Not in SPEC.md's table: the server is shutting down or overloaded; retry elsewhere/later.
+    ServiceUnavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status SPEC.md gives this code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidArgument
+            | ErrorCode::MalformedRequest
+            | ErrorCode::InvalidObjectName
+            | ErrorCode::BadDigest
+            | ErrorCode::InvalidPart
+            | ErrorCode::InvalidPartOrder
+            | ErrorCode::EntityTooSmall => 400,
+            ErrorCode::EntityTooLarge => 413,
+            ErrorCode::NoSuchUpload | ErrorCode::NoSuchKey | ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::InvalidRange => 416,
+            ErrorCode::InternalError => 500,
+            ErrorCode::ServiceUnavailable => 503,
+        }
+    }
+
+    /// The code as it appears in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidArgument => "InvalidArgument",
+            ErrorCode::MalformedRequest => "MalformedRequest",
+            ErrorCode::InvalidObjectName => "InvalidObjectName",
+            ErrorCode::BadDigest => "BadDigest",
+            ErrorCode::InvalidPart => "InvalidPart",
+            ErrorCode::InvalidPartOrder => "InvalidPartOrder",
+            ErrorCode::EntityTooSmall => "EntityTooSmall",
+            ErrorCode::EntityTooLarge => "EntityTooLarge",
+            ErrorCode::NoSuchUpload => "NoSuchUpload",
+            ErrorCode::NoSuchKey => "NoSuchKey",
+            ErrorCode::InvalidRange => "InvalidRange",
+            ErrorCode::NotFound => "NotFound",
+            ErrorCode::MethodNotAllowed => "MethodNotAllowed",
+            ErrorCode::InternalError => "InternalError",
+            ErrorCode::ServiceUnavailable => "ServiceUnavailable",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Checks a resource key against SPEC.md §1; the error is a sentence saying what is wrong.
+pub fn validate_resource_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("resourceKey is empty; give the object's name, e.g. \"videos/clip.mp4\"".into());
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "resourceKey is {} bytes long; the limit is {MAX_KEY_BYTES} bytes",
+            key.len()
+        ));
+    }
+    if key.starts_with('/') {
+        return Err("resourceKey must not start with '/'".into());
+    }
+    if key.contains('\\') {
+        return Err("resourceKey must not contain a backslash".into());
+    }
+    if let Some(c) = key.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "resourceKey must not contain control characters (found U+{:04X})",
+            c as u32
+        ));
+    }
+    for segment in key.split('/') {
+        match segment {
+            "" => return Err("resourceKey must not contain an empty segment ('//' or a trailing '/')".into()),
+            "." | ".." => return Err(format!("resourceKey must not contain a '{segment}' segment")),
+            s if s.len() > MAX_SEGMENT_BYTES => {
+                return Err(format!(
+                    "a resourceKey segment is {} bytes long; the limit is {MAX_SEGMENT_BYTES} bytes",
+                    s.len()
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parses 32 hex digits (either case) into the 16-byte digest.
+pub fn parse_md5_hex(text: &str) -> Option<[u8; 16]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 32 {
+        return None;
+    }
+    let mut digest = [0u8; 16];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = (pair[1] as char).to_digit(16)?;
+        digest[i] = (hi * 16 + lo) as u8;
+    }
+    Some(digest)
+}
+
+/// Lowercase hex of a digest.
+pub fn md5_to_hex(digest: &[u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for byte in digest {
+        out.push(HEX[(byte >> 4) as usize] as char);
+        out.push(HEX[(byte & 15) as usize] as char);
+    }
+    out
+}
+
+/// Parses a part number written as decimal digits only (no sign, no spaces), 0–10000.
+pub fn parse_part_number(text: &str) -> Option<u32> {
+    if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u32>().ok().filter(|n| *n <= MAX_PART_NUMBER)
+}
+
+impl CompleteRequest {
+    /// Validates an `uploadComplete` body already parsed as JSON. Accepts part numbers as JSON
+    /// integers or as strings of 1–5 digits (the seed's example uses strings); the error names the
+    /// field and the entry. Unknown fields are ignored, as JSON APIs usually do.
+    pub fn from_json(body: &Value) -> Result<CompleteRequest, String> {
+        let object = body
+            .as_object()
+            .ok_or("the body must be a JSON object with uploadId and completeMultipartUpload")?;
+        let upload_id = match object.get("uploadId") {
+            Some(Value::String(id)) => id.clone(),
+            Some(_) => return Err("uploadId must be a string".into()),
+            None => return Err("uploadId is missing".into()),
+        };
+        let entries = match object.get("completeMultipartUpload") {
+            Some(Value::Array(entries)) => entries,
+            Some(_) => return Err("completeMultipartUpload must be an array".into()),
+            None => return Err("completeMultipartUpload is missing".into()),
+        };
+        let mut parts = Vec::with_capacity(entries.len());
+        for (index, entry) in entries.iter().enumerate() {
+            let at = format!("completeMultipartUpload[{index}]");
+            let entry = entry
+                .as_object()
+                .ok_or_else(|| format!("{at} must be an object with partNumber and md5"))?;
+            let part_number = match entry.get("partNumber") {
+                Some(Value::Number(n)) => n
+                    .as_u64()
+                    .filter(|n| *n <= MAX_PART_NUMBER as u64)
+                    .map(|n| n as u32)
+                    .ok_or_else(|| {
+                        format!("{at}.partNumber must be a whole number from 0 to {MAX_PART_NUMBER}")
+                    })?,
+                Some(Value::String(s)) => parse_part_number(s).ok_or_else(|| {
+                    format!("{at}.partNumber must be 1-5 decimal digits from 0 to {MAX_PART_NUMBER}")
+                })?,
+                Some(_) => return Err(format!("{at}.partNumber must be a number or a string of digits")),
+                None => return Err(format!("{at}.partNumber is missing")),
+            };
+            let md5 = match entry.get("md5") {
+                Some(Value::String(s)) => parse_md5_hex(s)
+                    .map(|d| md5_to_hex(&d))
+                    .ok_or_else(|| format!("{at}.md5 must be 32 hex digits"))?,
+                Some(_) => return Err(format!("{at}.md5 must be a string of 32 hex digits")),
+                None => return Err(format!("{at}.md5 is missing")),
+            };
+            parts.push(CompletePart { part_number, md5 });
+        }
+        Ok(CompleteRequest {
+            upload_id,
+            complete_multipart_upload: parts,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_follow_the_spec() {
+        for good in ["a", "videos/2026/clip.mp4", "photos", "photos/1.jpg", "名字/ファイル.txt", "a.b/..c/d.."] {
+            assert!(validate_resource_key(good).is_ok(), "{good}");
+        }
+        let long_segment = "x".repeat(256);
+        let long_key = ["y"; 600].join("/");
+        for bad in [
+            "", "/a", "a//b", "a/", "./a", "a/../b", "..", "a\\b", "a\u{0}b", "a\u{7f}", "a\u{85}b", "\n",
+            long_segment.as_str(), long_key.as_str(),
+        ] {
+            assert!(validate_resource_key(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_resource_key(&"x".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn md5_and_part_numbers_parse_strictly() {
+        let d = parse_md5_hex("D41D8CD98F00B204E9800998ECF8427E").unwrap();
+        assert_eq!(md5_to_hex(&d), "d41d8cd98f00b204e9800998ecf8427e");
+        assert!(parse_md5_hex("d41d8cd98f00b204e9800998ecf8427").is_none());
+        assert!(parse_md5_hex("g41d8cd98f00b204e9800998ecf8427e").is_none());
+        assert_eq!(parse_part_number("10000"), Some(10000));
+        assert_eq!(parse_part_number("0"), Some(0));
+        for bad in ["10001", "-1", "+1", " 1", "1.0", "", "000001", "1e3"] {
+            assert_eq!(parse_part_number(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn complete_request_accepts_strings_and_integers() {
+        let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+        let req = CompleteRequest::from_json(&json!({
+            "uploadId": "u", "extra": true,
+            "completeMultipartUpload": [{"partNumber": "1", "md5": md5.to_uppercase()}, {"partNumber": 5, "md5": md5}]
+        }))
+        .unwrap();
+        assert_eq!(req.complete_multipart_upload[0], CompletePart { part_number: 1, md5: md5.into() });
+        assert_eq!(req.complete_multipart_upload[1].part_number, 5);
+        let err = CompleteRequest::from_json(&json!({
+            "uploadId": "u", "completeMultipartUpload": [{"partNumber": 1, "md5": md5}, {"partNumber": 2.5, "md5": md5}]
+        }))
+        .unwrap_err();
+        assert!(err.contains("completeMultipartUpload[1].partNumber"), "{err}");
+        let err = CompleteRequest::from_json(&json!({"completeMultipartUpload": []})).unwrap_err();
+        assert!(err.contains("uploadId"), "{err}");
+        let err = CompleteRequest::from_json(&json!({"uploadId": "u", "completeMultipartUpload": [{"partNumber": 1}]}))
+            .unwrap_err();
+        assert!(err.contains("[0].md5"), "{err}");
+    }
+
+    #[test]
+    fn error_codes_serialize_as_their_names() {
+        let body = ErrorBody { code: ErrorCode::NoSuchUpload, message: "m".into(), request_id: "r".into() };
+        let text = serde_json::to_string(&body).unwrap();
+        assert_eq!(text, r#"{"code":"NoSuchUpload","message":"m","requestId":"r"}"#);
+        assert_eq!(ErrorCode::EntityTooLarge.http_status(), 413);
+    }
+}
