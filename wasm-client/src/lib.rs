@@ -1,1 +1,4 @@
-//! partup's browser uploader (skeleton; built out in issue 3).
+//! partup
+pub mod progress;
+pub mod retry;
+pub mod slicing;
