@@ -1,4 +1,255 @@
-//! partup
+//! partup's browser uploader: the JS API.
+//!
+//! ```js
+//! import init, { Uploader } from './pkg/partup.js';
+//! await init();
+//! const uploader = new Uploader({ endpoint: '/v1/multipart/parallel' });
+//! const upload = uploader.upload(file, { resourceKey: 'videos/clip.mp4', onProgress: render });
+//! const result = await upload.done;
+//! ```
+//!
+//! Where each step lives: `options` (reading the JS options), `slicing` (the part plan),
+//! `hashing` (stream → MD5), `transport` (XHR + error mapping), `retry` (backoff policy),
+//! `resume_store` (localStorage), `progress` (what onProgress reports), `control`
+//! (pause/resume/cancel), `scheduler` (init → parts → complete), `error` (the JS Error).
+
+pub mod control;
+pub mod error;
+pub mod hashing;
+pub mod options;
 pub mod progress;
+pub mod resume_store;
 pub mod retry;
+pub mod scheduler;
 pub mod slicing;
+pub mod timers;
+pub mod transport;
+
+use crate::control::RunState;
+use crate::options::{UploadOptions, UploaderOptions};
+use crate::scheduler::UploadCtx;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** Options of `new Uploader(...)`. Sizes in bytes, times in milliseconds. */
+export interface UploaderOptions {
+  /** API base, e.g. '/v1/multipart/parallel' or 'https://host/v1/multipart/parallel'. */
+  endpoint: string;
+  /** Part size; default 8 MiB. Raised to minPartSize and grown so no file needs > 10,000 parts. */
+  partSize?: number;
+  /** The server's minimum part size (default 100 KiB). */
+  minPartSize?: number;
+  /** The server's maximum part size (default 100 MiB). */
+  maxPartSize?: number;
+  /** Most part requests at once; default 4. */
+  concurrency?: number;
+  /** Retries per request after the first attempt; default 10. */
+  retries?: number;
+  /** First retry's delay cap (doubles per retry, full jitter); default 500. */
+  retryDelay?: number;
+  /** Largest delay cap; default 60000. */
+  maxRetryDelay?: number;
+  /** A request during which no byte moved for this long is aborted and retried; default 30000. */
+  stallTimeout?: number;
+  /** Extra headers, or a function (may be async) returning them before every request. */
+  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  /** Send cookies cross-origin (XHR withCredentials); default false. */
+  withCredentials?: boolean;
+  /** Remember unfinished uploads in localStorage to resume after a reload; default true. */
+  resume?: boolean;
+}
+
+export type PartState = 'waiting' | 'hashing' | 'uploading' | 'retrying' | 'done';
+export type UploadPhase = 'initializing' | 'uploading' | 'paused' | 'completing' | 'done' | 'cancelled' | 'failed';
+
+export interface UploadProgress {
+  phase: UploadPhase;
+  bytesDone: number;
+  bytesTotal: number;
+  partsDone: number;
+  partsTotal: number;
+  bytesPerSecond: number;
+  /** null while the speed is unknown. */
+  etaSeconds: number | null;
+  /** State of each part; index 0 is part 1. */
+  parts: PartState[];
+  /** Parts found already on the server when resuming. */
+  skippedParts: number;
+  /** Requests retried so far. */
+  retries: number;
+}
+
+export interface UploadInitInfo {
+  uploadId: string;
+  existed: boolean;
+  resumed: boolean;
+  partSize: number;
+  partsTotal: number;
+  partsOnServer: number;
+}
+
+export interface UploadOptions {
+  /** The object's name on the server, e.g. 'videos/clip.mp4'. */
+  resourceKey: string;
+  onProgress?: (progress: UploadProgress) => void;
+  onInit?: (info: UploadInitInfo) => void;
+  /** Called when an object with this key exists; resolve false to cancel (code 'Cancelled'). */
+  onExists?: (info: { resourceKey: string; uploadId: string; existed: true }) => boolean | Promise<boolean>;
+  /** Aborting it cancels the upload, like upload.cancel(). */
+  signal?: AbortSignal;
+}
+
+export interface UploadResult {
+  resourceKey: string;
+  size: number;
+  etag: string;
+  parts: number;
+  uploadId: string;
+  /** init's isExist: an object with this key existed before and was replaced. */
+  existed: boolean;
+  resumed: boolean;
+  skippedParts: number;
+  retries: number;
+}
+
+/** What `upload.done` rejects with (and what the constructor throws for bad options). */
+export interface PartupError extends Error {
+  name: 'PartupError';
+  /** The server's code (e.g. 'InvalidObjectName', 'NoSuchUpload') or 'Cancelled', 'NetworkError',
+   * 'Timeout', 'FileReadError', 'InvalidOptions', 'FileTooLarge', 'UnexpectedResponse'. */
+  code: string;
+  /** HTTP status of the failing answer, null when none came. */
+  status: number | null;
+  requestId: string | null;
+  partNumber: number | null;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "UploaderOptions")]
+    pub type UploaderOptionsArg;
+    #[wasm_bindgen(typescript_type = "UploadOptions")]
+    pub type UploadOptionsArg;
+}
+
+/// Holds the options shared by many uploads; `upload()` starts one.
+#[wasm_bindgen]
+pub struct Uploader {
+    options: Rc<UploaderOptions>,
+}
+
+#[wasm_bindgen]
+impl Uploader {
+    /// Throws a `PartupError` with code `InvalidOptions` when an option is missing or wrong.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: UploaderOptionsArg) -> Result<Uploader, JsValue> {
+        let options = UploaderOptions::from_js(&options).map_err(|e| e.to_js())?;
+        Ok(Uploader {
+            options: Rc::new(options),
+        })
+    }
+
+    /// Starts uploading `file` (a File or Blob); the upload runs until done, cancelled or failed.
+    pub fn upload(
+        &self,
+        file: &web_sys::Blob,
+        options: UploadOptionsArg,
+    ) -> Result<Upload, JsValue> {
+        let upload_options = UploadOptions::from_js(&options).map_err(|e| e.to_js())?;
+        let signal = upload_options.signal.clone();
+        let ctx = Rc::new(
+            UploadCtx::new(self.options.clone(), upload_options, file.clone())
+                .map_err(|e| e.to_js())?,
+        );
+        let abort_listener = signal.map(|signal| {
+            let control = ctx.control.clone();
+            let listener = Closure::<dyn FnMut()>::new(move || control.cancel());
+            if signal.aborted() {
+                ctx.control.cancel();
+            } else {
+                let _ = signal
+                    .add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+            }
+            (signal, listener)
+        });
+        let driver = ctx.clone();
+        let done = future_to_promise(async move {
+            let result = driver.run().await;
+            if let Some((signal, listener)) = abort_listener {
+                let _ = signal.remove_event_listener_with_callback(
+                    "abort",
+                    listener.as_ref().unchecked_ref(),
+                );
+            }
+            result
+        });
+        Ok(Upload { ctx, done })
+    }
+}
+
+/// One running upload.
+#[wasm_bindgen]
+pub struct Upload {
+    ctx: Rc<UploadCtx>,
+    done: js_sys::Promise,
+}
+
+#[wasm_bindgen]
+impl Upload {
+    /// Resolves with the result when the object is complete on the server; rejects with a
+    /// `PartupError`.
+    #[wasm_bindgen(getter, unchecked_return_type = "Promise<UploadResult>")]
+    pub fn done(&self) -> js_sys::Promise {
+        self.done.clone()
+    }
+
+    /// Stops starting requests and aborts those in flight; finished parts stay on the server.
+    pub fn pause(&self) {
+        self.ctx.control.pause();
+    }
+
+    /// Continues after `pause()`, without re-sending finished parts.
+    pub fn resume(&self) {
+        self.ctx.control.resume();
+    }
+
+    /// Stops the upload and aborts it on the server (uploadAbort); `done` rejects with code
+    /// `Cancelled`. Resolves once that is finished.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn cancel(&self) -> js_sys::Promise {
+        let already_over = self.ctx.control.state() == RunState::Cancelled;
+        self.ctx.control.cancel();
+        let done = self.done.clone();
+        if !already_over {
+            // The app asked for it: the rejection of `done` is expected, not "unhandled".
+            let ignore = Closure::<dyn FnMut(JsValue)>::new(|_| {});
+            let _ = done.catch(&ignore);
+            ignore.forget();
+        }
+        future_to_promise(async move {
+            let _ = JsFuture::from(done).await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The server's uploadId, once init answered.
+    #[wasm_bindgen(getter, js_name = uploadId)]
+    pub fn upload_id(&self) -> Option<String> {
+        self.ctx.state.borrow().upload_id.clone()
+    }
+
+    /// The current progress (same shape as `onProgress`'s argument).
+    #[wasm_bindgen(getter, unchecked_return_type = "UploadProgress")]
+    pub fn progress(&self) -> JsValue {
+        self.ctx
+            .state
+            .borrow()
+            .tracker
+            .snapshot(timers::now_ms())
+            .to_js()
+    }
+}

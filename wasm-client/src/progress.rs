@@ -246,6 +246,36 @@ impl ProgressTracker {
     }
 }
 
+impl ProgressSnapshot {
+    /// The object `onProgress` receives.
+    pub fn to_js(&self) -> wasm_bindgen::JsValue {
+        use wasm_bindgen::JsValue;
+        let parts = js_sys::Array::new_with_length(self.parts.len() as u32);
+        for (i, state) in self.parts.iter().enumerate() {
+            parts.set(i as u32, JsValue::from_str(state.as_str()));
+        }
+        let eta = self
+            .eta_seconds
+            .map(JsValue::from_f64)
+            .unwrap_or(JsValue::NULL);
+        crate::scheduler::js_object(&[
+            ("phase", JsValue::from_str(self.phase.as_str())),
+            ("bytesDone", JsValue::from_f64(self.bytes_done as f64)),
+            ("bytesTotal", JsValue::from_f64(self.bytes_total as f64)),
+            ("partsDone", JsValue::from_f64(self.parts_done as f64)),
+            ("partsTotal", JsValue::from_f64(self.parts_total as f64)),
+            (
+                "bytesPerSecond",
+                JsValue::from_f64(self.bytes_per_second.round()),
+            ),
+            ("etaSeconds", eta),
+            ("parts", parts.into()),
+            ("skippedParts", JsValue::from_f64(self.skipped_parts as f64)),
+            ("retries", JsValue::from_f64(self.retries as f64)),
+        ])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,7 +313,11 @@ mod tests {
         assert_eq!(s.bytes_done, 200);
         assert_eq!(s.eta_seconds, Some(0.0));
         // 100 bytes sent between the samples at 1 s and 2 s; the skipped part adds nothing.
-        assert!((s.bytes_per_second - 50.0).abs() < 1e-9, "{}", s.bytes_per_second);
+        assert!(
+            (s.bytes_per_second - 50.0).abs() < 1e-9,
+            "{}",
+            s.bytes_per_second
+        );
     }
 
     #[test]

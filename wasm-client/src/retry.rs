@@ -71,7 +71,11 @@ impl Default for RetryPolicy {
     /// Ten retries growing to 60 s ride out a few minutes of outage (Uppy's users lose uploads
     /// to outages over 30 s).
     fn default() -> Self {
-        RetryPolicy { max_retries: 10, base_delay_ms: 500.0, max_delay_ms: 60_000.0 }
+        RetryPolicy {
+            max_retries: 10,
+            base_delay_ms: 500.0,
+            max_delay_ms: 60_000.0,
+        }
     }
 }
 
@@ -106,7 +110,12 @@ mod tests {
     #[test]
     fn transient_failures_are_retried_and_client_errors_are_not() {
         let http = |status, code| FailureClass::Http { status, code };
-        for kind in [RequestKind::Init, RequestKind::Part, RequestKind::Complete, RequestKind::ListParts] {
+        for kind in [
+            RequestKind::Init,
+            RequestKind::Part,
+            RequestKind::Complete,
+            RequestKind::ListParts,
+        ] {
             assert!(is_retryable(&FailureClass::Network, kind));
             assert!(is_retryable(&FailureClass::Stalled, kind));
             assert!(is_retryable(&http(500, "InternalError"), kind));
@@ -119,12 +128,19 @@ mod tests {
             assert!(!is_retryable(&http(413, "EntityTooLarge"), kind));
         }
         assert!(is_retryable(&http(400, "BadDigest"), RequestKind::Part));
-        assert!(!is_retryable(&http(400, "BadDigest"), RequestKind::Complete));
+        assert!(!is_retryable(
+            &http(400, "BadDigest"),
+            RequestKind::Complete
+        ));
     }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_with_full_jitter() {
-        let p = RetryPolicy { max_retries: 5, base_delay_ms: 100.0, max_delay_ms: 1000.0 };
+        let p = RetryPolicy {
+            max_retries: 5,
+            base_delay_ms: 100.0,
+            max_delay_ms: 1000.0,
+        };
         assert_eq!(p.delay_ms(1, 0.999_999, None).round(), 100.0);
         assert_eq!(p.delay_ms(2, 0.999_999, None).round(), 200.0);
         assert_eq!(p.delay_ms(3, 0.999_999, None).round(), 400.0);
@@ -136,7 +152,11 @@ mod tests {
 
     #[test]
     fn retry_after_is_a_floor() {
-        let p = RetryPolicy { max_retries: 5, base_delay_ms: 100.0, max_delay_ms: 1000.0 };
+        let p = RetryPolicy {
+            max_retries: 5,
+            base_delay_ms: 100.0,
+            max_delay_ms: 1000.0,
+        };
         assert_eq!(p.delay_ms(1, 0.5, Some(3000.0)), 3000.0);
         assert_eq!(p.delay_ms(5, 0.9, Some(10.0)), 900.0);
         assert_eq!(p.delay_ms(1, 0.0, Some(1e12)), MAX_RETRY_AFTER_MS);
@@ -147,7 +167,10 @@ mod tests {
         assert_eq!(parse_retry_after_seconds("3"), Some(3000.0));
         assert_eq!(parse_retry_after_seconds(" 0 "), Some(0.0));
         assert_eq!(parse_retry_after_seconds("-1"), None);
-        assert_eq!(parse_retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(
+            parse_retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"),
+            None
+        );
         assert_eq!(parse_retry_after_seconds(""), None);
     }
 }

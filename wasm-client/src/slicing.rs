@@ -64,7 +64,11 @@ impl PartPlan {
     fn with_part_size(file_size: u64, part_size: u64) -> PartPlan {
         // A 0-byte file is still one (empty) part: complete needs a non-empty list.
         let part_count = file_size.div_ceil(part_size).max(1) as u32;
-        PartPlan { file_size, part_size, part_count }
+        PartPlan {
+            file_size,
+            part_size,
+            part_count,
+        }
     }
 
     /// Byte range `[start, end)` of part `number` (1-based).
@@ -145,7 +149,12 @@ mod tests {
 
     #[test]
     fn too_big_for_the_server_is_refused() {
-        let err = PartPlan::new(10_001 * 100 * MIB, 8 * MIB, DEFAULT_MIN_PART_SIZE, 100 * MIB);
+        let err = PartPlan::new(
+            10_001 * 100 * MIB,
+            8 * MIB,
+            DEFAULT_MIN_PART_SIZE,
+            100 * MIB,
+        );
         assert!(err.is_err());
     }
 

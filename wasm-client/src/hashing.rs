@@ -1,0 +1,123 @@
+//! A part's MD5, computed by `md-5` in wasm while the part streams in through
+//! `Blob.slice().stream()`.
+//!
+//! Memory stays bounded: the stream hands over chunks (typically 64 KiB to 1 MiB), each is copied
+//! into one reused buffer of at most 1 MiB and hashed; nothing else of the part is kept. Every
+//! `update` call is at most 1 MiB because V8 runs a first huge call into fresh wasm on its slow
+//! baseline tier. Dropping the future cancels the read (pause).
+
+use crate::error::{UploadError, codes};
+use crate::transport::js_text;
+use md5::{Digest, Md5};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, ReadableStreamDefaultReader};
+
+/// Largest single `Md5::update` call, and the size of the copy buffer.
+pub const MAX_UPDATE_BYTES: usize = 1 << 20;
+
+/// Cancels the stream when the hashing future is dropped part-way.
+struct ReaderGuard {
+    reader: ReadableStreamDefaultReader,
+    finished: bool,
+}
+
+impl Drop for ReaderGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.reader.cancel();
+        }
+    }
+}
+
+/// Splits `len` bytes into `(offset, len)` pieces of at most [`MAX_UPDATE_BYTES`].
+pub fn update_pieces(len: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..len)
+        .step_by(MAX_UPDATE_BYTES)
+        .map(move |start| (start, (len - start).min(MAX_UPDATE_BYTES)))
+}
+
+fn read_error(what: String) -> UploadError {
+    UploadError::new(
+        codes::FILE_READ_ERROR,
+        format!(
+            "the file could not be read ({what}); it may have been changed, moved or deleted \
+             since it was chosen — choose it again"
+        ),
+    )
+}
+
+/// MD5 of `blob[start..end]`. `on_bytes(total_hashed_so_far)` is called after every chunk.
+pub async fn md5_of_range(
+    blob: &Blob,
+    start: u64,
+    end: u64,
+    mut on_bytes: impl FnMut(u64),
+) -> Result<[u8; 16], UploadError> {
+    let slice = blob
+        .slice_with_f64_and_f64(start as f64, end as f64)
+        .map_err(|e| read_error(js_text(&e)))?;
+    let reader: ReadableStreamDefaultReader = slice.stream().get_reader().unchecked_into();
+    let mut guard = ReaderGuard {
+        reader,
+        finished: false,
+    };
+    let mut hasher = Md5::new();
+    let mut buffer = vec![0u8; MAX_UPDATE_BYTES.min((end - start) as usize)];
+    let mut hashed: u64 = 0;
+    loop {
+        let result = JsFuture::from(guard.reader.read())
+            .await
+            .map_err(|e| read_error(js_text(&e)))?;
+        let done = js_sys::Reflect::get(&result, &JsValue::from_str("done"))
+            .ok()
+            .and_then(|d| d.as_bool())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&result, &JsValue::from_str("value"))
+            .map_err(|e| read_error(js_text(&e)))?
+            .unchecked_into();
+        let len = chunk.length() as usize;
+        for (offset, piece) in update_pieces(len) {
+            if buffer.len() < piece {
+                buffer.resize(piece, 0);
+            }
+            chunk
+                .subarray(offset as u32, (offset + piece) as u32)
+                .copy_to(&mut buffer[..piece]);
+            hasher.update(&buffer[..piece]);
+        }
+        hashed += len as u64;
+        on_bytes(hashed);
+    }
+    guard.finished = true;
+    if hashed != end - start {
+        return Err(read_error(format!(
+            "expected {} bytes of the part, read {hashed}",
+            end - start
+        )));
+    }
+    Ok(hasher.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_never_exceed_one_mib() {
+        let pieces: Vec<_> = update_pieces(MAX_UPDATE_BYTES * 2 + 5).collect();
+        assert_eq!(
+            pieces,
+            vec![
+                (0, MAX_UPDATE_BYTES),
+                (MAX_UPDATE_BYTES, MAX_UPDATE_BYTES),
+                (2 * MAX_UPDATE_BYTES, 5)
+            ]
+        );
+        assert_eq!(update_pieces(0).count(), 0);
+        assert_eq!(update_pieces(10).collect::<Vec<_>>(), vec![(0, 10)]);
+    }
+}

@@ -1,0 +1,254 @@
+//! The options of `new Uploader({...})` and of `uploader.upload(file, {...})`, read from plain JS
+//! objects with defaults, and checked so a typo fails at once with a clear `InvalidOptions`.
+
+use crate::error::{UploadError, codes};
+use crate::retry::RetryPolicy;
+use crate::slicing::{DEFAULT_MAX_PART_SIZE, DEFAULT_MIN_PART_SIZE, DEFAULT_PART_SIZE};
+use js_sys::{Function, Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// Default most part requests at once: like AWS lib-storage; browsers allow 6 connections per
+/// host over HTTP/1.1, leaving room for the app's own requests.
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+/// A request during which no byte moved for this long is aborted and retried.
+pub const DEFAULT_STALL_TIMEOUT_MS: f64 = 30_000.0;
+
+/// Extra request headers: fixed, or a function called before every request (so a short-lived
+/// auth token can be refreshed between retries); it may return a Promise.
+#[derive(Clone)]
+pub enum HeaderSource {
+    Fixed(Vec<(String, String)>),
+    Dynamic(Function),
+}
+
+/// `new Uploader(options)`.
+#[derive(Clone)]
+pub struct UploaderOptions {
+    /// The API base, e.g. `/v1/multipart/parallel` or `http://host/v1/multipart/parallel`,
+    /// without a trailing slash.
+    pub endpoint: String,
+    pub part_size: u64,
+    pub min_part_size: u64,
+    pub max_part_size: u64,
+    pub concurrency: u32,
+    pub retry: RetryPolicy,
+    pub stall_timeout_ms: f64,
+    pub headers: HeaderSource,
+    pub with_credentials: bool,
+    /// Remember uploads in localStorage so a reload resumes them.
+    pub resume: bool,
+}
+
+/// `uploader.upload(file, options)`.
+#[derive(Clone)]
+pub struct UploadOptions {
+    pub resource_key: String,
+    pub on_progress: Option<Function>,
+    pub on_init: Option<Function>,
+    pub on_exists: Option<Function>,
+    pub signal: Option<web_sys::AbortSignal>,
+}
+
+fn invalid(message: String) -> UploadError {
+    UploadError::new(codes::INVALID_OPTIONS, message)
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    if object.is_object() {
+        Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// A whole, positive number option (`undefined`/`null` → default).
+fn number(
+    object: &JsValue,
+    key: &str,
+    default: f64,
+    min: f64,
+    max: f64,
+) -> Result<f64, UploadError> {
+    let value = get(object, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(default);
+    }
+    match value.as_f64() {
+        Some(n) if n.is_finite() && n.fract() == 0.0 && n >= min && n <= max => Ok(n),
+        _ => Err(invalid(format!(
+            "option {key} must be a whole number from {min} to {max}, got {}",
+            describe(&value)
+        ))),
+    }
+}
+
+fn boolean(object: &JsValue, key: &str, default: bool) -> Result<bool, UploadError> {
+    let value = get(object, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(default);
+    }
+    value.as_bool().ok_or_else(|| {
+        invalid(format!(
+            "option {key} must be true or false, got {}",
+            describe(&value)
+        ))
+    })
+}
+
+fn function(object: &JsValue, key: &str) -> Result<Option<Function>, UploadError> {
+    let value = get(object, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    value.dyn_into::<Function>().map(Some).map_err(|v| {
+        invalid(format!(
+            "option {key} must be a function, got {}",
+            describe(&v)
+        ))
+    })
+}
+
+fn describe(value: &JsValue) -> String {
+    if let Some(s) = value.as_string() {
+        format!("the string {s:?}")
+    } else if let Some(n) = value.as_f64() {
+        format!("{n}")
+    } else {
+        value.js_typeof().as_string().unwrap_or_default()
+    }
+}
+
+/// Reads `{name: value}` pairs of strings.
+pub fn header_pairs(value: &JsValue, what: &str) -> Result<Vec<(String, String)>, UploadError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    if !value.is_object() {
+        return Err(invalid(format!(
+            "{what} must be an object of header names to strings"
+        )));
+    }
+    let mut pairs = Vec::new();
+    for entry in Object::entries(value.unchecked_ref()).iter() {
+        let entry: js_sys::Array = entry.unchecked_into();
+        let name = entry.get(0).as_string().unwrap_or_default();
+        let Some(text) = entry.get(1).as_string() else {
+            return Err(invalid(format!("{what}: header {name} must be a string")));
+        };
+        pairs.push((name, text));
+    }
+    Ok(pairs)
+}
+
+impl UploaderOptions {
+    pub fn from_js(options: &JsValue) -> Result<UploaderOptions, UploadError> {
+        if !options.is_object() {
+            return Err(invalid(
+                "new Uploader(options) needs an object, e.g. { endpoint: '/v1/multipart/parallel' }".into(),
+            ));
+        }
+        let endpoint = get(options, "endpoint")
+            .as_string()
+            .filter(|e| !e.trim().is_empty())
+            .ok_or_else(|| {
+                invalid("option endpoint is required, e.g. '/v1/multipart/parallel'".into())
+            })?;
+        let endpoint = endpoint.trim().trim_end_matches('/').to_string();
+        const MAX_SIZE: f64 = 5.0 * 1024.0 * 1024.0 * 1024.0;
+        let min_part_size = number(
+            options,
+            "minPartSize",
+            DEFAULT_MIN_PART_SIZE as f64,
+            0.0,
+            MAX_SIZE,
+        )? as u64;
+        let max_part_size = number(
+            options,
+            "maxPartSize",
+            DEFAULT_MAX_PART_SIZE as f64,
+            1.0,
+            MAX_SIZE,
+        )? as u64;
+        let part_size =
+            number(options, "partSize", DEFAULT_PART_SIZE as f64, 1.0, MAX_SIZE)? as u64;
+        if min_part_size > max_part_size {
+            return Err(invalid(format!(
+                "option minPartSize ({min_part_size}) is larger than maxPartSize ({max_part_size})"
+            )));
+        }
+        let defaults = RetryPolicy::default();
+        let retry = RetryPolicy {
+            max_retries: number(options, "retries", defaults.max_retries as f64, 0.0, 100.0)?
+                as u32,
+            base_delay_ms: number(
+                options,
+                "retryDelay",
+                defaults.base_delay_ms,
+                0.0,
+                600_000.0,
+            )?,
+            max_delay_ms: number(
+                options,
+                "maxRetryDelay",
+                defaults.max_delay_ms,
+                0.0,
+                3_600_000.0,
+            )?,
+        };
+        let headers_value = get(options, "headers");
+        let headers = if let Some(f) = headers_value.dyn_ref::<Function>() {
+            HeaderSource::Dynamic(f.clone())
+        } else {
+            HeaderSource::Fixed(header_pairs(&headers_value, "option headers")?)
+        };
+        Ok(UploaderOptions {
+            endpoint,
+            part_size,
+            min_part_size,
+            max_part_size,
+            concurrency: number(
+                options,
+                "concurrency",
+                DEFAULT_CONCURRENCY as f64,
+                1.0,
+                32.0,
+            )? as u32,
+            retry,
+            stall_timeout_ms: number(
+                options,
+                "stallTimeout",
+                DEFAULT_STALL_TIMEOUT_MS,
+                100.0,
+                3_600_000.0,
+            )?,
+            headers,
+            with_credentials: boolean(options, "withCredentials", false)?,
+            resume: boolean(options, "resume", true)?,
+        })
+    }
+}
+
+impl UploadOptions {
+    pub fn from_js(options: &JsValue) -> Result<UploadOptions, UploadError> {
+        let resource_key = get(options, "resourceKey").as_string().ok_or_else(|| {
+            invalid("uploader.upload(file, { resourceKey }) needs resourceKey, the object's name, e.g. 'videos/clip.mp4'".into())
+        })?;
+        let signal_value = get(options, "signal");
+        let signal = if signal_value.is_undefined() || signal_value.is_null() {
+            None
+        } else {
+            Some(
+                signal_value
+                    .dyn_into::<web_sys::AbortSignal>()
+                    .map_err(|_| invalid("option signal must be an AbortSignal".into()))?,
+            )
+        };
+        Ok(UploadOptions {
+            resource_key,
+            on_progress: function(options, "onProgress")?,
+            on_init: function(options, "onInit")?,
+            on_exists: function(options, "onExists")?,
+            signal,
+        })
+    }
+}

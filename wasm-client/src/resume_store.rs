@@ -1,0 +1,64 @@
+//! Remembering unfinished uploads in `localStorage`, so the same file picked again after a reload
+//! resumes its upload instead of starting over.
+//!
+//! An entry is keyed by a fingerprint of the file (name, size, lastModified), the resourceKey and
+//! the endpoint, and holds `{uploadId, partSize, resourceKey, existed}`. The store is a
+//! convenience, never a requirement: no `localStorage` (workers, some embedded views), one that
+//! throws (Safari private mode, blocked cookies) or a full one just means no resume.
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Blob, File, Storage};
+
+const KEY_PREFIX: &str = "partup:v1:";
+
+/// What is remembered about one unfinished upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeEntry {
+    pub upload_id: String,
+    pub part_size: u64,
+    pub resource_key: String,
+    /// init's `isExist`, so the resumed upload still reports it.
+    pub existed: bool,
+}
+
+/// The storage key for this file, resourceKey and endpoint.
+pub fn fingerprint(file: &Blob, resource_key: &str, endpoint: &str) -> String {
+    let (name, last_modified) = match file.dyn_ref::<File>() {
+        Some(f) => (f.name(), f.last_modified()),
+        // A plain Blob has neither; size and key still tell uploads apart.
+        None => (String::new(), 0.0),
+    };
+    let parts = serde_json::json!([endpoint, resource_key, name, file.size(), last_modified]);
+    format!("{KEY_PREFIX}{parts}")
+}
+
+/// `localStorage`, when this context has a usable one.
+fn storage() -> Option<Storage> {
+    // Read through the global object so workers (no `window`) just get `None`.
+    let global = js_sys::global();
+    let value = js_sys::Reflect::get(&global, &JsValue::from_str("localStorage")).ok()?;
+    if value.is_undefined() || value.is_null() {
+        return None;
+    }
+    value.dyn_into::<Storage>().ok()
+}
+
+pub fn load(key: &str) -> Option<ResumeEntry> {
+    let text = storage()?.get_item(key).ok()??;
+    serde_json::from_str(&text).ok()
+}
+
+pub fn save(key: &str, entry: &ResumeEntry) {
+    if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(entry)) {
+        // Quota exceeded or private mode: resume is lost, the upload is not.
+        let _ = storage.set_item(key, &text);
+    }
+}
+
+pub fn remove(key: &str) {
+    if let Some(storage) = storage() {
+        let _ = storage.remove_item(key);
+    }
+}
