@@ -76,7 +76,9 @@ fn number(
     match value.as_f64() {
         Some(n) if n.is_finite() && n.fract() == 0.0 && n >= min && n <= max => Ok(n),
         _ => Err(invalid(format!(
-            "option {key} must be a whole number from {min} to {max}, got {}",
+            "option {key} must be a whole number from {} to {}, got {}",
+            min as u64,
+            max as u64,
             describe(&value)
         ))),
     }
@@ -112,7 +114,12 @@ fn describe(value: &JsValue) -> String {
     if let Some(s) = value.as_string() {
         format!("the string {s:?}")
     } else if let Some(n) = value.as_f64() {
-        format!("{n}")
+        // Integer formatting only: float formatting would add kilobytes to the .wasm.
+        if n.fract() == 0.0 && n.abs() < 1e15 {
+            format!("{}", n as i64)
+        } else {
+            "a fractional or huge number".into()
+        }
     } else {
         value.js_typeof().as_string().unwrap_or_default()
     }

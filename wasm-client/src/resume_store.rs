@@ -30,8 +30,16 @@ pub fn fingerprint(file: &Blob, resource_key: &str, endpoint: &str) -> String {
         // A plain Blob has neither; size and key still tell uploads apart.
         None => (String::new(), 0.0),
     };
-    let parts = serde_json::json!([endpoint, resource_key, name, file.size(), last_modified]);
-    format!("{KEY_PREFIX}{parts}")
+    // JSON-quoted strings keep the fields apart whatever characters they hold.
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    format!(
+        "{KEY_PREFIX}[{},{},{},{},{}]",
+        quote(endpoint),
+        quote(resource_key),
+        quote(&name),
+        file.size() as u64,
+        last_modified as u64
+    )
 }
 
 /// `localStorage`, when this context has a usable one.

@@ -27,7 +27,7 @@ use partup_wire::{
     ListPartsResponse, PartInfo, UploadIdRequest, md5_to_hex,
 };
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::rc::Rc;
@@ -51,8 +51,8 @@ pub struct UploadState {
     pub resumed: bool,
     /// Each part's MD5 once hashed (index 0 is part 1); cleared to force a re-read.
     pub md5s: Vec<Option<[u8; 16]>>,
-    /// On resume: parts the server already holds, by number, as listParts reported them.
-    pub server_parts: HashMap<u32, PartInfo>,
+    /// On resume: parts the server already holds (index 0 is part 1), as listParts reported.
+    pub server_parts: Vec<Option<PartInfo>>,
     pub tracker: ProgressTracker,
 }
 
@@ -102,7 +102,7 @@ impl UploadCtx {
                 upload_id: None,
                 existed: false,
                 resumed: false,
-                server_parts: HashMap::new(),
+                server_parts: Vec::new(),
             }),
             resume_key,
         })
@@ -260,13 +260,13 @@ impl UploadCtx {
         let mut state = self.state.borrow_mut();
         // Only parts of exactly the planned size can be reused; their MD5 is compared after
         // hashing the local bytes, so a changed file is never stitched from stale parts.
-        state.server_parts = list
-            .parts
-            .into_iter()
-            .filter(|p| p.part_number >= 1 && p.part_number <= plan.part_count)
-            .filter(|p| p.size == plan.part_len(p.part_number))
-            .map(|p| (p.part_number, p))
-            .collect();
+        state.server_parts = vec![None; plan.part_count as usize];
+        for part in list.parts {
+            let n = part.part_number;
+            if n >= 1 && n <= plan.part_count && part.size == plan.part_len(n) {
+                state.server_parts[n as usize - 1] = Some(part);
+            }
+        }
         state.md5s = vec![None; plan.part_count as usize];
         state.tracker = tracker_for(&plan);
         state.plan = plan;
@@ -353,7 +353,8 @@ impl UploadCtx {
         let state = self.state.borrow();
         state
             .server_parts
-            .get(&number)
+            .get(number as usize - 1)
+            .and_then(Option::as_ref)
             .is_some_and(|p| p.md5.eq_ignore_ascii_case(&md5_to_hex(digest)))
     }
 

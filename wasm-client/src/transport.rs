@@ -328,9 +328,9 @@ impl Api {
                 error: UploadError::new(
                     codes::TIMEOUT,
                     format!(
-                        "{} to {url} stalled: no data moved for {} s, so it was aborted",
+                        "{} to {url} stalled: no data moved for {} ms, so it was aborted",
                         kind.describe(),
-                        stall_timeout_ms / 1000.0
+                        stall_timeout_ms as u64
                     ),
                 ),
                 no_answer: Some(NoAnswer::Stalled),
@@ -382,7 +382,9 @@ fn http_failure(kind: RequestKind, url: &str, response: RawResponse) -> RequestF
             e.request_id = Some(body.request_id);
             e
         }
-        Err(_) => lenient_error_body(&response.text).unwrap_or_else(|| {
+        Err(_) => {
+            // Not a partup error body (a proxy's page, or a code this client does not know):
+            // show what came back.
             let snippet: String = response.text.chars().take(200).collect();
             UploadError::new(
                 &format!("Http{}", response.status),
@@ -394,7 +396,7 @@ fn http_failure(kind: RequestKind, url: &str, response: RawResponse) -> RequestF
                     snippet.trim()
                 ),
             )
-        }),
+        }
     };
     error.status = Some(response.status);
     let retry_after_ms = response.retry_after.as_deref().and_then(|value| {
@@ -408,22 +410,6 @@ fn http_failure(kind: RequestKind, url: &str, response: RawResponse) -> RequestF
         no_answer: None,
         retry_after_ms,
     }
-}
-
-/// An error body with a code this client version does not know yet.
-fn lenient_error_body(text: &str) -> Option<UploadError> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    let code = value.get("code")?.as_str()?;
-    let message = value
-        .get("message")
-        .and_then(|m| m.as_str())
-        .unwrap_or("the server refused the request");
-    let mut e = UploadError::new(code, message);
-    e.request_id = value
-        .get("requestId")
-        .and_then(|r| r.as_str())
-        .map(str::to_string);
-    Some(e)
 }
 
 /// A thrown JS value as text.
