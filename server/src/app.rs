@@ -14,7 +14,6 @@ use axum::routing::{get, post};
 use partup_wire::{API_PREFIX, ErrorBody, ErrorCode, OBJECTS_PREFIX};
 use tokio_util::task::TaskTracker;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -35,7 +34,6 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
-    let static_files = ServeDir::new(&state.config.www).append_index_html_on_directories(true);
     let router = Router::new()
         .route(
             &format!("{API_PREFIX}/uploadInit"),
@@ -62,7 +60,7 @@ pub fn router(state: AppState) -> Router {
             get(api::objects::handle),
         )
         .route("/healthz", get(api::health::handle))
-        .fallback_service(static_files)
+        .fallback(api::demo_page::handle)
         .with_state(state)
         .layer(middleware::from_fn(finish_response));
     let router = match cors {

@@ -2,6 +2,8 @@
 //! limits. Handlers validate input, call the `Store`, and answer SPEC.md's JSON; they know nothing of
 //! where bytes are kept.
 
+pub mod demo_page;
+pub mod drain;
 pub mod health;
 pub mod list_parts;
 pub mod objects;

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use partup_wire::MAX_JSON_BODY_BYTES;
 use serde_json::{Map, Value};
 
+use crate::api::drain::{SharedBody, worth_draining};
 use crate::error::{AppError, AppResult};
 
 fn too_large() -> AppError {
@@ -17,21 +18,32 @@ fn too_large() -> AppError {
     ))
 }
 
-/// Reads the whole body, refusing more than `MAX_JSON_BODY_BYTES` without buffering the excess.
-pub async fn read_limited(headers: &HeaderMap, body: Body) -> AppResult<Bytes> {
-    let declared = headers
+/// The request's `Content-Length`, if it sent a valid one.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_JSON_BODY_BYTES as u64) {
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+/// Reads the whole body, refusing more than `MAX_JSON_BODY_BYTES` without buffering the excess (the
+/// excess is drained so the client reads the 413).
+pub async fn read_limited(headers: &HeaderMap, body: Body) -> AppResult<Bytes> {
+    let limit = MAX_JSON_BODY_BYTES as u64;
+    let declared = declared_length(headers);
+    let mut stream = SharedBody::new(body);
+    if declared.is_some_and(|len| len > limit) {
+        if worth_draining(declared, limit) {
+            stream.drain().await;
+        }
         return Err(too_large());
     }
-    let mut stream = body.into_data_stream();
     let mut collected = BytesMut::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk
             .map_err(|e| AppError::malformed(format!("the request body could not be read: {e}")))?;
         if collected.len() + chunk.len() > MAX_JSON_BODY_BYTES {
+            stream.drain().await;
             return Err(too_large());
         }
         collected.extend_from_slice(&chunk);

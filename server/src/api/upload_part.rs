@@ -13,6 +13,8 @@ use axum::response::Response;
 use futures_util::TryStreamExt;
 use partup_wire::{ErrorCode, md5_to_hex, parse_md5_hex, parse_part_number};
 
+use crate::api::drain::{SharedBody, worth_draining};
+use crate::api::request_body::declared_length;
 use crate::app::{AppState, json_ok};
 use crate::config::FORM_OVERHEAD_BYTES;
 use crate::error::{AppError, AppResult};
@@ -50,6 +52,22 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Response> {
+    let body = SharedBody::new(body);
+    let result = receive(&state, &headers, body.clone()).await;
+    // Any refusal may come before the body was read (a dead upload, a bad field, a size over the
+    // limit): read the rest so the client sees the answer rather than a reset connection.
+    if result.is_err()
+        && worth_draining(
+            declared_length(&headers),
+            state.config.max_part_size + FORM_OVERHEAD_BYTES,
+        )
+    {
+        body.drain().await;
+    }
+    result
+}
+
+async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> AppResult<Response> {
     let max_part_size = state.config.max_part_size;
     let max_request = max_part_size + FORM_OVERHEAD_BYTES;
     let content_type = headers
@@ -59,10 +77,7 @@ pub async fn handle(
     let boundary = multer::parse_boundary(content_type).map_err(|_| {
         AppError::malformed("send the part as multipart/form-data with fields uploadId, partNumber, md5 and content")
     })?;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(headers);
     if declared.is_some_and(|len| len > max_request) {
         return Err(AppError::too_large(format!(
             "the request is {} bytes; a part may be at most {max_part_size} bytes",
@@ -74,7 +89,7 @@ pub async fn handle(
         .per_field(TEXT_FIELD_LIMIT)
         .for_field("content", max_part_size);
     let mut form = multer::Multipart::with_constraints(
-        body.into_data_stream(),
+        body,
         boundary,
         multer::Constraints::new().size_limit(limits),
     );
