@@ -47,6 +47,11 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with `extra_args` (e.g. `["--upload-ttl", "1s"]`) and waits until it is ready.
     pub async fn start(extra_args: &[&str]) -> TestServer {
+        Self::start_in(&std::env::temp_dir(), extra_args).await
+    }
+
+    /// Like [`TestServer::start`], with the data directory created inside `parent`.
+    pub async fn start_in(parent: &Path, extra_args: &[&str]) -> TestServer {
         let www = tempfile::tempdir().unwrap();
         std::fs::write(
             www.path().join("index.html"),
@@ -54,7 +59,7 @@ impl TestServer {
         )
         .unwrap();
         let mut server = TestServer {
-            data: tempfile::tempdir().unwrap(),
+            data: tempfile::tempdir_in(parent).unwrap(),
             www,
             port: free_port(),
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
@@ -85,14 +90,12 @@ impl TestServer {
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = reqwest::Client::new();
         loop {
-            if let Ok(r) = client
+            let health = client
                 .get(format!("{}/healthz", self.base_url()))
                 .send()
-                .await
-            {
-                if r.status() == 200 {
-                    return;
-                }
+                .await;
+            if health.is_ok_and(|r| r.status() == 200) {
+                return;
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
                 panic!("partup-server exited early with {status}");
@@ -260,6 +263,31 @@ impl Api {
                 .expect("request sent"),
         )
         .await
+    }
+
+    /// A part upload that may fail at the transport level (for crash tests).
+    pub async fn upload_part_try(
+        &self,
+        upload_id: &str,
+        part_number: u32,
+        bytes: &[u8],
+    ) -> Result<Answer, reqwest::Error> {
+        let form = reqwest::multipart::Form::new()
+            .text("uploadId", upload_id.to_owned())
+            .text("partNumber", part_number.to_string())
+            .text("md5", md5_hex(bytes))
+            .part(
+                "content",
+                reqwest::multipart::Part::bytes(bytes.to_vec()).file_name("blob"),
+            );
+        Ok(Self::answer(
+            self.http
+                .post(self.url("upload"))
+                .multipart(form)
+                .send()
+                .await?,
+        )
+        .await)
     }
 
     pub async fn upload_part(&self, upload_id: &str, part_number: u32, bytes: &[u8]) -> PartInfo {

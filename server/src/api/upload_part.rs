@@ -21,9 +21,6 @@ use crate::error::{AppError, AppResult};
 use crate::storage::digest::HashingStream;
 use crate::storage::{StagedPart, UploadId};
 
-/// Limit on each non-`content` field: all are short strings.
-const TEXT_FIELD_LIMIT: u64 = 1024;
-
 fn multer_error(err: multer::Error, max_part_size: u64) -> AppError {
     match err {
         multer::Error::FieldSizeExceeded { field_name, .. }
@@ -33,8 +30,8 @@ fn multer_error(err: multer::Error, max_part_size: u64) -> AppError {
                 "the part is larger than the server's limit of {max_part_size} bytes"
             ))
         }
-        multer::Error::FieldSizeExceeded { field_name, .. } => AppError::invalid_argument(format!(
-            "form field '{}' is longer than {TEXT_FIELD_LIMIT} bytes",
+        multer::Error::FieldSizeExceeded { field_name, .. } => AppError::too_large(format!(
+            "form field '{}' is longer than {FORM_OVERHEAD_BYTES} bytes",
             field_name.unwrap_or_default()
         )),
         multer::Error::StreamSizeExceeded { .. } => AppError::too_large(format!(
@@ -86,7 +83,7 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> App
     }
     let limits = multer::SizeLimit::new()
         .whole_stream(max_request)
-        .per_field(TEXT_FIELD_LIMIT)
+        .per_field(FORM_OVERHEAD_BYTES)
         .for_field("content", max_part_size);
     let mut form = multer::Multipart::with_constraints(
         body,
