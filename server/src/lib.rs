@@ -1,1 +1,74 @@
+//! partup-server as a library: `run` starts the whole service; `app::router` builds the HTTP layer
+//! so tests can drive it; `storage` holds the backend interface and the filesystem backend.
 
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod storage;
+pub mod sweep;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::storage::Store;
+use crate::storage::fs::FsStore;
+
+/// Runs the server until `shutdown` resolves: requests in flight finish, assembling completes run to
+/// their end, then it returns.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let store: Arc<dyn Store> = Arc::new(
+        FsStore::open(config.data.clone())
+            .map_err(|e| format!("cannot use data directory {}: {e}", config.data.display()))?,
+    );
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let background = TaskTracker::new();
+    let _sweeper = sweep::spawn_sweeper(store.clone(), &config);
+    let state = AppState {
+        store,
+        config: Arc::new(config.clone()),
+        background: background.clone(),
+    };
+    tracing::info!(
+        listen = %config.listen, data = %config.data.display(), www = %config.www.display(),
+        "partup-server ready on http://{}/", config.listen
+    );
+    axum::serve(listener, app::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| format!("server failed: {e}"))?;
+    background.close();
+    background.wait().await;
+    tracing::info!("partup-server stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

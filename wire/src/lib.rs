@@ -179,7 +179,9 @@ impl std::fmt::Display for ErrorCode {
 /// Checks a resource key against SPEC.md §1; the error is a sentence saying what is wrong.
 pub fn validate_resource_key(key: &str) -> Result<(), String> {
     if key.is_empty() {
-        return Err("resourceKey is empty; give the object's name, e.g. \"videos/clip.mp4\"".into());
+        return Err(
+            "resourceKey is empty; give the object's name, e.g. \"videos/clip.mp4\"".into(),
+        );
     }
     if key.len() > MAX_KEY_BYTES {
         return Err(format!(
@@ -201,8 +203,16 @@ pub fn validate_resource_key(key: &str) -> Result<(), String> {
     }
     for segment in key.split('/') {
         match segment {
-            "" => return Err("resourceKey must not contain an empty segment ('//' or a trailing '/')".into()),
-            "." | ".." => return Err(format!("resourceKey must not contain a '{segment}' segment")),
+            "" => {
+                return Err(
+                    "resourceKey must not contain an empty segment ('//' or a trailing '/')".into(),
+                );
+            }
+            "." | ".." => {
+                return Err(format!(
+                    "resourceKey must not contain a '{segment}' segment"
+                ));
+            }
             s if s.len() > MAX_SEGMENT_BYTES => {
                 return Err(format!(
                     "a resourceKey segment is {} bytes long; the limit is {MAX_SEGMENT_BYTES} bytes",
@@ -279,12 +289,20 @@ impl CompleteRequest {
                     .filter(|n| *n <= MAX_PART_NUMBER as u64)
                     .map(|n| n as u32)
                     .ok_or_else(|| {
-                        format!("{at}.partNumber must be a whole number from 0 to {MAX_PART_NUMBER}")
+                        format!(
+                            "{at}.partNumber must be a whole number from 0 to {MAX_PART_NUMBER}"
+                        )
                     })?,
                 Some(Value::String(s)) => parse_part_number(s).ok_or_else(|| {
-                    format!("{at}.partNumber must be 1-5 decimal digits from 0 to {MAX_PART_NUMBER}")
+                    format!(
+                        "{at}.partNumber must be 1-5 decimal digits from 0 to {MAX_PART_NUMBER}"
+                    )
                 })?,
-                Some(_) => return Err(format!("{at}.partNumber must be a number or a string of digits")),
+                Some(_) => {
+                    return Err(format!(
+                        "{at}.partNumber must be a number or a string of digits"
+                    ));
+                }
                 None => return Err(format!("{at}.partNumber is missing")),
             };
             let md5 = match entry.get("md5") {
@@ -310,14 +328,33 @@ mod tests {
 
     #[test]
     fn keys_follow_the_spec() {
-        for good in ["a", "videos/2026/clip.mp4", "photos", "photos/1.jpg", "名字/ファイル.txt", "a.b/..c/d.."] {
+        for good in [
+            "a",
+            "videos/2026/clip.mp4",
+            "photos",
+            "photos/1.jpg",
+            "名字/ファイル.txt",
+            "a.b/..c/d..",
+        ] {
             assert!(validate_resource_key(good).is_ok(), "{good}");
         }
         let long_segment = "x".repeat(256);
         let long_key = ["y"; 600].join("/");
         for bad in [
-            "", "/a", "a//b", "a/", "./a", "a/../b", "..", "a\\b", "a\u{0}b", "a\u{7f}", "a\u{85}b", "\n",
-            long_segment.as_str(), long_key.as_str(),
+            "",
+            "/a",
+            "a//b",
+            "a/",
+            "./a",
+            "a/../b",
+            "..",
+            "a\\b",
+            "a\u{0}b",
+            "a\u{7f}",
+            "a\u{85}b",
+            "\n",
+            long_segment.as_str(),
+            long_key.as_str(),
         ] {
             assert!(validate_resource_key(bad).is_err(), "{bad:?}");
         }
@@ -345,25 +382,43 @@ mod tests {
             "completeMultipartUpload": [{"partNumber": "1", "md5": md5.to_uppercase()}, {"partNumber": 5, "md5": md5}]
         }))
         .unwrap();
-        assert_eq!(req.complete_multipart_upload[0], CompletePart { part_number: 1, md5: md5.into() });
+        assert_eq!(
+            req.complete_multipart_upload[0],
+            CompletePart {
+                part_number: 1,
+                md5: md5.into()
+            }
+        );
         assert_eq!(req.complete_multipart_upload[1].part_number, 5);
         let err = CompleteRequest::from_json(&json!({
             "uploadId": "u", "completeMultipartUpload": [{"partNumber": 1, "md5": md5}, {"partNumber": 2.5, "md5": md5}]
         }))
         .unwrap_err();
-        assert!(err.contains("completeMultipartUpload[1].partNumber"), "{err}");
+        assert!(
+            err.contains("completeMultipartUpload[1].partNumber"),
+            "{err}"
+        );
         let err = CompleteRequest::from_json(&json!({"completeMultipartUpload": []})).unwrap_err();
         assert!(err.contains("uploadId"), "{err}");
-        let err = CompleteRequest::from_json(&json!({"uploadId": "u", "completeMultipartUpload": [{"partNumber": 1}]}))
-            .unwrap_err();
+        let err = CompleteRequest::from_json(
+            &json!({"uploadId": "u", "completeMultipartUpload": [{"partNumber": 1}]}),
+        )
+        .unwrap_err();
         assert!(err.contains("[0].md5"), "{err}");
     }
 
     #[test]
     fn error_codes_serialize_as_their_names() {
-        let body = ErrorBody { code: ErrorCode::NoSuchUpload, message: "m".into(), request_id: "r".into() };
+        let body = ErrorBody {
+            code: ErrorCode::NoSuchUpload,
+            message: "m".into(),
+            request_id: "r".into(),
+        };
         let text = serde_json::to_string(&body).unwrap();
-        assert_eq!(text, r#"{"code":"NoSuchUpload","message":"m","requestId":"r"}"#);
+        assert_eq!(
+            text,
+            r#"{"code":"NoSuchUpload","message":"m","requestId":"r"}"#
+        );
         assert_eq!(ErrorCode::EntityTooLarge.http_status(), 413);
     }
 }

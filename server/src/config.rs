@@ -1,0 +1,143 @@
+//! The server's one `Config`: parsed from flags and `PARTUP_*` environment variables, validated once
+//! at start. A bad value is a one-line error and exit code 2 before anything starts.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Bytes a multipart form may add around a part's `content` (SPEC.md §2).
+pub const FORM_OVERHEAD_BYTES: u64 = 64 << 10;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "partup-server",
+    version,
+    about = "partup: resumable, verified multipart uploads over HTTP (SPEC.md), stored on the local disk.",
+    long_about = None
+)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(
+        long,
+        env = "PARTUP_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: SocketAddr,
+
+    /// Directory holding uploads in progress and completed objects (created if missing).
+    #[arg(
+        long,
+        env = "PARTUP_DATA",
+        default_value = "./data",
+        value_name = "DIR"
+    )]
+    pub data: PathBuf,
+
+    /// Directory of the demo page served at `/`.
+    #[arg(long, env = "PARTUP_WWW", default_value = "./www", value_name = "DIR")]
+    pub www: PathBuf,
+
+    /// A web origin allowed to call the API from a browser (repeatable; `*` allows any).
+    /// Without one, only pages served by this server itself can call it.
+    #[arg(long = "cors-origin", env = "PARTUP_CORS_ORIGIN", value_name = "ORIGIN", value_delimiter = ',',
+          value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+
+    /// Largest part accepted, in bytes; bigger parts are refused with EntityTooLarge (413).
+    #[arg(
+        long,
+        env = "PARTUP_MAX_PART_SIZE",
+        default_value_t = 104_857_600,
+        value_name = "BYTES"
+    )]
+    pub max_part_size: u64,
+
+    /// Smallest size, in bytes, of every part but the last, checked at uploadComplete.
+    #[arg(
+        long,
+        env = "PARTUP_MIN_PART_SIZE",
+        default_value_t = 102_400,
+        value_name = "BYTES"
+    )]
+    pub min_part_size: u64,
+
+    /// Uploads untouched this long are aborted and their space freed (e.g. `7d`, `12h`, `30s`).
+    #[arg(long, env = "PARTUP_UPLOAD_TTL", default_value = "7d", value_name = "DURATION",
+          value_parser = humantime::parse_duration)]
+    pub upload_ttl: Duration,
+}
+
+fn parse_origin(text: &str) -> Result<String, String> {
+    if text == "*" {
+        return Ok(text.to_owned());
+    }
+    let valid = (text.starts_with("http://") || text.starts_with("https://"))
+        && !text.ends_with('/')
+        && http::HeaderValue::from_str(text).is_ok();
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err("an origin looks like https://app.example.com (scheme, host, optional port, no path), or *".into())
+    }
+}
+
+impl Config {
+    /// Parses the command line and environment, exiting with a one-line error (code 2) when a value is
+    /// bad, or printing help/version (code 0).
+    pub fn from_args_or_exit() -> Config {
+        let config = match Config::try_parse() {
+            Ok(config) => config,
+            Err(err) => {
+                use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
+                if matches!(err.kind(), DisplayHelp | DisplayVersion) {
+                    err.exit();
+                }
+                let text = err.to_string();
+                let first_line = text.lines().next().unwrap_or("invalid arguments");
+                eprintln!(
+                    "partup-server: {}",
+                    first_line.trim_start_matches("error: ")
+                );
+                std::process::exit(2);
+            }
+        };
+        if let Err(problem) = config.validate() {
+            eprintln!("partup-server: {problem}");
+            std::process::exit(2);
+        }
+        config
+    }
+
+    /// Checks relations between values that clap cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_part_size == 0 {
+            return Err("--max-part-size must be at least 1 byte".into());
+        }
+        if self.min_part_size > self.max_part_size {
+            return Err(format!(
+                "--min-part-size ({}) is larger than --max-part-size ({}); no upload could complete",
+                self.min_part_size, self.max_part_size
+            ));
+        }
+        if self.upload_ttl.is_zero() {
+            return Err("--upload-ttl must be longer than 0".into());
+        }
+        Ok(())
+    }
+
+    /// How often the stale-upload sweep runs: often enough that an upload outlives its TTL by at
+    /// most a quarter of it, never busier than 4 times a second nor rarer than every 10 minutes.
+    pub fn sweep_interval(&self) -> Duration {
+        (self.upload_ttl / 4).clamp(Duration::from_millis(250), Duration::from_secs(600))
+    }
+
+    /// A config for tests and embedding: defaults, with the given data directory.
+    pub fn with_data_dir(data: PathBuf) -> Config {
+        let mut config = Config::parse_from(["partup-server"]);
+        config.data = data;
+        config
+    }
+}

@@ -1,0 +1,65 @@
+//! Where everything lives under `--data`, and the only code that turns input into paths.
+//!
+//! ```text
+//! DATA/tmp/                      staging and assembly (same filesystem, so renames are atomic); emptied at start
+//! DATA/uploads/ID/upload.json    the upload's key and start time, written once
+//! DATA/uploads/ID/parts/NNNNN    one file per stored part: header (md5, size) + bytes
+//! DATA/uploads/ID/completed.json the complete request and its answer, for retries (kept 24 h)
+//! DATA/objects/HH/SHA256(key)    completed objects: header (key, size, etag) + bytes
+//! ```
+//! Keys never become paths: an object's file name is the SHA-256 of its key, so `photos` and
+//! `photos/1.jpg` coexist and no key can point outside `DATA`. Upload ids are strictly parsed hex.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::storage::UploadId;
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(root: PathBuf) -> Self {
+        Layout { root }
+    }
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.root.join("uploads")
+    }
+    pub fn objects_dir(&self) -> PathBuf {
+        self.root.join("objects")
+    }
+    pub fn upload_dir(&self, id: &UploadId) -> PathBuf {
+        self.uploads_dir().join(id.as_str())
+    }
+    pub fn upload_record(&self, id: &UploadId) -> PathBuf {
+        self.upload_dir(id).join("upload.json")
+    }
+    pub fn completed_record(&self, id: &UploadId) -> PathBuf {
+        self.upload_dir(id).join("completed.json")
+    }
+    pub fn parts_dir(&self, id: &UploadId) -> PathBuf {
+        self.upload_dir(id).join("parts")
+    }
+    pub fn part_file(&self, id: &UploadId, part_number: u32) -> PathBuf {
+        self.parts_dir(id).join(format!("{part_number:05}"))
+    }
+    /// Part number of a file in `parts/`, if the name is one of ours.
+    pub fn part_number_of(file_name: &str) -> Option<u32> {
+        (file_name.len() == 5)
+            .then(|| partup_wire::parse_part_number(file_name))
+            .flatten()
+    }
+    pub fn object_file(&self, resource_key: &str) -> PathBuf {
+        let hash = hex::encode(Sha256::digest(resource_key.as_bytes()));
+        self.objects_dir().join(&hash[..2]).join(hash)
+    }
+}
