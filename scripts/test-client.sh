@@ -50,6 +50,7 @@ status=0
 wasm-pack test --headless --chrome --mode no-install wasm-client "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (tail) ---"; tail -n 30 "$data_dir.server.log" || true
+  echo "--- proxy log (tail) ---"; tail -n 30 "$data_dir.proxy.log" || true
 fi
 rm -f "$data_dir.server.log" "$data_dir.proxy.log"
 exit "$status"

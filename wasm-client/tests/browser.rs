@@ -446,7 +446,6 @@ async fn pause_aborts_in_flight_parts_and_resume_sends_only_the_rest() {
     let paused = proxy_stats().await;
     let progress = upload.progress();
     assert_eq!(text(&progress, "phase"), "paused");
-    assert_eq!(stat(&paused, "partsInFlight"), 0, "pause must abort in-flight parts: {paused}");
     sleep_ms(500.0).await;
     let still = proxy_stats().await;
     assert_eq!(stat(&still, "partRequests"), stat(&paused, "partRequests"), "no request starts while paused");
@@ -456,8 +455,10 @@ async fn pause_aborts_in_flight_parts_and_resume_sends_only_the_rest() {
     let stats = proxy_stats().await;
     console_log!("pause/resume: {done_at_pause} parts done at pause; {stats}");
     assert_eq!(num(&result, "parts"), 16.0);
-    // Finished parts are not re-sent: at most the (≤ 2) aborted ones are sent twice.
+    // Finished parts are not re-sent; the (≤ 2) requests in flight at the pause were aborted,
+    // so their answers never arrived and those parts are sent again.
     assert!(stat(&stats, "partRequests") <= 16 + 2, "{stats}");
+    assert!(stat(&stats, "partRequests") > 16, "pause did not abort the in-flight parts: {stats}");
     assert!(log.borrow().phases.contains(&"paused".to_string()));
     assert_object_equals(&key, len, 15).await;
 }

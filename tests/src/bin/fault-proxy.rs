@@ -102,7 +102,9 @@ struct InFlight(Arc<Proxy>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.state.lock().unwrap().stats.parts_in_flight -= 1;
+        let mut state = self.0.lock();
+        // Saturating: a reset may have zeroed the counter while this request was in flight.
+        state.stats.parts_in_flight = state.stats.parts_in_flight.saturating_sub(1);
     }
 }
 
@@ -143,6 +145,11 @@ fn content_length(request: &Request<Incoming>) -> u64 {
 }
 
 impl Proxy {
+    /// The state; a panic elsewhere must not poison every later request.
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Error> {
         let path = request.uri().path().to_string();
         if path.starts_with("/__proxy/") || path == "/stats" {
@@ -154,7 +161,7 @@ impl Proxy {
             return self.part(request).await;
         }
         {
-            let mut state = self.state.lock().unwrap();
+            let mut state = self.lock();
             let stats = &mut state.stats;
             match (is_post, endpoint.as_str()) {
                 (true, "uploadInit") => stats.init_requests += 1,
@@ -190,20 +197,25 @@ impl Proxy {
         let path = request.uri().path().to_string();
         match (request.method().clone(), path.as_str()) {
             (Method::GET, "/__proxy/stats" | "/stats") => {
-                let stats = self.state.lock().unwrap().stats.clone();
+                let stats = self.lock().stats.clone();
                 Ok(json_response(StatusCode::OK, &stats))
             }
             (Method::POST, "/__proxy/reset") => {
-                *self.state.lock().unwrap() = State::default();
+                let mut state = self.lock();
+                let in_flight = state.stats.parts_in_flight;
+                *state = State::default();
+                // Requests still in flight keep counting down from where they are.
+                state.stats.parts_in_flight = in_flight;
                 Ok(json_response(StatusCode::OK, &FaultConfig::default()))
             }
             (Method::POST, "/__proxy/config") => {
                 let body = request.into_body().collect().await?.to_bytes();
                 match serde_json::from_slice::<FaultConfig>(&body) {
                     Ok(config) => {
-                        let mut state = self.state.lock().unwrap();
+                        let mut state = self.lock();
                         state.config = config.clone();
-                        state.stats = Stats::default();
+                        let in_flight = state.stats.parts_in_flight;
+                        state.stats = Stats { parts_in_flight: in_flight, ..Stats::default() };
                         Ok(json_response(StatusCode::OK, &config))
                     }
                     Err(e) => Ok(json_response(
@@ -221,7 +233,7 @@ impl Proxy {
 
     async fn part(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Error> {
         let fault = {
-            let mut state = self.state.lock().unwrap();
+            let mut state = self.lock();
             let State { config, stats } = &mut *state;
             stats.part_requests += 1;
             stats.parts_in_flight += 1;
@@ -248,7 +260,7 @@ impl Proxy {
             }
         };
         let _in_flight = InFlight(self.clone());
-        let config = self.state.lock().unwrap().config.clone();
+        let config = self.lock().config.clone();
         let length = content_length(&request);
         let (parts, body) = request.into_parts();
         let body: Body = match fault {
@@ -312,7 +324,7 @@ impl Proxy {
         };
         let response = self.forward(Request::from_parts(parts, body)).await?;
         {
-            let mut state = self.state.lock().unwrap();
+            let mut state = self.lock();
             if response.status() == StatusCode::OK {
                 state.stats.parts_stored += 1;
             } else if response.status() == StatusCode::BAD_REQUEST {
