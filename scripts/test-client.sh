@@ -47,7 +47,8 @@ echo "server $PARTUP_TEST_SERVER, fault proxy $PARTUP_TEST_PROXY"
 cargo test -p partup --lib
 # The browser suite.
 status=0
-wasm-pack test --headless --chrome --mode no-install wasm-client "$@" || status=$?
+# --nocapture shows the console_log lines (the fault counts) of passing tests too.
+wasm-pack test --headless --chrome --mode no-install wasm-client -- --nocapture "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (tail) ---"; tail -n 30 "$data_dir.server.log" || true
   echo "--- proxy log (tail) ---"; tail -n 30 "$data_dir.proxy.log" || true

@@ -147,7 +147,9 @@ fn content_length(request: &Request<Incoming>) -> u64 {
 impl Proxy {
     /// The state; a panic elsewhere must not poison every later request.
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Error> {
@@ -215,7 +217,10 @@ impl Proxy {
                         let mut state = self.lock();
                         state.config = config.clone();
                         let in_flight = state.stats.parts_in_flight;
-                        state.stats = Stats { parts_in_flight: in_flight, ..Stats::default() };
+                        state.stats = Stats {
+                            parts_in_flight: in_flight,
+                            ..Stats::default()
+                        };
                         Ok(json_response(StatusCode::OK, &config))
                     }
                     Err(e) => Ok(json_response(
