@@ -9,13 +9,14 @@
 //! ```
 //!
 //! Where each step lives: `options` (reading the JS options), `slicing` (the part plan),
-//! `hashing` (stream → MD5), `transport` (XHR + error mapping), `retry` (backoff policy),
+//! `hashing` (stream → MD5), `json` (answers → wire types), `transport` (XHR + error mapping), `retry` (backoff policy),
 //! `resume_store` (localStorage), `progress` (what onProgress reports), `control`
 //! (pause/resume/cancel), `scheduler` (init → parts → complete), `error` (the JS Error).
 
 pub mod control;
 pub mod error;
 pub mod hashing;
+pub mod json;
 pub mod options;
 pub mod progress;
 pub mod resume_store;

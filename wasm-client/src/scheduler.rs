@@ -198,7 +198,7 @@ impl UploadCtx {
         if init.is_exist && !self.ask_on_exists(&init.upload_id).await? {
             return Err(UploadError::new(
                 codes::CANCELLED,
-                format!("an object named {key:?} already exists and replacing it was declined"),
+                format!("an object named \"{key}\" already exists and replacing it was declined"),
             ));
         }
         if self.options.resume {

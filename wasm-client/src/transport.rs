@@ -360,7 +360,7 @@ pub fn parse_success<T: DeserializeOwned>(
     kind: RequestKind,
     text: &str,
 ) -> Result<T, RequestFailure> {
-    serde_json::from_str(text).map_err(|e| RequestFailure {
+    crate::json::from_json_text(text).map_err(|e| RequestFailure {
         error: UploadError::new(
             codes::UNEXPECTED_RESPONSE,
             format!(
@@ -376,7 +376,7 @@ pub fn parse_success<T: DeserializeOwned>(
 /// Maps a non-200 answer: the server's `{code, message, requestId}` when it sent one, else a
 /// description of what came back (a proxy's HTML page, say).
 fn http_failure(kind: RequestKind, url: &str, response: RawResponse) -> RequestFailure {
-    let mut error = match serde_json::from_str::<ErrorBody>(&response.text) {
+    let mut error = match crate::json::from_json_text::<ErrorBody>(&response.text) {
         Ok(body) => {
             let mut e = UploadError::new(body.code.as_str(), body.message);
             e.request_id = Some(body.request_id);

@@ -860,3 +860,31 @@ fn bad_options_throw_invalid_options() {
         .expect("no resourceKey");
     assert_eq!(error_code(&error), "InvalidOptions");
 }
+
+#[wasm_bindgen_test]
+fn json_answers_parse_into_wire_types() {
+    use partup::json::from_json_text;
+    use partup_wire::{ErrorBody, ErrorCode, ListPartsResponse};
+    let list: ListPartsResponse = from_json_text(
+        r#"{"uploadId":"u","resourceKey":"k","parts":[{"partNumber":1,"md5":"ab","size":8388608,"extra":[1.5,null]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(list.parts[0].size, 8_388_608);
+    assert_eq!(list.parts[0].part_number, 1);
+    let error: ErrorBody =
+        from_json_text(r#"{"code":"NoSuchUpload","message":"m","requestId":"r"}"#).unwrap();
+    assert_eq!(error.code, ErrorCode::NoSuchUpload);
+    assert!(
+        from_json_text::<ErrorBody>(r#"{"code":"SomethingNew","message":"m","requestId":"r"}"#)
+            .is_err()
+    );
+    assert!(
+        from_json_text::<ListPartsResponse>(
+            r#"{"uploadId":"u","resourceKey":"k","parts":[{"partNumber":1.5,"md5":"a","size":1}]}"#
+        )
+        .is_err()
+    );
+    let missing = from_json_text::<ListPartsResponse>(r#"{"uploadId":"u"}"#).unwrap_err();
+    assert!(missing.0.contains("resourceKey"), "{missing}");
+    assert!(from_json_text::<ListPartsResponse>("<html>").is_err());
+}
