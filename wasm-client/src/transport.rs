@@ -8,6 +8,7 @@
 
 use crate::error::{UploadError, codes};
 use crate::options::{HeaderSource, UploaderOptions, header_pairs};
+use crate::queue::Gate;
 use crate::retry::{FailureClass, RequestKind, parse_retry_after_seconds};
 use crate::timers::now_ms;
 use partup_wire::ErrorBody;
@@ -246,6 +247,8 @@ impl RequestFailure {
 /// The partup API at one endpoint.
 pub struct Api {
     pub options: Rc<UploaderOptions>,
+    /// The Uploader-wide request queue.
+    pub gate: Rc<Gate>,
 }
 
 impl Api {
@@ -295,6 +298,8 @@ impl Api {
         on_upload_progress: Option<UploadProgress>,
     ) -> Result<String, RequestFailure> {
         let url = self.url(name);
+        // Everything but parts is short and moves a whole upload along: it queues first.
+        let _slot = self.gate.acquire(kind != RequestKind::Part).await;
         let headers = self.headers().await?;
         let started = XhrFuture::start(
             "POST",

@@ -888,3 +888,41 @@ fn json_answers_parse_into_wire_types() {
     assert!(missing.0.contains("resourceKey"), "{missing}");
     assert!(from_json_text::<ListPartsResponse>("<html>").is_err());
 }
+
+#[wasm_bindgen_test]
+async fn many_files_share_one_request_queue() {
+    proxy_config(serde_json::json!({ "delayEvery": 1, "delayMs": 60 })).await;
+    let up = uploader(&api(proxy()), 16 * KIB, 2, &[]);
+    let files: Vec<(String, u64, u64)> = (0..5u64)
+        .map(|i| {
+            (
+                unique_key(&format!("many-{i}.bin")),
+                3 * 16 * KIB + i * 1000,
+                40 + i,
+            )
+        })
+        .collect();
+    let uploads: Vec<Upload> = files
+        .iter()
+        .map(|(key, len, seed)| {
+            start(
+                &up,
+                &make_file(*len, *seed, "m.bin"),
+                key,
+                &SharedLog::default(),
+                &[],
+            )
+        })
+        .collect();
+    for upload in &uploads {
+        finish(upload).await.expect("every file finishes");
+    }
+    let stats = proxy_stats().await;
+    console_log!("5 files, one Uploader with concurrency 2: {stats}");
+    let parts: u64 = files.iter().map(|(_, len, _)| len.div_ceil(16 * KIB)).sum();
+    assert_eq!(stat(&stats, "partRequests"), parts);
+    assert_eq!(stat(&stats, "maxConcurrentParts"), 2, "{stats}");
+    for (key, len, seed) in &files {
+        assert_object_equals(key, *len, *seed).await;
+    }
+}
