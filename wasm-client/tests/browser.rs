@@ -357,6 +357,14 @@ async fn fifty_mib_with_default_part_size_arrives_byte_exact_within_concurrency(
         .await
         .expect("50 MiB upload");
     let seconds = (now_ms() - started) / 1000.0;
+    // Bounded memory: the whole wasm heap (test code included) stays far below the file size.
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    let heap = memory
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as u64;
+    console_log!("wasm memory after a 50 MiB upload: {} MiB", heap / MIB);
+    assert!(heap < 16 * MIB, "wasm memory grew to {heap} bytes");
     assert_eq!(num(&result, "parts"), 7.0);
     assert_object_equals(&key, len, 7).await;
     let stats = proxy_stats().await;
@@ -666,7 +674,8 @@ async fn a_new_page_resumes_and_sends_only_missing_parts() {
     let stored_before = listed["parts"].as_array().unwrap().len() as u64;
     drop(first);
 
-    proxy_config(serde_json::json!({})).await;
+    // The listParts of the new page fails once with 503 first: it is retried.
+    proxy_config(serde_json::json!({ "listPartsFail503": 1 })).await;
     let init_info: Rc<RefCell<Option<JsValue>>> = Rc::default();
     let info_sink = init_info.clone();
     let on_init =
@@ -689,7 +698,7 @@ async fn a_new_page_resumes_and_sends_only_missing_parts() {
     assert_eq!(text(&result, "uploadId"), first_id);
     assert_eq!(num(&result, "skippedParts") as u64, stored_before);
     assert_eq!(stat(&stats, "initRequests"), 0);
-    assert_eq!(stat(&stats, "listPartsRequests"), 1);
+    assert_eq!(stat(&stats, "listPartsRequests"), 2, "listParts retried after a 503");
     assert_eq!(
         stat(&stats, "partRequests"),
         17 - stored_before,
@@ -925,4 +934,33 @@ async fn many_files_share_one_request_queue() {
     for (key, len, seed) in &files {
         assert_object_equals(key, *len, *seed).await;
     }
+}
+
+#[wasm_bindgen_test]
+async fn init_and_complete_are_retried_and_a_lost_complete_answer_is_safe() {
+    proxy_config(serde_json::json!({ "initFail503": 2, "completeLoseAnswer": 1 })).await;
+    let len = 3 * 16 * KIB + 1;
+    let key = unique_key("control-retries.bin");
+    let up = uploader(&api(proxy()), 16 * KIB, 2, &[]);
+    let result = finish(&start(
+        &up,
+        &make_file(len, 30, "cr.bin"),
+        &key,
+        &SharedLog::default(),
+        &[],
+    ))
+    .await
+    .expect("upload through init 503s and a lost complete answer");
+    let stats = proxy_stats().await;
+    console_log!(
+        "init/complete retries: {stats}; client retries {}",
+        num(&result, "retries")
+    );
+    assert_eq!(stat(&stats, "initRequests"), 3);
+    assert_eq!(stat(&stats, "lostAnswers"), 1);
+    // The server got the same complete again and answered the same 200.
+    assert!(stat(&stats, "completeRequests") >= 2);
+    assert_eq!(num(&result, "size") as u64, len);
+    assert!(num(&result, "retries") >= 2.0);
+    assert_object_equals(&key, len, 30).await;
 }

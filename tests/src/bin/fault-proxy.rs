@@ -13,6 +13,10 @@
 //! - `stallEvery: n`: nothing is answered for `stallMs`, then the connection is dropped;
 //! - `delayEvery: n`: forwarded after `delayMs`.
 //!
+//! And for the other requests: `initFail503: n` and `listPartsFail503: n` answer the first n
+//! uploadInit / listParts with 503; `completeLoseAnswer: n` forwards the first n uploadComplete
+//! but drops the server's answer with the connection.
+//!
 //! Control (CORS-open, so the page under test can call it):
 //! - `POST /__proxy/config` `{...rules}`: sets the rules and resets the counters;
 //! - `POST /__proxy/reset`: no faults, counters zero;
@@ -51,6 +55,12 @@ struct FaultConfig {
     stall_ms: u64,
     delay_every: u64,
     delay_ms: u64,
+    /// The first n uploadInit / listParts requests are answered 503.
+    init_fail503: u64,
+    list_parts_fail503: u64,
+    /// The first n uploadComplete requests reach the server, but its answer is dropped with the
+    /// connection (the client must retry, and the server answer the same 200 again).
+    complete_lose_answer: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -74,6 +84,8 @@ struct Stats {
     corrupted: u64,
     stalled: u64,
     delayed: u64,
+    /// uploadComplete answers dropped after the server gave them.
+    lost_answers: u64,
 }
 
 #[derive(Default)]
@@ -135,6 +147,20 @@ fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     cors(response)
 }
 
+fn service_unavailable(retry_after_seconds: Option<u64>) -> Response<Body> {
+    let mut response = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({"code": "ServiceUnavailable", "message": "fault-proxy injected a 503", "requestId": "fault-proxy"}),
+    );
+    if let Some(seconds) = retry_after_seconds {
+        response.headers_mut().insert(
+            HeaderName::from_static("retry-after"),
+            HeaderValue::from(seconds),
+        );
+    }
+    response
+}
+
 fn content_length(request: &Request<Incoming>) -> u64 {
     request
         .headers()
@@ -162,23 +188,57 @@ impl Proxy {
         if is_post && endpoint == "upload" {
             return self.part(request).await;
         }
-        {
+        let (fail503, lose_answer) = {
             let mut state = self.lock();
-            let stats = &mut state.stats;
+            let State { config, stats } = &mut *state;
             match (is_post, endpoint.as_str()) {
-                (true, "uploadInit") => stats.init_requests += 1,
-                (true, "uploadComplete") => stats.complete_requests += 1,
-                (true, "listParts") => stats.list_parts_requests += 1,
-                (true, "uploadAbort") => stats.abort_requests += 1,
-                _ => stats.other_requests += 1,
+                (true, "uploadInit") => {
+                    stats.init_requests += 1;
+                    (stats.init_requests <= config.init_fail503, false)
+                }
+                (true, "uploadComplete") => {
+                    stats.complete_requests += 1;
+                    (
+                        false,
+                        stats.complete_requests <= config.complete_lose_answer,
+                    )
+                }
+                (true, "listParts") => {
+                    stats.list_parts_requests += 1;
+                    (
+                        stats.list_parts_requests <= config.list_parts_fail503,
+                        false,
+                    )
+                }
+                (true, "uploadAbort") => {
+                    stats.abort_requests += 1;
+                    (false, false)
+                }
+                _ => {
+                    stats.other_requests += 1;
+                    (false, false)
+                }
             }
+        };
+        if fail503 {
+            let _ = request.into_body().collect().await;
+            self.lock().stats.injected_503 += 1;
+            return Ok(service_unavailable(None));
         }
         let (parts, body) = request.into_parts();
-        self.forward(Request::from_parts(
-            parts,
-            body.map_err(Error::from).boxed(),
-        ))
-        .await
+        let response = self
+            .forward(Request::from_parts(
+                parts,
+                body.map_err(Error::from).boxed(),
+            ))
+            .await?;
+        if lose_answer {
+            // Let the server finish, then drop its answer with the connection.
+            let _ = response.into_body().collect().await;
+            self.lock().stats.lost_answers += 1;
+            return Err("fault-proxy: answer dropped (injected)".into());
+        }
+        Ok(response)
     }
 
     async fn control(&self, request: Request<Incoming>) -> Result<Response<Body>, Error> {
@@ -272,17 +332,7 @@ impl Proxy {
             Fault::Fail503 => {
                 // Drain the body so the browser sees the answer, not a reset.
                 let _ = body.collect().await;
-                let mut response = json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &serde_json::json!({"code": "ServiceUnavailable", "message": "fault-proxy injected a 503", "requestId": "fault-proxy"}),
-                );
-                if let Some(seconds) = config.retry_after_seconds {
-                    response.headers_mut().insert(
-                        HeaderName::from_static("retry-after"),
-                        HeaderValue::from(seconds),
-                    );
-                }
-                return Ok(response);
+                return Ok(service_unavailable(config.retry_after_seconds));
             }
             Fault::Reset => {
                 let mut stream = BodyStream::new(body);
