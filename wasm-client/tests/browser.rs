@@ -698,7 +698,11 @@ async fn a_new_page_resumes_and_sends_only_missing_parts() {
     assert_eq!(text(&result, "uploadId"), first_id);
     assert_eq!(num(&result, "skippedParts") as u64, stored_before);
     assert_eq!(stat(&stats, "initRequests"), 0);
-    assert_eq!(stat(&stats, "listPartsRequests"), 2, "listParts retried after a 503");
+    assert_eq!(
+        stat(&stats, "listPartsRequests"),
+        2,
+        "listParts retried after a 503"
+    );
     assert_eq!(
         stat(&stats, "partRequests"),
         17 - stored_before,
