@@ -123,7 +123,9 @@ impl UploadCtx {
     fn set_part_state(&self, number: u32, state: PartState) {
         let changed = self.state.borrow_mut().tracker.set_state(number, state);
         if changed {
-            self.emit(true);
+            // Throttled: with thousands of parts, a report per state change would rebuild the
+            // `parts` array thousands of times a second. Finished parts and phases always report.
+            self.emit(state == PartState::Retrying);
         }
     }
 
