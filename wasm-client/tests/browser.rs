@@ -224,6 +224,8 @@ struct ProgressLog {
     part_states_seen: std::collections::BTreeSet<String>,
     parts_done_went_down: bool,
     last_parts_done: f64,
+    /// Set if bytesDone ever exceeded bytesTotal (a part counted twice).
+    overcounted: bool,
 }
 
 type SharedLog = Rc<RefCell<ProgressLog>>;
@@ -240,6 +242,9 @@ fn progress_callback(log: &SharedLog) -> JsValue {
         let parts: Array = get(&p, "parts").unchecked_into();
         for s in parts.iter() {
             log.part_states_seen.insert(s.as_string().unwrap());
+        }
+        if num(&p, "bytesDone") > num(&p, "bytesTotal") {
+            log.overcounted = true;
         }
         let done = num(&p, "partsDone");
         if done < log.last_parts_done {
@@ -614,7 +619,8 @@ async fn cancel_aborts_the_upload_on_the_server() {
     let file = make_file(12 * 32 * KIB, 16, "cancel.bin");
     let log = SharedLog::default();
     let up = uploader(&api(proxy()), 32 * KIB, 2, &[]);
-    let upload = start(&up, &file, &unique_key("cancel.bin"), &log, &[]);
+    let key = unique_key("cancel.bin");
+    let upload = start(&up, &file, &key, &log, &[]);
     wait_parts_done(&log, 2.0).await;
     let upload_id = upload.upload_id().expect("init answered");
     JsFuture::from(upload.cancel()).await.unwrap();
@@ -626,6 +632,19 @@ async fn cancel_aborts_the_upload_on_the_server() {
     assert_eq!(status, 404);
     assert_eq!(body["code"], "NoSuchUpload");
     assert_eq!(text(&upload.progress(), "phase"), "cancelled");
+    // Cancel forgot the resume entry: the same file again starts a new upload.
+    proxy_config(serde_json::json!({})).await;
+    let again = start(&up, &file, &key, &SharedLog::default(), &[]);
+    finish(&again).await.expect("a fresh upload after cancel");
+    let stats = proxy_stats().await;
+    assert_eq!(
+        (
+            stat(&stats, "listPartsRequests"),
+            stat(&stats, "initRequests")
+        ),
+        (0, 1)
+    );
+    assert_object_equals(&key, 12 * 32 * KIB, 16).await;
 }
 
 #[wasm_bindgen_test]
