@@ -51,7 +51,8 @@ pub struct Config {
         long,
         env = "PARTUP_MAX_PART_SIZE",
         default_value_t = 104_857_600,
-        value_name = "BYTES"
+        value_name = "BYTES",
+        allow_hyphen_values = true
     )]
     pub max_part_size: u64,
 
@@ -60,7 +61,8 @@ pub struct Config {
         long,
         env = "PARTUP_MIN_PART_SIZE",
         default_value_t = 102_400,
-        value_name = "BYTES"
+        value_name = "BYTES",
+        allow_hyphen_values = true
     )]
     pub min_part_size: u64,
 

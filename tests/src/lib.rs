@@ -141,8 +141,16 @@ impl TestServer {
         child.wait().unwrap()
     }
 
-    pub fn take_child(&mut self) -> Child {
-        self.child.take().expect("running")
+    /// SIGTERM and wait, returning the server (stopped, data kept) so it can be started again.
+    pub fn terminate_and_keep_data(mut self) -> (std::process::ExitStatus, TestServer) {
+        let status = self.terminate();
+        (status, self)
+    }
+
+    /// Starts a stopped server again on the same port and data directory.
+    pub async fn start_again(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        self.spawn().await;
     }
 
     /// Starts the server again on the same port and data directory.

@@ -103,7 +103,7 @@ async fn two_uploads_of_one_key_completing_together_leave_one_whole_object() {
     let api = server.api();
     let key = "race/same-key.bin";
     let original = test_bytes(1, 4 << 20);
-    api.upload_whole(key, &[original.clone()]).await;
+    api.upload_whole(key, std::slice::from_ref(&original)).await;
     let mut contents = vec![original.clone()];
     let mut prepared = Vec::new();
     for u in 0..2u64 {
