@@ -9,15 +9,17 @@
 //! ```
 //!
 //! Where each step lives: `options` (reading the JS options), `slicing` (the part plan),
-//! `hashing` (stream → MD5), `transport` (XHR + error mapping), `retry` (backoff policy),
-//! `resume_store` (localStorage), `progress` (what onProgress reports), `control`
+//! `hashing` (stream → MD5), `json` (answers → wire types), `transport` (XHR + error mapping), `retry` (backoff policy),
+//! `resume_store` (localStorage), `progress` (what onProgress reports), `queue` (one request queue per Uploader), `control`
 //! (pause/resume/cancel), `scheduler` (init → parts → complete), `error` (the JS Error).
 
 pub mod control;
 pub mod error;
 pub mod hashing;
+pub mod json;
 pub mod options;
 pub mod progress;
+pub mod queue;
 pub mod resume_store;
 pub mod retry;
 pub mod scheduler;
@@ -140,6 +142,10 @@ extern "C" {
 #[wasm_bindgen]
 pub struct Uploader {
     options: Rc<UploaderOptions>,
+    /// `concurrency` request slots shared by every upload of this Uploader.
+    requests: Rc<queue::Gate>,
+    /// One part is read and hashed at a time across uploads: reading is disk-bound anyway.
+    hashing: Rc<queue::Gate>,
 }
 
 #[wasm_bindgen]
@@ -149,6 +155,8 @@ impl Uploader {
     pub fn new(options: UploaderOptionsArg) -> Result<Uploader, JsValue> {
         let options = UploaderOptions::from_js(&options).map_err(|e| e.to_js())?;
         Ok(Uploader {
+            requests: queue::Gate::new(options.concurrency as usize),
+            hashing: queue::Gate::new(1),
             options: Rc::new(options),
         })
     }
@@ -162,8 +170,14 @@ impl Uploader {
         let upload_options = UploadOptions::from_js(&options).map_err(|e| e.to_js())?;
         let signal = upload_options.signal.clone();
         let ctx = Rc::new(
-            UploadCtx::new(self.options.clone(), upload_options, file.clone())
-                .map_err(|e| e.to_js())?,
+            UploadCtx::new(
+                self.options.clone(),
+                upload_options,
+                file.clone(),
+                self.requests.clone(),
+                self.hashing.clone(),
+            )
+            .map_err(|e| e.to_js())?,
         );
         let abort_listener = signal.map(|signal| {
             let control = ctx.control.clone();

@@ -112,7 +112,7 @@ fn function(object: &JsValue, key: &str) -> Result<Option<Function>, UploadError
 
 fn describe(value: &JsValue) -> String {
     if let Some(s) = value.as_string() {
-        format!("the string {s:?}")
+        format!("the string \"{s}\"")
     } else if let Some(n) = value.as_f64() {
         // Integer formatting only: float formatting would add kilobytes to the .wasm.
         if n.fract() == 0.0 && n.abs() < 1e15 {

@@ -250,10 +250,23 @@ impl ProgressSnapshot {
     /// The object `onProgress` receives.
     pub fn to_js(&self) -> wasm_bindgen::JsValue {
         use wasm_bindgen::JsValue;
-        let parts = js_sys::Array::new_with_length(self.parts.len() as u32);
-        for (i, state) in self.parts.iter().enumerate() {
-            parts.set(i as u32, JsValue::from_str(state.as_str()));
+        thread_local! {
+            // One JS string per state, reused: no new string per part per report.
+            static NAMES: [JsValue; 5] = [
+                PartState::Waiting,
+                PartState::Hashing,
+                PartState::Uploading,
+                PartState::Retrying,
+                PartState::Done,
+            ]
+            .map(|state| JsValue::from_str(state.as_str()));
         }
+        let parts = js_sys::Array::new_with_length(self.parts.len() as u32);
+        NAMES.with(|names| {
+            for (i, state) in self.parts.iter().enumerate() {
+                parts.set(i as u32, names[*state as usize].clone());
+            }
+        });
         let eta = self
             .eta_seconds
             .map(JsValue::from_f64)

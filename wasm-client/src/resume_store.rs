@@ -55,7 +55,7 @@ fn storage() -> Option<Storage> {
 
 pub fn load(key: &str) -> Option<ResumeEntry> {
     let text = storage()?.get_item(key).ok()??;
-    serde_json::from_str(&text).ok()
+    crate::json::from_json_text(&text).ok()
 }
 
 pub fn save(key: &str, entry: &ResumeEntry) {

@@ -100,7 +100,8 @@ pub fn parse_retry_after_seconds(value: &str) -> Option<f64> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    value.parse::<f64>().ok().map(|s| s * 1000.0)
+    // Integer parsing: a float parser would add kilobytes to the .wasm.
+    value.parse::<u64>().ok().map(|s| s as f64 * 1000.0)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::error::{UploadError, codes};
 use crate::hashing::md5_of_range;
 use crate::options::{UploadOptions, UploaderOptions};
 use crate::progress::{PartState, Phase, ProgressTracker};
+use crate::queue::Gate;
 use crate::resume_store::{self, ResumeEntry};
 use crate::retry::{RequestKind, RetryPolicy, is_retryable};
 use crate::slicing::PartPlan;
@@ -63,6 +64,8 @@ pub struct UploadCtx {
     pub upload_options: UploadOptions,
     pub file: Blob,
     pub control: Rc<Control>,
+    /// Shared with the other uploads of the same Uploader.
+    pub hashing_gate: Rc<Gate>,
     pub state: RefCell<UploadState>,
     pub resume_key: String,
 }
@@ -76,6 +79,8 @@ impl UploadCtx {
         options: Rc<UploaderOptions>,
         upload_options: UploadOptions,
         file: Blob,
+        request_gate: Rc<Gate>,
+        hashing_gate: Rc<Gate>,
     ) -> Result<UploadCtx, UploadError> {
         let size = file.size() as u64;
         let plan = PartPlan::new(
@@ -90,7 +95,9 @@ impl UploadCtx {
         Ok(UploadCtx {
             api: Api {
                 options: options.clone(),
+                gate: request_gate,
             },
+            hashing_gate,
             options,
             upload_options,
             file,
@@ -116,7 +123,9 @@ impl UploadCtx {
     fn set_part_state(&self, number: u32, state: PartState) {
         let changed = self.state.borrow_mut().tracker.set_state(number, state);
         if changed {
-            self.emit(true);
+            // Throttled: with thousands of parts, a report per state change would rebuild the
+            // `parts` array thousands of times a second. Finished parts and phases always report.
+            self.emit(state == PartState::Retrying);
         }
     }
 
@@ -198,7 +207,7 @@ impl UploadCtx {
         if init.is_exist && !self.ask_on_exists(&init.upload_id).await? {
             return Err(UploadError::new(
                 codes::CANCELLED,
-                format!("an object named {key:?} already exists and replacing it was declined"),
+                format!("an object named \"{key}\" already exists and replacing it was declined"),
             ));
         }
         if self.options.resume {
@@ -333,6 +342,7 @@ impl UploadCtx {
     /// Reads and hashes part `number`.
     async fn hash_part(self: Rc<Self>, number: u32) -> Result<[u8; 16], UploadError> {
         let (start, end) = self.state.borrow().plan.range(number);
+        let _slot = self.hashing_gate.acquire(false).await;
         self.set_part_state(number, PartState::Hashing);
         let mut reported = 0u64;
         let digest = md5_of_range(&self.file, start, end, |hashed| {

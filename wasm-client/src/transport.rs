@@ -8,6 +8,7 @@
 
 use crate::error::{UploadError, codes};
 use crate::options::{HeaderSource, UploaderOptions, header_pairs};
+use crate::queue::Gate;
 use crate::retry::{FailureClass, RequestKind, parse_retry_after_seconds};
 use crate::timers::now_ms;
 use partup_wire::ErrorBody;
@@ -246,6 +247,8 @@ impl RequestFailure {
 /// The partup API at one endpoint.
 pub struct Api {
     pub options: Rc<UploaderOptions>,
+    /// The Uploader-wide request queue.
+    pub gate: Rc<Gate>,
 }
 
 impl Api {
@@ -295,6 +298,8 @@ impl Api {
         on_upload_progress: Option<UploadProgress>,
     ) -> Result<String, RequestFailure> {
         let url = self.url(name);
+        // Everything but parts is short and moves a whole upload along: it queues first.
+        let _slot = self.gate.acquire(kind != RequestKind::Part).await;
         let headers = self.headers().await?;
         let started = XhrFuture::start(
             "POST",
@@ -360,7 +365,7 @@ pub fn parse_success<T: DeserializeOwned>(
     kind: RequestKind,
     text: &str,
 ) -> Result<T, RequestFailure> {
-    serde_json::from_str(text).map_err(|e| RequestFailure {
+    crate::json::from_json_text(text).map_err(|e| RequestFailure {
         error: UploadError::new(
             codes::UNEXPECTED_RESPONSE,
             format!(
@@ -376,7 +381,7 @@ pub fn parse_success<T: DeserializeOwned>(
 /// Maps a non-200 answer: the server's `{code, message, requestId}` when it sent one, else a
 /// description of what came back (a proxy's HTML page, say).
 fn http_failure(kind: RequestKind, url: &str, response: RawResponse) -> RequestFailure {
-    let mut error = match serde_json::from_str::<ErrorBody>(&response.text) {
+    let mut error = match crate::json::from_json_text::<ErrorBody>(&response.text) {
         Ok(body) => {
             let mut e = UploadError::new(body.code.as_str(), body.message);
             e.request_id = Some(body.request_id);

@@ -13,6 +13,10 @@
 //! - `stallEvery: n`: nothing is answered for `stallMs`, then the connection is dropped;
 //! - `delayEvery: n`: forwarded after `delayMs`.
 //!
+//! And for the other requests: `initFail503: n` and `listPartsFail503: n` answer the first n
+//! uploadInit / listParts with 503; `completeLoseAnswer: n` forwards the first n uploadComplete
+//! but drops the server's answer with the connection.
+//!
 //! Control (CORS-open, so the page under test can call it):
 //! - `POST /__proxy/config` `{...rules}`: sets the rules and resets the counters;
 //! - `POST /__proxy/reset`: no faults, counters zero;
@@ -51,6 +55,12 @@ struct FaultConfig {
     stall_ms: u64,
     delay_every: u64,
     delay_ms: u64,
+    /// The first n uploadInit / listParts requests are answered 503.
+    init_fail503: u64,
+    list_parts_fail503: u64,
+    /// The first n uploadComplete requests reach the server, but its answer is dropped with the
+    /// connection (the client must retry, and the server answer the same 200 again).
+    complete_lose_answer: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -74,6 +84,8 @@ struct Stats {
     corrupted: u64,
     stalled: u64,
     delayed: u64,
+    /// uploadComplete answers dropped after the server gave them.
+    lost_answers: u64,
 }
 
 #[derive(Default)]
@@ -102,7 +114,9 @@ struct InFlight(Arc<Proxy>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.state.lock().unwrap().stats.parts_in_flight -= 1;
+        let mut state = self.0.lock();
+        // Saturating: a reset may have zeroed the counter while this request was in flight.
+        state.stats.parts_in_flight = state.stats.parts_in_flight.saturating_sub(1);
     }
 }
 
@@ -133,6 +147,20 @@ fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     cors(response)
 }
 
+fn service_unavailable(retry_after_seconds: Option<u64>) -> Response<Body> {
+    let mut response = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &serde_json::json!({"code": "ServiceUnavailable", "message": "fault-proxy injected a 503", "requestId": "fault-proxy"}),
+    );
+    if let Some(seconds) = retry_after_seconds {
+        response.headers_mut().insert(
+            HeaderName::from_static("retry-after"),
+            HeaderValue::from(seconds),
+        );
+    }
+    response
+}
+
 fn content_length(request: &Request<Incoming>) -> u64 {
     request
         .headers()
@@ -143,6 +171,13 @@ fn content_length(request: &Request<Incoming>) -> u64 {
 }
 
 impl Proxy {
+    /// The state; a panic elsewhere must not poison every later request.
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Error> {
         let path = request.uri().path().to_string();
         if path.starts_with("/__proxy/") || path == "/stats" {
@@ -153,23 +188,57 @@ impl Proxy {
         if is_post && endpoint == "upload" {
             return self.part(request).await;
         }
-        {
-            let mut state = self.state.lock().unwrap();
-            let stats = &mut state.stats;
+        let (fail503, lose_answer) = {
+            let mut state = self.lock();
+            let State { config, stats } = &mut *state;
             match (is_post, endpoint.as_str()) {
-                (true, "uploadInit") => stats.init_requests += 1,
-                (true, "uploadComplete") => stats.complete_requests += 1,
-                (true, "listParts") => stats.list_parts_requests += 1,
-                (true, "uploadAbort") => stats.abort_requests += 1,
-                _ => stats.other_requests += 1,
+                (true, "uploadInit") => {
+                    stats.init_requests += 1;
+                    (stats.init_requests <= config.init_fail503, false)
+                }
+                (true, "uploadComplete") => {
+                    stats.complete_requests += 1;
+                    (
+                        false,
+                        stats.complete_requests <= config.complete_lose_answer,
+                    )
+                }
+                (true, "listParts") => {
+                    stats.list_parts_requests += 1;
+                    (
+                        stats.list_parts_requests <= config.list_parts_fail503,
+                        false,
+                    )
+                }
+                (true, "uploadAbort") => {
+                    stats.abort_requests += 1;
+                    (false, false)
+                }
+                _ => {
+                    stats.other_requests += 1;
+                    (false, false)
+                }
             }
+        };
+        if fail503 {
+            let _ = request.into_body().collect().await;
+            self.lock().stats.injected_503 += 1;
+            return Ok(service_unavailable(None));
         }
         let (parts, body) = request.into_parts();
-        self.forward(Request::from_parts(
-            parts,
-            body.map_err(Error::from).boxed(),
-        ))
-        .await
+        let response = self
+            .forward(Request::from_parts(
+                parts,
+                body.map_err(Error::from).boxed(),
+            ))
+            .await?;
+        if lose_answer {
+            // Let the server finish, then drop its answer with the connection.
+            let _ = response.into_body().collect().await;
+            self.lock().stats.lost_answers += 1;
+            return Err("fault-proxy: answer dropped (injected)".into());
+        }
+        Ok(response)
     }
 
     async fn control(&self, request: Request<Incoming>) -> Result<Response<Body>, Error> {
@@ -190,20 +259,28 @@ impl Proxy {
         let path = request.uri().path().to_string();
         match (request.method().clone(), path.as_str()) {
             (Method::GET, "/__proxy/stats" | "/stats") => {
-                let stats = self.state.lock().unwrap().stats.clone();
+                let stats = self.lock().stats.clone();
                 Ok(json_response(StatusCode::OK, &stats))
             }
             (Method::POST, "/__proxy/reset") => {
-                *self.state.lock().unwrap() = State::default();
+                let mut state = self.lock();
+                let in_flight = state.stats.parts_in_flight;
+                *state = State::default();
+                // Requests still in flight keep counting down from where they are.
+                state.stats.parts_in_flight = in_flight;
                 Ok(json_response(StatusCode::OK, &FaultConfig::default()))
             }
             (Method::POST, "/__proxy/config") => {
                 let body = request.into_body().collect().await?.to_bytes();
                 match serde_json::from_slice::<FaultConfig>(&body) {
                     Ok(config) => {
-                        let mut state = self.state.lock().unwrap();
+                        let mut state = self.lock();
                         state.config = config.clone();
-                        state.stats = Stats::default();
+                        let in_flight = state.stats.parts_in_flight;
+                        state.stats = Stats {
+                            parts_in_flight: in_flight,
+                            ..Stats::default()
+                        };
                         Ok(json_response(StatusCode::OK, &config))
                     }
                     Err(e) => Ok(json_response(
@@ -221,7 +298,7 @@ impl Proxy {
 
     async fn part(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Error> {
         let fault = {
-            let mut state = self.state.lock().unwrap();
+            let mut state = self.lock();
             let State { config, stats } = &mut *state;
             stats.part_requests += 1;
             stats.parts_in_flight += 1;
@@ -248,24 +325,14 @@ impl Proxy {
             }
         };
         let _in_flight = InFlight(self.clone());
-        let config = self.state.lock().unwrap().config.clone();
+        let config = self.lock().config.clone();
         let length = content_length(&request);
         let (parts, body) = request.into_parts();
         let body: Body = match fault {
             Fault::Fail503 => {
                 // Drain the body so the browser sees the answer, not a reset.
                 let _ = body.collect().await;
-                let mut response = json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &serde_json::json!({"code": "ServiceUnavailable", "message": "fault-proxy injected a 503", "requestId": "fault-proxy"}),
-                );
-                if let Some(seconds) = config.retry_after_seconds {
-                    response.headers_mut().insert(
-                        HeaderName::from_static("retry-after"),
-                        HeaderValue::from(seconds),
-                    );
-                }
-                return Ok(response);
+                return Ok(service_unavailable(config.retry_after_seconds));
             }
             Fault::Reset => {
                 let mut stream = BodyStream::new(body);
@@ -312,7 +379,7 @@ impl Proxy {
         };
         let response = self.forward(Request::from_parts(parts, body)).await?;
         {
-            let mut state = self.state.lock().unwrap();
+            let mut state = self.lock();
             if response.status() == StatusCode::OK {
                 state.stats.parts_stored += 1;
             } else if response.status() == StatusCode::BAD_REQUEST {
