@@ -548,6 +548,12 @@ function render(item) {
   const p = item.progress;
   const phase = phaseOf(item);
   el.root.dataset.phase = phase;
+  if (p) {
+    // For scripts and tests: the numbers behind the picture.
+    el.root.dataset.partsDone = String(phase === 'done' ? p.partsTotal : p.partsDone);
+    el.root.dataset.partsTotal = String(p.partsTotal);
+    el.root.dataset.skippedParts = String(item.result ? item.result.skippedParts : p.skippedParts);
+  }
   el.badge.textContent = item.cancelling ? 'Cancelling' : PHASE_LABEL[phase] || phase;
 
   const total = p ? p.bytesTotal : item.file.size;
