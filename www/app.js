@@ -397,7 +397,7 @@ function forget(item) {
 
 function renderUnfinished() {
   const unfinished = load(STORE.unfinished, {});
-  const here = new Set(items.filter((i) => i.state !== 'failed').map((i) => fingerprint(i.file)));
+  const here = new Set(items.map((i) => fingerprint(i.file))); // those have their own card
   const list = $('#unfinished-list');
   list.replaceChildren();
   for (const [fp, entry] of Object.entries(unfinished)) {
@@ -490,6 +490,8 @@ function createCard(item) {
     bytes: $('.bytes', root),
     speed: $('.speed', root),
     eta: $('.eta', root),
+    retries: $('.retries', root),
+    stats: $('.stats', root),
     note: $('.note', root),
     ask: $('.ask', root),
     askText: $('.ask-text', root),
@@ -585,6 +587,11 @@ function render(item) {
   el.eta.textContent = eta;
   el.speed.hidden = !speed;
   el.eta.hidden = !eta;
+  el.retries.textContent = p && p.retries > 0 ? (p.retries === 1 ? '1 retry' : `${p.retries.toLocaleString('en')} retries`) : '';
+  el.retries.hidden = !el.retries.textContent;
+  // Nothing was (or is being) sent: the bar and the numbers would only be noise.
+  el.bar.hidden = phase === 'declined' || phase === 'cancelled';
+  el.stats.hidden = el.bar.hidden;
 
   renderNote(item, phase);
 
@@ -629,11 +636,10 @@ function renderNote(item, phase) {
   }
   if (phase === 'done' && item.result) {
     notes.push(item.result.existed ? `Replaced the earlier “${item.key}”.` : '');
-    notes.push(`Verified: size and ETag ${item.result.etag} match the file.`);
+    notes.push('Verified: the size and ETag the server computed match the file.');
   }
   if (phase === 'cancelled') notes.push('Cancelled. Nothing of it is left on the server.');
   if (phase === 'declined') notes.push(`Kept the existing “${item.key}”; this file was not uploaded.`);
-  if (p && p.retries > 0 && phase !== 'done') notes.push(`${plural(p.retries, 'request')} retried so far.`);
   const text = notes.filter(Boolean).join(' ');
   item.el.note.textContent = text;
   item.el.note.hidden = !text;
@@ -643,7 +649,7 @@ function renderGrid(item, phase) {
   const { el } = item;
   const p = item.progress;
   const states = p?.parts;
-  if (!states || !states.length || phase === 'cancelled') {
+  if (!states || !states.length || ['asking', 'cancelled', 'declined'].includes(phase)) {
     el.parts.hidden = true;
     return;
   }
@@ -665,12 +671,14 @@ function renderGrid(item, phase) {
     }
   }
   let inFlight = 0;
+  const running = item.state === 'running' && phase !== 'paused';
   for (let i = 0; i < count; i++) {
     let best = '';
     let done = 0;
     const end = Math.min(states.length, (i + 1) * perCell);
     for (let j = i * perCell; j < end; j++) {
-      const s = phase === 'done' ? 'done' : states[j];
+      // Once it stopped, nothing is in flight any more: what is not done is waiting.
+      const s = phase === 'done' ? 'done' : !running && states[j] !== 'done' ? 'waiting' : states[j];
       if (s === 'done') done += 1;
       if (s === 'uploading' || s === 'retrying') inFlight += 1;
       if ((STATE_RANK[s] || 0) > (STATE_RANK[best] || 0)) best = s;
