@@ -202,6 +202,36 @@ test('a 64 MiB file picked with the file input uploads, and its download link gi
   }
 });
 
+test('a file of many parts draws a capped grid (several parts per square) and cancel removes the upload', LONG, async () => {
+  const file = makeFile(`many-${RUN}.bin`, 72 * MiB); // 288 parts of 256 KiB: more than the 240 squares
+  const { context, page, problems } = await openPage();
+  try {
+    await setSettings(page, { partSize: 256 * KiB, concurrency: 4 });
+    await throttleParts(page, 100);
+    await page.locator('#file-input').setInputFiles(file.path);
+    const upload = card(page, file.name);
+    await waitPartsDone(upload, 4);
+    assert.equal(await upload.getAttribute('data-parts-total'), '288');
+    assert.equal(await upload.locator('.grid .cell').count(), 144);
+    assert.match(await upload.locator('.parts-caption').innerText(), /1 square = 2 parts/);
+    await shot(page, 'many-parts.png', false);
+
+    await upload.locator('button.cancel').click();
+    await waitPhase(upload, 'cancelled', 60_000);
+    assert.match(await upload.locator('.note').innerText(), /Cancelled/);
+    assert.ok(await upload.locator('.grid').isHidden());
+    const response = await page.request.get(objectUrl(BASE, file.name));
+    assert.equal(response.status(), 404, 'a cancelled upload leaves no object');
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.ok(await page.locator('#unfinished').isHidden(), 'a cancelled upload is not offered for resuming');
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+    fs.rmSync(file.path, { force: true });
+  }
+});
+
 test('a file dropped on the page uploads', LONG, async () => {
   const { context, page, problems } = await openPage();
   const name = `dropped-${RUN}.bin`;
