@@ -565,7 +565,8 @@ function render(item) {
   el.bar.setAttribute('aria-valuenow', String(percent));
   el.bar.setAttribute('aria-label', `${item.file.name}: ${percent}%`);
   el.percent.textContent = `${percent}%`;
-  el.bytes.textContent = `${formatBytes(done)} of ${formatBytes(total)}`;
+  el.percent.hidden = phase === 'queued';
+  el.bytes.textContent = phase === 'queued' ? formatBytes(total) : `${formatBytes(done)} of ${formatBytes(total)}`;
 
   let speed = '';
   let eta = '';
