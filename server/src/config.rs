@@ -7,6 +7,15 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// Where uploads and objects are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// The local filesystem under `--data`.
+    Fs,
+    /// An S3-compatible object store (`--s3-*`); several instances can share one bucket.
+    S3,
+}
+
 /// Bytes a multipart form may add around a part's `content` (SPEC.md §2).
 pub const FORM_OVERHEAD_BYTES: u64 = 64 << 10;
 
@@ -66,6 +75,48 @@ pub struct Config {
     )]
     pub min_part_size: u64,
 
+    /// Storage backend: `fs` (local disk, the default) or `s3` (S3-compatible object store; credentials
+    /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+    #[arg(
+        long,
+        env = "PARTUP_STORE",
+        value_enum,
+        default_value = "fs",
+        value_name = "KIND"
+    )]
+    pub store: StoreKind,
+
+    /// S3 endpoint URL, e.g. http://127.0.0.1:3900 (default: AWS for the region).
+    #[arg(long, env = "PARTUP_S3_ENDPOINT", value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// S3 bucket (required with `--store s3`).
+    #[arg(long, env = "PARTUP_S3_BUCKET", value_name = "BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// S3 region.
+    #[arg(
+        long,
+        env = "PARTUP_S3_REGION",
+        default_value = "us-east-1",
+        value_name = "REGION"
+    )]
+    pub s3_region: String,
+
+    /// Key prefix inside the bucket, so several deployments can share one bucket.
+    #[arg(
+        long,
+        env = "PARTUP_S3_PREFIX",
+        default_value = "",
+        value_name = "PREFIX"
+    )]
+    pub s3_prefix: String,
+
+    /// Address buckets as https://BUCKET.host/ instead of https://host/BUCKET/ (path style, the default,
+    /// which MinIO, Garage and Ceph expect).
+    #[arg(long, env = "PARTUP_S3_VIRTUAL_HOST_STYLE")]
+    pub s3_virtual_host_style: bool,
+
     /// Uploads untouched this long are aborted and their space freed (e.g. `7d`, `12h`, `30s`).
     #[arg(long, env = "PARTUP_UPLOAD_TTL", default_value = "7d", value_name = "DURATION",
           value_parser = humantime::parse_duration)]
@@ -124,6 +175,22 @@ impl Config {
                 self.min_part_size, self.max_part_size
             ));
         }
+        if self.store == StoreKind::S3 {
+            if self.s3_bucket.as_deref().unwrap_or("").is_empty() {
+                return Err("--store s3 needs --s3-bucket (or PARTUP_S3_BUCKET)".into());
+            }
+            if let Some(endpoint) = &self.s3_endpoint
+                && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+            {
+                return Err(format!(
+                    "--s3-endpoint must be an http:// or https:// URL, not '{endpoint}'"
+                ));
+            }
+            // UploadPartCopy and S3 parts stop at 5 GiB.
+            if self.max_part_size > 5 << 30 {
+                return Err("--max-part-size can be at most 5 GiB with --store s3".into());
+            }
+        }
         if self.upload_ttl.is_zero() {
             return Err("--upload-ttl must be longer than 0".into());
         }
@@ -134,6 +201,17 @@ impl Config {
     /// most a quarter of it, never busier than 4 times a second nor rarer than every 10 minutes.
     pub fn sweep_interval(&self) -> Duration {
         (self.upload_ttl / 4).clamp(Duration::from_millis(250), Duration::from_secs(600))
+    }
+
+    /// The S3 settings, when `--store s3`.
+    pub fn s3_settings(&self) -> Option<crate::storage::s3::S3Settings> {
+        (self.store == StoreKind::S3).then(|| crate::storage::s3::S3Settings {
+            endpoint: self.s3_endpoint.clone(),
+            bucket: self.s3_bucket.clone().unwrap_or_default(),
+            region: self.s3_region.clone(),
+            prefix: self.s3_prefix.clone(),
+            virtual_host_style: self.s3_virtual_host_style,
+        })
     }
 
     /// A config for tests and embedding: defaults, with the given data directory.

@@ -25,10 +25,13 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let store: Arc<dyn Store> = Arc::new(
-        FsStore::open(config.data.clone())
-            .map_err(|e| format!("cannot use data directory {}: {e}", config.data.display()))?,
-    );
+    let store: Arc<dyn Store> = match config.s3_settings() {
+        Some(settings) => storage::s3::open(&settings).await?,
+        None => Arc::new(
+            FsStore::open(config.data.clone())
+                .map_err(|e| format!("cannot use data directory {}: {e}", config.data.display()))?,
+        ),
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -40,7 +43,7 @@ pub async fn run(
         background: background.clone(),
     };
     tracing::info!(
-        listen = %config.listen, data = %config.data.display(), www = %config.www.display(),
+        listen = %config.listen, store = ?config.store, data = %config.data.display(), www = %config.www.display(),
         "partup-server ready on http://{}/", config.listen
     );
     axum::serve(listener, app::router(state))

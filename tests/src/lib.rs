@@ -35,8 +35,110 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A `partup-server` process; killed when dropped. Its data directory outlives restarts.
+/// The store the suites run against: the local filesystem (the default), or an S3-compatible store
+/// when `PARTUP_TEST_STORE=s3` (set by `scripts/test-s3.sh`, with `PARTUP_TEST_S3_ENDPOINT`,
+/// `PARTUP_TEST_S3_BUCKET`, `PARTUP_TEST_S3_REGION` and the `AWS_*` credentials). Each server gets its
+/// own key prefix, so tests sharing a bucket never see each other's objects.
+#[derive(Debug, Clone)]
+pub enum TestStore {
+    Fs,
+    S3 {
+        endpoint: String,
+        bucket: String,
+        region: String,
+        prefix: String,
+    },
+}
+
+impl TestStore {
+    fn from_env() -> TestStore {
+        if std::env::var("PARTUP_TEST_STORE").as_deref() != Ok("s3") {
+            return TestStore::Fs;
+        }
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| panic!("PARTUP_TEST_STORE=s3 needs {name}"))
+        };
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).unwrap();
+        TestStore::S3 {
+            endpoint: var("PARTUP_TEST_S3_ENDPOINT"),
+            bucket: var("PARTUP_TEST_S3_BUCKET"),
+            region: std::env::var("PARTUP_TEST_S3_REGION").unwrap_or_else(|_| "us-east-1".into()),
+            prefix: format!("test-{}", hex::encode(nonce)),
+        }
+    }
+
+    pub fn is_s3(&self) -> bool {
+        matches!(self, TestStore::S3 { .. })
+    }
+
+    fn server_args(&self) -> Vec<String> {
+        match self {
+            TestStore::Fs => Vec::new(),
+            TestStore::S3 {
+                endpoint,
+                bucket,
+                region,
+                prefix,
+            } => [
+                "--store",
+                "s3",
+                "--s3-endpoint",
+                endpoint,
+                "--s3-bucket",
+                bucket,
+                "--s3-region",
+                region,
+                "--s3-prefix",
+                prefix,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        }
+    }
+
+    /// Every object under this store's prefix (relative paths), listed with OpenDAL.
+    fn list_objects(&self) -> Vec<PathBuf> {
+        let TestStore::S3 {
+            endpoint,
+            bucket,
+            region,
+            prefix,
+        } = self.clone()
+        else {
+            unreachable!("only for S3")
+        };
+        // A private runtime on its own thread: callers may be inside an async test.
+        std::thread::spawn(move || {
+            let builder = opendal::services::S3::default()
+                .endpoint(&endpoint)
+                .bucket(&bucket)
+                .region(&region)
+                .root(&format!("/{prefix}"));
+            opendal::install_default();
+            let op = opendal::Operator::new(builder).unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let entries = runtime
+                .block_on(async { op.list_with("/").recursive(true).await })
+                .unwrap();
+            entries
+                .iter()
+                .filter(|e| e.metadata().is_file())
+                .map(|e| PathBuf::from(e.path()))
+                .collect::<Vec<_>>()
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+/// A `partup-server` process; killed when dropped. Its data (directory or bucket prefix) outlives restarts.
 pub struct TestServer {
+    pub store: TestStore,
     pub data: tempfile::TempDir,
     pub www: tempfile::TempDir,
     pub port: u16,
@@ -59,6 +161,7 @@ impl TestServer {
         )
         .unwrap();
         let mut server = TestServer {
+            store: TestStore::from_env(),
             data: tempfile::tempdir_in(parent).unwrap(),
             www,
             port: free_port(),
@@ -77,6 +180,7 @@ impl TestServer {
             .arg(self.data.path())
             .arg("--www")
             .arg(self.www.path())
+            .args(self.store.server_args())
             .args(&self.extra_args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -159,12 +263,45 @@ impl TestServer {
         self.spawn().await;
     }
 
-    /// Every file under the data directory (relative paths), for checks that nothing leaked.
+    /// Every file under the data directory, or object under the bucket prefix (relative paths), for
+    /// checks that nothing leaked.
     pub fn data_files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
-        walk(self.data.path(), self.data.path(), &mut files);
+        if self.store.is_s3() {
+            files = self.store.list_objects();
+        } else {
+            walk(self.data.path(), self.data.path(), &mut files);
+        }
         files.sort();
         files
+    }
+
+    /// The stored files of one upload (empty once it is gone).
+    pub fn upload_files(&self, upload_id: &str) -> Vec<PathBuf> {
+        let dir = Path::new("uploads").join(upload_id);
+        self.data_files()
+            .into_iter()
+            .filter(|p| p.starts_with(&dir))
+            .collect()
+    }
+
+    /// A second server process over the same store (S3 only: stateless instances share a bucket).
+    pub async fn start_peer(&self, extra_args: &[&str]) -> TestServer {
+        assert!(
+            self.store.is_s3(),
+            "only S3-backed servers can share their store"
+        );
+        let www = tempfile::tempdir().unwrap();
+        let mut peer = TestServer {
+            store: self.store.clone(),
+            data: tempfile::tempdir().unwrap(),
+            www,
+            port: free_port(),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            child: None,
+        };
+        peer.spawn().await;
+        peer
     }
 }
 
@@ -354,6 +491,21 @@ impl Api {
         }
         let done = self.complete(&id, &listed).await;
         (id, done)
+    }
+}
+
+/// Asserts two byte strings are equal, reporting lengths and the first difference instead of
+/// printing megabytes.
+#[track_caller]
+pub fn assert_same_bytes(actual: &[u8], expected: &[u8], what: &str) {
+    if actual != expected {
+        let first_difference = actual.iter().zip(expected).position(|(a, b)| a != b);
+        panic!(
+            "{what}: {} bytes read, {} expected; first difference at {:?}",
+            actual.len(),
+            expected.len(),
+            first_difference
+        );
     }
 }
 

@@ -158,7 +158,11 @@ async fn bad_digest_leaves_an_earlier_part_intact() {
     let listed: ListPartsResponse = api.list_parts(&id).await.ok();
     assert_eq!(listed.parts[0].md5, md5_hex(&good));
     api.complete(&id, &[(1, md5_hex(&good))]).await;
-    assert_eq!(api.object_bytes("keep.bin").await, good);
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("keep.bin").await,
+        &good,
+        "object read back",
+    );
 }
 
 #[tokio::test]
@@ -261,9 +265,10 @@ async fn complete_checks_come_in_the_documented_order_and_change_nothing() {
     // Last part may be small; part 2 (999) last is fine too.
     let done = api.complete(&id, &[(1, m1.clone()), (3, m3.clone())]).await;
     assert_eq!(done.size, 1010);
-    assert_eq!(
-        api.object_bytes("order/checks.bin").await,
-        [p1, p3].concat()
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("order/checks.bin").await,
+        &[p1, p3].concat(),
+        "object read back",
     );
 }
 

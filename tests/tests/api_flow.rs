@@ -62,7 +62,11 @@ async fn full_upload_with_string_part_numbers_reads_back_whole() {
     );
 
     let whole: Vec<u8> = parts.concat();
-    assert_eq!(api.object_bytes("videos/2026/clip.mp4").await, whole);
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("videos/2026/clip.mp4").await,
+        &whole,
+        "object read back",
+    );
     // Finished: no more parts, no listing.
     api.list_parts(&init.upload_id)
         .await
@@ -150,8 +154,16 @@ async fn keys_are_names_not_directories() {
     api.upload_whole("photos", &[b"the album".to_vec()]).await;
     api.upload_whole("photos/1.jpg", &[b"a photo".to_vec()])
         .await;
-    assert_eq!(api.object_bytes("photos").await, b"the album");
-    assert_eq!(api.object_bytes("photos/1.jpg").await, b"a photo");
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("photos").await,
+        b"the album",
+        "object read back",
+    );
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("photos/1.jpg").await,
+        b"a photo",
+        "object read back",
+    );
     // Percent-encoded per segment, non-ASCII included.
     api.upload_whole("名字/ファイル #1.txt", &[b"unicode".to_vec()])
         .await;
@@ -169,7 +181,11 @@ async fn zero_byte_part_and_empty_object() {
     let (_, done) = api.upload_whole("empty.bin", &[Vec::new()]).await;
     assert_eq!(done.size, 0);
     assert_eq!(done.etag, expected_etag(&[b""]));
-    assert_eq!(api.object_bytes("empty.bin").await, b"");
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("empty.bin").await,
+        b"",
+        "object read back",
+    );
 }
 
 #[tokio::test]
@@ -180,7 +196,7 @@ async fn replacing_a_completed_object_and_unlisted_parts_are_discarded() {
     let init = api.init("k.bin").await;
     assert!(init.is_exist);
     // Starting an upload never touches the existing object.
-    assert_eq!(api.object_bytes("k.bin").await, b"old");
+    partup_tests::assert_same_bytes(&api.object_bytes("k.bin").await, b"old", "object read back");
     let a = api.upload_part(&init.upload_id, 1, b"new-").await;
     api.upload_part(&init.upload_id, 2, b"unlisted").await;
     let c = api.upload_part(&init.upload_id, 3, b"object").await;
@@ -188,7 +204,11 @@ async fn replacing_a_completed_object_and_unlisted_parts_are_discarded() {
         .complete(&init.upload_id, &[(1, a.md5), (3, c.md5)])
         .await;
     assert_eq!(done.parts, 2);
-    assert_eq!(api.object_bytes("k.bin").await, b"new-object");
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("k.bin").await,
+        b"new-object",
+        "object read back",
+    );
     // Completed uploads keep no parts on disk.
     assert!(
         !server

@@ -33,7 +33,11 @@ async fn many_uploads_at_once_all_read_back_exactly() {
                 list.push((info.part_number, info.md5));
             }
             api.complete(&id, &list).await;
-            assert_eq!(api.object_bytes(&key).await, parts.concat(), "{key}");
+            partup_tests::assert_same_bytes(
+                &api.object_bytes(&key).await,
+                &parts.concat(),
+                "object read back",
+            );
         }));
     }
     for task in tasks {
@@ -67,7 +71,11 @@ async fn one_part_number_raced_keeps_exactly_one_whole_version() {
         .expect("the stored part is one of the versions");
     assert_eq!(listed.parts[0].size, winner.len() as u64);
     api.complete(&id, &[(1, listed.parts[0].md5.clone())]).await;
-    assert_eq!(&api.object_bytes("race/part.bin").await, winner);
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("race/part.bin").await,
+        winner,
+        "object read back",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -94,7 +102,11 @@ async fn two_completes_of_one_upload_both_get_the_same_answer() {
         answers.push(c.await.unwrap());
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
-    assert_eq!(api.object_bytes("race/complete.bin").await, parts.concat());
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("race/complete.bin").await,
+        &parts.concat(),
+        "object read back",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -59,9 +59,10 @@ async fn path_escaping_keys_and_ids_never_leave_the_data_directory() {
     // Keys that look like paths but are valid names stay inside.
     for key in ["..a/b..", "...", "a/.../b", "etc/passwd"] {
         api.upload_whole(key, &[key.as_bytes().to_vec()]).await;
-        assert_eq!(
-            api.object_bytes(&key.replace("...", "%2E%2E%2E")).await,
-            key.as_bytes()
+        partup_tests::assert_same_bytes(
+            &api.object_bytes(&key.replace("...", "%2E%2E%2E")).await,
+            key.as_bytes(),
+            "object read back",
         );
     }
     // Object reads with escaping paths.
@@ -192,7 +193,11 @@ async fn a_client_dropping_the_connection_mid_part_leaves_the_earlier_part_intac
         server.data_files()
     );
     api.complete(&id, &[(1, md5_hex(&original))]).await;
-    assert_eq!(api.object_bytes("dropped.bin").await, original);
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("dropped.bin").await,
+        &original,
+        "object read back",
+    );
 }
 
 #[tokio::test]
@@ -220,7 +225,11 @@ async fn part_numbers_stop_at_ten_thousand() {
         .complete(&id, &[(0, zero.md5), (10_000, last.md5)])
         .await;
     assert_eq!(done.parts, 2);
-    assert_eq!(api.object_bytes("limits/10000.bin").await, b"zerolast");
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("limits/10000.bin").await,
+        b"zerolast",
+        "object read back",
+    );
 }
 
 #[tokio::test]
@@ -266,7 +275,11 @@ async fn unknown_fields_are_ignored_everywhere() {
     api.post_json("uploadComplete", &body)
         .await
         .ok::<partup_wire::CompleteResponse>();
-    assert_eq!(api.object_bytes("u.bin").await, b"data");
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("u.bin").await,
+        b"data",
+        "object read back",
+    );
 }
 
 #[tokio::test]

@@ -60,8 +60,15 @@ async fn a_100_mib_part_streams_through_without_filling_memory() {
     assert_eq!(info.md5, md5);
     let peak = peak_rss_bytes(server.pid());
     eprintln!("server peak RSS after a 100 MiB part: {} MiB", peak >> 20);
+    // On disk the part goes through a 1 MiB buffer; towards S3, OpenDAL also holds one 5 MiB part
+    // being filled and one being sent. Either way far below the part's 100 MiB.
+    let limit: u64 = if server.store.is_s3() {
+        64 << 20
+    } else {
+        48 << 20
+    };
     assert!(
-        peak < 48 << 20,
+        peak < limit,
         "server peak RSS {} MiB: the part was buffered in memory",
         peak >> 20
     );

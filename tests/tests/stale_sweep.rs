@@ -16,8 +16,7 @@ async fn stale_uploads_are_aborted_and_their_space_freed() {
     let (done_id, _) = api
         .upload_whole("sweep/done.bin", &[b"finished".to_vec()])
         .await;
-    let stale_dir = server.data.path().join("uploads").join(&stale);
-    assert!(stale_dir.exists());
+    assert!(!server.upload_files(&stale).is_empty());
 
     // Keep one upload busy for longer than the TTL.
     for i in 0..10 {
@@ -27,12 +26,16 @@ async fn stale_uploads_are_aborted_and_their_space_freed() {
     }
     api.list_parts(&stale).await.error(ErrorCode::NoSuchUpload);
     assert!(
-        !stale_dir.exists(),
-        "the stale upload's files are still on disk"
+        server.upload_files(&stale).is_empty(),
+        "the stale upload's files are still stored"
     );
     let listed: ListPartsResponse = api.list_parts(&active).await.ok();
     assert_eq!(listed.parts.len(), 2);
-    assert_eq!(api.object_bytes("sweep/done.bin").await, b"finished");
+    partup_tests::assert_same_bytes(
+        &api.object_bytes("sweep/done.bin").await,
+        b"finished",
+        "object read back",
+    );
     // The active upload, once idle, goes too.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     api.list_parts(&active).await.error(ErrorCode::NoSuchUpload);

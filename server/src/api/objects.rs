@@ -15,6 +15,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::storage::OpenRangeError;
 
 pub async fn handle(
     State(state): State<AppState>,
@@ -63,50 +64,58 @@ async fn serve(
     headers: &HeaderMap,
 ) -> Result<Response, (AppError, Option<u64>)> {
     let key = key_from_path(uri).map_err(|e| (e, None))?;
-    let object = state.store.open_object(&key).await.map_err(|e| (e, None))?;
-    let size = object.size;
-    let requested = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let range = match requested.map(|r| parse_range(r, size)) {
-        None | Some(RangeRequest::Ignored) => None,
-        Some(RangeRequest::Satisfiable(range)) => Some(range),
-        Some(RangeRequest::Unsatisfiable) => {
-            let error = AppError::new(
-                ErrorCode::InvalidRange,
-                format!(
-                    "the range '{}' lies outside the object's {size} bytes",
-                    requested.unwrap_or_default()
-                ),
-            );
-            return Err((error, Some(size)));
-        }
-    };
-    let content_type = mime_guess::from_path(&key).first_or_octet_stream();
-    let mut response = Response::builder()
-        .header(header::CONTENT_TYPE, content_type.as_ref())
-        .header(header::ETAG, format!("\"{}\"", object.etag))
-        .header(header::ACCEPT_RANGES, "bytes");
-    let body_range = match &range {
-        Some(range) => {
+    // A store may replace the object between opening and reading it; then read the new one.
+    for _attempt in 0..3 {
+        let object = state.store.open_object(&key).await.map_err(|e| (e, None))?;
+        let size = object.size;
+        let requested = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+        let range = match requested.map(|r| parse_range(r, size)) {
+            None | Some(RangeRequest::Ignored) => None,
+            Some(RangeRequest::Satisfiable(range)) => Some(range),
+            Some(RangeRequest::Unsatisfiable) => {
+                let error = AppError::new(
+                    ErrorCode::InvalidRange,
+                    format!(
+                        "the range '{}' lies outside the object's {size} bytes",
+                        requested.unwrap_or_default()
+                    ),
+                );
+                return Err((error, Some(size)));
+            }
+        };
+        let body_range = range.clone().unwrap_or(0..size);
+        let body = if method == Method::HEAD {
+            Body::empty()
+        } else {
+            match (object.open_range)(body_range.clone()).await {
+                Ok(stream) => Body::from_stream(stream),
+                Err(OpenRangeError::Replaced) => continue,
+                Err(OpenRangeError::Failed(e)) => return Err((e, None)),
+            }
+        };
+        let content_type = mime_guess::from_path(&key).first_or_octet_stream();
+        let mut response = Response::builder()
+            .header(header::CONTENT_TYPE, content_type.as_ref())
+            .header(header::ETAG, format!("\"{}\"", object.etag))
+            .header(header::ACCEPT_RANGES, "bytes")
+            .header(header::CONTENT_LENGTH, body_range.end - body_range.start);
+        if let Some(range) = &range {
             response = response.status(StatusCode::PARTIAL_CONTENT).header(
                 header::CONTENT_RANGE,
                 format!("bytes {}-{}/{size}", range.start, range.end - 1),
             );
-            range.clone()
         }
-        None => 0..size,
-    };
-    response = response.header(header::CONTENT_LENGTH, body_range.end - body_range.start);
-    let body = if method == Method::HEAD {
-        Body::empty()
-    } else {
-        Body::from_stream((object.open_range)(body_range))
-    };
-    response.body(body).map_err(|e| {
-        (
-            AppError::internal(format!("building the response failed: {e}")),
-            None,
-        )
-    })
+        return response.body(body).map_err(|e| {
+            (
+                AppError::internal(format!("building the response failed: {e}")),
+                None,
+            )
+        });
+    }
+    Err((
+        AppError::internal("the object kept changing while being read; try again"),
+        None,
+    ))
 }
 
 #[derive(Debug, PartialEq, Eq)]

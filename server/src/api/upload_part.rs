@@ -19,7 +19,7 @@ use crate::app::{AppState, json_ok};
 use crate::config::FORM_OVERHEAD_BYTES;
 use crate::error::{AppError, AppResult};
 use crate::storage::digest::HashingStream;
-use crate::storage::{StagedPart, UploadId};
+use crate::storage::{PartTarget, StagedPart, UploadId};
 
 fn multer_error(err: multer::Error, max_part_size: u64) -> AppError {
     match err {
@@ -110,7 +110,12 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> App
                 }
                 let bytes = Box::pin(field.map_err(move |e| multer_error(e, max_part_size)));
                 let (hashing, hash_state) = HashingStream::new(bytes, max_part_size);
-                let handle = state.store.stage_part(Box::pin(hashing)).await?;
+                let target = PartTarget {
+                    upload_id: upload_id.clone(),
+                    part_number,
+                    claimed_md5,
+                };
+                let handle = state.store.stage_part(&target, Box::pin(hashing)).await?;
                 let mut hash_state = hash_state.lock().expect("hash state lock");
                 staged = Some(StagedPart {
                     md5: hash_state.finish(),

@@ -7,6 +7,7 @@
 
 pub mod digest;
 pub mod fs;
+pub mod s3;
 pub mod upload_id;
 
 use std::any::Any;
@@ -16,6 +17,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
+use futures_util::future::BoxFuture;
 use partup_wire::{CompletePart, CompleteResponse, ErrorCode, PartInfo};
 
 use crate::error::{AppError, AppResult};
@@ -32,12 +34,34 @@ pub struct StagedPart {
     pub backend_handle: Box<dyn Any + Send>,
 }
 
+/// What is known of a part when its bytes start arriving (fields may come in any order).
+#[derive(Debug, Clone, Default)]
+pub struct PartTarget {
+    pub upload_id: Option<UploadId>,
+    pub part_number: Option<u32>,
+    pub claimed_md5: Option<[u8; 16]>,
+}
+
 /// A completed object ready to be read.
 pub struct ObjectReader {
     pub size: u64,
     pub etag: String,
-    /// Reads the given byte range (already checked against `size`).
-    pub open_range: Box<dyn FnOnce(Range<u64>) -> ByteStream<'static> + Send>,
+    /// Starts reading the given byte range (already checked against `size`). Resolves once the first
+    /// bytes are on their way, so a failure can still become a clean error response.
+    pub open_range: OpenRange,
+}
+
+/// Starts reading a byte range of an opened object.
+pub type OpenRange = Box<
+    dyn FnOnce(Range<u64>) -> BoxFuture<'static, Result<ByteStream<'static>, OpenRangeError>>
+        + Send,
+>;
+
+/// Why a range of an opened object could not be read.
+pub enum OpenRangeError {
+    /// The object was replaced by a newer one since it was opened: open it again.
+    Replaced,
+    Failed(AppError),
 }
 
 /// Result of one stale-upload sweep.
@@ -62,8 +86,13 @@ pub trait Store: Send + Sync + 'static {
     async fn ensure_upload_open(&self, upload_id: &UploadId) -> AppResult<()>;
 
     /// Receives a part's bytes into backend staging. The stream is already hashed and size-limited by
-    /// [`digest::HashingStream`]; the backend only stores.
-    async fn stage_part(&self, bytes: ByteStream<'_>) -> AppResult<Box<dyn Any + Send>>;
+    /// [`digest::HashingStream`]; the backend only stores. `target` holds the form fields that came
+    /// before the bytes, which lets a backend write straight to the part's final place.
+    async fn stage_part(
+        &self,
+        target: &PartTarget,
+        bytes: ByteStream<'_>,
+    ) -> AppResult<Box<dyn Any + Send>>;
 
     /// Makes a verified staged part the upload's part `part_number`, durably, replacing an earlier one.
     async fn commit_part(

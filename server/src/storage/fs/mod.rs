@@ -32,8 +32,8 @@ pub use self::layout::Layout;
 use crate::error::{AppError, AppResult};
 use crate::storage::digest::multipart_etag;
 use crate::storage::{
-    ByteStream, COMPLETED_RECORD_RETENTION, ObjectReader, StagedPart, Store, SweepReport, UploadId,
-    check_complete_list, same_part_list,
+    ByteStream, COMPLETED_RECORD_RETENTION, ObjectReader, PartTarget, StagedPart, Store,
+    SweepReport, UploadId, check_complete_list, same_part_list,
 };
 
 /// `upload.json`: written once at init.
@@ -257,7 +257,11 @@ impl Store for FsStore {
         blocking(move || upload_state(&layout, &id).map(|_| ())).await
     }
 
-    async fn stage_part(&self, mut bytes: ByteStream<'_>) -> AppResult<Box<dyn Any + Send>> {
+    async fn stage_part(
+        &self,
+        _target: &PartTarget,
+        mut bytes: ByteStream<'_>,
+    ) -> AppResult<Box<dyn Any + Send>> {
         let layout = self.layout.clone();
         let staged = blocking(move || Ok(NamedTempFile::new_in(layout.tmp_dir())?)).await?;
         let mut file = tokio::fs::File::from_std(staged.as_file().try_clone()?);
@@ -402,7 +406,7 @@ impl Store for FsStore {
             open_range: Box::new(move |range| {
                 let stream =
                     async_stream_of_file(file, HEADER_LEN + range.start, range.end - range.start);
-                Box::pin(stream)
+                Box::pin(std::future::ready(Ok(stream)))
             }),
         })
     }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# S3-compatible stores for the tests, on 127.0.0.1. Sourced by test-s3.sh (and usable by hand).
+#   ensure_garage        builds Garage 2.5.0 once into ~/.cache/partup (about 11 minutes), then reuses it
+#   start_garage DIR     starts a one-node Garage in DIR with bucket "partup" and a key; exports
+#                        PARTUP_TEST_S3_ENDPOINT/BUCKET/REGION and AWS_ACCESS_KEY_ID/SECRET; GARAGE_PID
+#   ensure_moto          installs moto's server (pinned) with pip
+#   start_moto DIR       starts moto_server, creates bucket "partup"; exports the same variables; MOTO_PID
+set -euo pipefail
+
+GARAGE_VERSION=2.5.0
+GARAGE_BIN="${PARTUP_CACHE:-$HOME/.cache/partup}/garage-$GARAGE_VERSION/bin/garage"
+MOTO_VERSION=5.2.5
+
+s3log() { printf '[s3] %s\n' "$*" >&2; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+ensure_garage() {
+    if [ -x "$GARAGE_BIN" ] && "$GARAGE_BIN" --version 2>/dev/null | grep -q "$GARAGE_VERSION"; then
+        return
+    fi
+    s3log "building Garage $GARAGE_VERSION into $(dirname "$(dirname "$GARAGE_BIN")") (about 11 minutes, once)"
+    cargo install garage --version "$GARAGE_VERSION" --locked --no-default-features \
+        --features bundled-libs,sqlite,lmdb --root "$(dirname "$(dirname "$GARAGE_BIN")")"
+}
+
+wait_for_port() {
+    local port=$1
+    for _ in $(seq 1 200); do
+        (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    s3log "nothing listens on port $port"
+    return 1
+}
+
+start_garage() {
+    local dir=$1
+    mkdir -p "$dir/meta" "$dir/data"
+    local s3_port rpc_port admin_port
+    s3_port=$(free_port); rpc_port=$(free_port); admin_port=$(free_port)
+    cat > "$dir/garage.toml" <<TOML
+metadata_dir = "$dir/meta"
+data_dir = "$dir/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:$rpc_port"
+rpc_public_addr = "127.0.0.1:$rpc_port"
+rpc_secret = "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+[s3_api]
+s3_region = "garage"
+api_bind_addr = "127.0.0.1:$s3_port"
+root_domain = ".s3.garage.localhost"
+
+[admin]
+api_bind_addr = "127.0.0.1:$admin_port"
+TOML
+    local garage="$GARAGE_BIN -c $dir/garage.toml"
+    RUST_LOG=warn $GARAGE_BIN -c "$dir/garage.toml" server > "$dir/garage.log" 2>&1 &
+    GARAGE_PID=$!
+    wait_for_port "$rpc_port"
+    wait_for_port "$s3_port"
+    local node=""
+    for _ in $(seq 1 100); do
+        node=$($garage node id -q 2>/dev/null | cut -d@ -f1) && [ -n "$node" ] && break
+        sleep 0.1
+    done
+    $garage layout assign -z dc1 -c 1G "$node" > /dev/null
+    $garage layout apply --version 1 > /dev/null
+    $garage bucket create partup > /dev/null
+    local key_info
+    key_info=$($garage key create partup-tests)
+    AWS_ACCESS_KEY_ID=$(echo "$key_info" | awk '/Key ID/ {print $NF}')
+    AWS_SECRET_ACCESS_KEY=$(echo "$key_info" | awk '/Secret key/ {print $NF}')
+    $garage bucket allow --read --write --owner partup --key partup-tests > /dev/null
+    export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY GARAGE_PID
+    export PARTUP_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port" PARTUP_TEST_S3_BUCKET=partup PARTUP_TEST_S3_REGION=garage
+    s3log "Garage $GARAGE_VERSION on $PARTUP_TEST_S3_ENDPOINT (bucket partup)"
+}
+
+ensure_moto() {
+    if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+        s3log "installing moto[server]==$MOTO_VERSION"
+        python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+    fi
+}
+
+start_moto() {
+    local dir=$1 port
+    mkdir -p "$dir"
+    port=$(free_port)
+    python3 -m moto.server -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
+    MOTO_PID=$!
+    wait_for_port "$port"
+    export AWS_ACCESS_KEY_ID=partup-test AWS_SECRET_ACCESS_KEY=partup-test-secret MOTO_PID
+    export PARTUP_TEST_S3_ENDPOINT="http://127.0.0.1:$port" PARTUP_TEST_S3_BUCKET=partup PARTUP_TEST_S3_REGION=us-east-1
+    curl -sf -X PUT "$PARTUP_TEST_S3_ENDPOINT/partup" > /dev/null
+    s3log "moto $MOTO_VERSION on $PARTUP_TEST_S3_ENDPOINT (bucket partup)"
+}

@@ -1,0 +1,168 @@
+//! Stateless instances over one S3-compatible store (needs `--features s3-tests` and the store of
+//! `scripts/test-s3.sh`): one upload's parts go alternately to two `partup-server` processes,
+//! listParts asks one and complete the other; one instance dies mid-upload and the other finishes;
+//! both complete the same upload at once; both sweep at once.
+
+use std::time::Duration;
+
+use partup_tests::{TestServer, md5_hex, test_bytes};
+use partup_wire::{CompleteResponse, ErrorCode, ListPartsResponse};
+
+async fn two_instances(extra_args: &[&str]) -> (TestServer, TestServer) {
+    let first = TestServer::start(extra_args).await;
+    assert!(
+        first.store.is_s3(),
+        "multi-instance tests run against S3 (PARTUP_TEST_STORE=s3)"
+    );
+    let second = first.start_peer(extra_args).await;
+    (first, second)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parts_alternate_between_instances_and_the_object_reads_back_from_both() {
+    let (a, b) = two_instances(&["--min-part-size", "1024"]).await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let init = api_a.init("multi/file.bin").await;
+    // Sizes around S3's 5 MiB copy threshold, so assembly both copies server-side and streams.
+    let sizes = [6 << 20, 100_000, 5 << 20, 3 << 20, 7 << 20, 12_345];
+    let parts: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| test_bytes(i as u64, *n))
+        .collect();
+    for (i, part) in parts.iter().enumerate() {
+        let api = if i % 2 == 0 { &api_a } else { &api_b };
+        api.upload_part(&init.upload_id, i as u32 + 1, part).await;
+    }
+    let listed: ListPartsResponse = api_b.list_parts(&init.upload_id).await.ok();
+    assert_eq!(listed.parts.len(), parts.len());
+    let list: Vec<(u32, String)> = listed
+        .parts
+        .iter()
+        .map(|p| (p.part_number, p.md5.clone()))
+        .collect();
+    let done = api_a.complete(&init.upload_id, &list).await;
+    assert_eq!(done.size, sizes.iter().sum::<usize>() as u64);
+    assert_eq!(
+        done.etag,
+        partup_tests::expected_etag(&parts.iter().map(|p| p.as_slice()).collect::<Vec<_>>())
+    );
+    let whole = parts.concat();
+    partup_tests::assert_same_bytes(
+        &api_a.object_bytes("multi/file.bin").await,
+        &whole,
+        "object read back",
+    );
+    partup_tests::assert_same_bytes(
+        &api_b.object_bytes("multi/file.bin").await,
+        &whole,
+        "object read back",
+    );
+    // The other instance answers the repeated complete the same way, and knows the upload is done.
+    assert_eq!(api_b.complete(&init.upload_id, &list).await, done);
+    api_b
+        .list_parts(&init.upload_id)
+        .await
+        .error(ErrorCode::NoSuchUpload);
+    // A new upload of the key, on the other instance, sees the object.
+    assert!(api_b.init("multi/file.bin").await.is_exist);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_dies_mid_upload_and_the_other_finishes() {
+    let (mut a, b) = two_instances(&["--min-part-size", "1024"]).await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let id = api_a.init("multi/survivor.bin").await.upload_id;
+    let parts: Vec<Vec<u8>> = (0..8).map(|i| test_bytes(100 + i, 1 << 20)).collect();
+    for (i, part) in parts.iter().enumerate().take(4) {
+        api_a.upload_part(&id, i as u32 + 1, part).await;
+    }
+    a.kill_hard();
+    for (i, part) in parts.iter().enumerate().skip(4) {
+        api_b.upload_part(&id, i as u32 + 1, part).await;
+    }
+    let list: Vec<(u32, String)> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as u32 + 1, md5_hex(p)))
+        .collect();
+    api_b.complete(&id, &list).await;
+    partup_tests::assert_same_bytes(
+        &api_b.object_bytes("multi/survivor.bin").await,
+        &parts.concat(),
+        "object read back",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn both_instances_completing_one_upload_at_once_agree() {
+    let (a, b) = two_instances(&["--min-part-size", "1024"]).await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let id = api_a.init("multi/race.bin").await.upload_id;
+    let parts: Vec<Vec<u8>> = (0..4).map(|i| test_bytes(200 + i, 6 << 20)).collect();
+    let mut list = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        list.push((
+            i as u32 + 1,
+            api_b.upload_part(&id, i as u32 + 1, p).await.md5,
+        ));
+    }
+    let racers: Vec<_> = [api_a.clone(), api_b.clone()]
+        .into_iter()
+        .map(|api| {
+            let (id, list) = (id.clone(), list.clone());
+            tokio::spawn(async move { api.complete(&id, &list).await })
+        })
+        .collect();
+    let mut answers: Vec<CompleteResponse> = Vec::new();
+    for racer in racers {
+        answers.push(racer.await.unwrap());
+    }
+    assert_eq!(answers[0], answers[1]);
+    partup_tests::assert_same_bytes(
+        &api_a.object_bytes("multi/race.bin").await,
+        &parts.concat(),
+        "object read back",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_sweeping_at_once_is_harmless() {
+    let (a, b) = two_instances(&["--min-part-size", "1", "--upload-ttl", "1s"]).await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let stale: Vec<String> = {
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let id = api_a.init(&format!("multi/stale-{i}.bin")).await.upload_id;
+            api_b.upload_part(&id, 1, &test_bytes(i, 200_000)).await;
+            ids.push(id);
+        }
+        ids
+    };
+    let (_, done) = api_b
+        .upload_whole("multi/kept.bin", &[b"kept".to_vec()])
+        .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for id in &stale {
+        api_a.list_parts(id).await.error(ErrorCode::NoSuchUpload);
+        assert!(
+            a.upload_files(id).is_empty(),
+            "upload {id} still has stored objects"
+        );
+    }
+    partup_tests::assert_same_bytes(
+        &api_a.object_bytes("multi/kept.bin").await,
+        b"kept",
+        "object read back",
+    );
+    assert_eq!(done.size, 4);
+    for base in [a.base_url(), b.base_url()] {
+        assert_eq!(
+            reqwest::get(format!("{base}/healthz"))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+}
