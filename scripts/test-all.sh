@@ -21,4 +21,7 @@ step "server: unit and integration tests over real HTTP"
 cargo build -p partup-server
 cargo test --workspace
 
+step "the demo page in headless Chromium (Playwright, tests/page)"
+"$PARTUP_ROOT/scripts/test-page.sh"
+
 step "all tests passed"
