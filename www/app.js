@@ -591,7 +591,7 @@ function render(item) {
   el.retries.textContent = p && p.retries > 0 ? (p.retries === 1 ? '1 retry' : `${p.retries.toLocaleString('en')} retries`) : '';
   el.retries.hidden = !el.retries.textContent;
   // Nothing was (or is being) sent: the bar and the numbers would only be noise.
-  el.bar.hidden = phase === 'declined' || phase === 'cancelled';
+  el.bar.hidden = ['asking', 'declined', 'cancelled'].includes(phase);
   el.stats.hidden = el.bar.hidden;
 
   renderNote(item, phase);
@@ -615,7 +615,7 @@ function render(item) {
   const running = item.state === 'running' && !item.cancelling;
   el.pause.hidden = !(running && !item.ask && phase !== 'paused' && phase !== 'completing');
   el.resume.hidden = !(running && phase === 'paused');
-  el.cancel.hidden = !(running || phase === 'queued');
+  el.cancel.hidden = !((running && !item.ask) || phase === 'queued'); // asking: "keep" is the cancel
   el.retry.hidden = phase !== 'failed';
   el.dismiss.hidden = !['done', 'failed', 'cancelled', 'declined'].includes(phase);
   el.download.hidden = phase !== 'done';
@@ -672,6 +672,7 @@ function renderGrid(item, phase) {
     }
   }
   let inFlight = 0;
+  let retrying = 0;
   const running = item.state === 'running' && phase !== 'paused';
   for (let i = 0; i < count; i++) {
     let best = '';
@@ -681,7 +682,8 @@ function renderGrid(item, phase) {
       // Once it stopped, nothing is in flight any more: what is not done is waiting.
       const s = phase === 'done' ? 'done' : !running && states[j] !== 'done' ? 'waiting' : states[j];
       if (s === 'done') done += 1;
-      if (s === 'uploading' || s === 'retrying') inFlight += 1;
+      if (s === 'uploading') inFlight += 1;
+      if (s === 'retrying') retrying += 1;
       if ((STATE_RANK[s] || 0) > (STATE_RANK[best] || 0)) best = s;
     }
     const n = end - i * perCell;
@@ -697,6 +699,7 @@ function renderGrid(item, phase) {
     `${plural(p.partsDone, 'part')} of ${p.partsTotal} done`,
     partSize ? `${formatBytes(partSize)} each` : '',
     phase !== 'done' && inFlight ? `${inFlight} in flight` : '',
+    phase !== 'done' && retrying ? `${retrying} about to retry` : '',
     perCell > 1 ? `1 square = ${perCell} parts` : '',
   ];
   el.caption.textContent = bits.filter(Boolean).join(' · ');

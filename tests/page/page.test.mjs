@@ -269,6 +269,44 @@ test('a file dropped on the page uploads', LONG, async () => {
   }
 });
 
+test('failing part requests are retried, shown as retrying, and the file still arrives intact', LONG, async () => {
+  const file = makeFile(`flaky-${RUN}.bin`, 8 * MiB);
+  const { context, page, problems, uploads } = await openPage();
+  try {
+    await setSettings(page, { partSize: 256 * KiB, concurrency: 3 });
+    let seen = 0;
+    let failed = 0;
+    await page.route('**/v1/multipart/parallel/upload', async (route) => {
+      seen += 1;
+      await sleep(150);
+      try {
+        if (seen % 4 === 0) {
+          failed += 1;
+          await route.abort('connectionreset'); // every fourth part request: the connection drops
+        } else {
+          await route.continue();
+        }
+      } catch {
+        // aborted meanwhile
+      }
+    });
+    await page.locator('#file-input').setInputFiles(file.path);
+    const upload = card(page, file.name);
+    await upload.locator('.grid .cell.retrying').first().waitFor({ state: 'attached', timeout: 60_000 });
+    await shot(page, 'retrying.png', false);
+    await waitPhase(upload, 'done');
+    assert.ok(failed >= 3, `only ${failed} requests were made to fail`);
+    assert.match(await upload.locator('.retries').innerText(), /^\d+ retr(y|ies)$/);
+    assert.equal(uploads.count, seen);
+    const response = await page.request.get(objectUrl(BASE, file.name));
+    assert.equal(sha256(await response.body()), file.sha256);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+    fs.rmSync(file.path, { force: true });
+  }
+});
+
 test('pause stops sending parts, resume finishes the upload', LONG, async () => {
   const file = makeFile(`paused-${RUN}.bin`, 16 * MiB);
   const { context, page, problems, uploads } = await openPage();
