@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the Rust unit and integration suites (the server over real
-# HTTP, kill -9 included), the wasm client in headless Chromium, and the demo page through Playwright.
+# HTTP, kill -9 included) on the local disk and on S3-compatible stores (Garage, moto), the wasm
+# client in headless Chromium, and the demo page through Playwright.
 # Installs what a fresh machine lacks first. Exits non-zero when anything fails.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -14,12 +15,21 @@ step() { printf '\n=== %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (server, tests, wire; the wasm client for wasm32)"
-cargo clippy --workspace --exclude partup --all-targets -- -D warnings
+cargo clippy --workspace --exclude partup --all-targets --features partup-tests/s3-tests -- -D warnings
 cargo clippy -p partup --all-targets --target wasm32-unknown-unknown -- -D warnings
 
-step "server: unit and integration tests over real HTTP"
+step "server: unit and integration tests over real HTTP, on the local disk"
 cargo build -p partup-server
 cargo test --workspace
+
+step "server: the same suites on S3 (Garage 2.5.0, then moto), multi-instance tests included"
+scripts/test-s3.sh
+
+step "wasm client: browser suite in headless Chromium (real server, fault proxy)"
+scripts/test-client.sh
+
+step "wasm client: the release package dropped into a plain page"
+scripts/smoke-client-pkg.sh
 
 step "the demo page in headless Chromium (Playwright, tests/page)"
 "$PARTUP_ROOT/scripts/test-page.sh"

@@ -23,7 +23,7 @@ pub const FORM_OVERHEAD_BYTES: u64 = 64 << 10;
 #[command(
     name = "partup-server",
     version,
-    about = "partup: resumable, verified multipart uploads over HTTP (SPEC.md), stored on the local disk.",
+    about = "partup: resumable, verified multipart uploads over HTTP (SPEC.md), stored on the local disk or in an S3-compatible store.",
     long_about = None
 )]
 pub struct Config {

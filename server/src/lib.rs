@@ -1,5 +1,5 @@
 //! partup-server as a library: `run` starts the whole service; `app::router` builds the HTTP layer
-//! so tests can drive it; `storage` holds the backend interface and the filesystem backend.
+//! so tests can drive it; `storage` holds the backend interface and its backends (local disk, S3).
 
 pub mod api;
 pub mod app;

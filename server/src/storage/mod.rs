@@ -1,9 +1,10 @@
 //! The storage interface: everything the HTTP layer needs from a backend, and nothing about HTTP.
 //!
 //! As in tusd's `DataStore`, the protocol handlers (`api/`) know nothing of where bytes live. A backend
-//! implements [`Store`]; the filesystem backend is `fs/`. Rules every backend must share (the checks of
-//! uploadComplete, the etag, MD5 verification of incoming bytes) live here and in `digest.rs`, so a
-//! second backend cannot get them subtly different.
+//! implements [`Store`]: `fs/` keeps everything on the local disk, `s3/` in an S3-compatible bucket shared
+//! by stateless instances. Rules every backend must share (the checks of uploadComplete, the etag, MD5
+//! verification of incoming bytes) live here and in `digest.rs`, so the backends cannot get them
+//! subtly different.
 
 pub mod digest;
 pub mod fs;
