@@ -31,4 +31,7 @@ scripts/test-client.sh
 step "wasm client: the release package dropped into a plain page"
 scripts/smoke-client-pkg.sh
 
+step "the demo page in headless Chromium (Playwright, tests/page)"
+"$PARTUP_ROOT/scripts/test-page.sh"
+
 step "all tests passed"
