@@ -76,7 +76,8 @@ window.bench = {
         const index = next++;
         const body = file.slice(index * partSize, Math.min(file.size, (index + 1) * partSize));
         const response = await fetch(sinkUrl, { method: 'POST', body });
-        received += (await response.json()).size;
+        const { size } = await response.json();
+        received += size;
       }
     }
     await Promise.all(Array.from({ length: concurrency }, worker));
