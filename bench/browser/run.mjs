@@ -16,6 +16,9 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, arg, i, all) 
   return acc;
 }, []));
 const quick = args.quick === true;
+// --rows 1,2 runs only those rows (for development; the report needs all of them).
+const only = typeof args.rows === 'string' ? new Set(args.rows.split(',')) : null;
+const wanted = id => !only || only.has(id);
 const log = message => console.error(`[bench] ${message}`);
 
 const median = values => {
@@ -54,7 +57,7 @@ const rows = [];
 const notes = [];
 
 // Row 1: MD5 throughput.
-{
+if (wanted('1')) {
   const size = 64 * MIB;
   const rounds = quick ? 3 : 5;
   const file = randomFile('hash.bin', size);
@@ -101,7 +104,7 @@ const notes = [];
 }
 
 // Row 2: whole upload vs the browser's raw ceiling.
-{
+if (wanted('2')) {
   const size = (quick ? 256 : 1024) * MIB;
   const rounds = quick ? 2 : 3;
   const partSize = 8 * MIB;
@@ -143,7 +146,7 @@ const notes = [];
 }
 
 // Row 6: client memory, sampled every 100 ms during the upload (JS heap via CDP + wasm memory).
-{
+if (wanted('6')) {
   const small = 64 * MIB;
   const big = (quick ? 512 : 2048) * MIB;
   const peaks = {};
@@ -188,7 +191,7 @@ const notes = [];
 }
 
 // Row 7: package size.
-{
+if (wanted('7')) {
   const gz = name => gzipSync(fs.readFileSync(path.join(args.pkg, name)), { level: 9 }).length;
   const wasmKb = gz('partup_bg.wasm') / 1000;
   const jsKb = gz('partup.js') / 1000;
