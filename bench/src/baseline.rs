@@ -34,10 +34,7 @@ pub fn cat_into(files: &[PathBuf], target: &Path) -> f64 {
         .status()
         .expect("run cat");
     assert!(status.success(), "cat failed");
-    let status = Command::new("sync")
-        .arg(target)
-        .status()
-        .expect("run sync");
+    let status = Command::new("sync").arg(target).status().expect("run sync");
     let secs = started.elapsed().as_secs_f64();
     assert!(status.success(), "sync failed");
     secs

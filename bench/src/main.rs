@@ -4,7 +4,7 @@
 //! partup-bench sink --listen 127.0.0.1:PORT
 //!     An HTTP endpoint that reads and discards every request body (CORS open): the browser's raw
 //!     upload ceiling is measured against it.
-//! partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3]
+//! partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4]
 //!     Rows 3 (ingest vs dd), 4 (server peak RSS), 5 (uploadComplete vs cat) and, with --s3, the
 //!     S3-store ingest beside the filesystem store (Garage's endpoint and keys from the environment,
 //!     as scripts/s3-store.sh exports them). Writes the rows as JSON for bench/report.mjs.
@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: partup-bench sink --listen ADDR\n       partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3]"
+        "usage: partup-bench sink --listen ADDR\n       partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4]"
     );
     std::process::exit(2)
 }
@@ -36,6 +36,7 @@ fn main() {
     let mut out = None;
     let mut quick = false;
     let mut s3 = false;
+    let mut only = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next(),
@@ -44,6 +45,7 @@ fn main() {
             "--out" => out = args.next().map(PathBuf::from),
             "--quick" => quick = true,
             "--s3" => s3 = true,
+            "--only" => only = args.next(),
             _ => usage(),
         }
     }
@@ -56,6 +58,7 @@ fn main() {
                 work: work.unwrap_or_else(|| usage()),
                 quick,
                 s3,
+                only: only.map(|list| list.split(',').map(str::to_owned).collect()),
             };
             let out = out.unwrap_or_else(|| usage());
             let report = runtime.block_on(rows::run_all(&settings));

@@ -26,6 +26,16 @@ pub struct Settings {
     pub work: PathBuf,
     pub quick: bool,
     pub s3: bool,
+    /// Run only these rows ("3", "s3", "4", "5"), for development; the report needs all of them.
+    pub only: Option<Vec<String>>,
+}
+
+impl Settings {
+    fn wants(&self, row: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|rows| rows.iter().any(|r| r == row))
+    }
 }
 
 /// One row of the table, with every round's figure (bench/report.mjs formats it).
@@ -73,9 +83,12 @@ async fn ingest_row(settings: &Settings, pool: Arc<PartPool>, rounds: usize) -> 
     let dd_source = settings.work.join("dd-source.bin");
     write_dd_source(&pool, &dd_source, parts_total as usize);
     let dd_target = settings.work.join("dd-target.bin");
-    let server =
-        ServerProcess::start(&settings.server_bin, &settings.work.join("row3-data"), &StoreArgs::Fs)
-            .await;
+    let server = ServerProcess::start(
+        &settings.server_bin,
+        &settings.work.join("row3-data"),
+        &StoreArgs::Fs,
+    )
+    .await;
     let api = Api::new(&server.base_url);
     let mut rows = Vec::new();
     for clients in levels {
@@ -87,9 +100,15 @@ async fn ingest_row(settings: &Settings, pool: Arc<PartPool>, rounds: usize) -> 
             for step in 0..2 {
                 sync_all();
                 if (step + round) % 2 == 0 {
-                    let run =
-                        ingest(&api, pool.clone(), clients, parts_total, false, "bench/ingest")
-                            .await;
+                    let run = ingest(
+                        &api,
+                        pool.clone(),
+                        clients,
+                        parts_total,
+                        false,
+                        "bench/ingest",
+                    )
+                    .await;
                     partup = mb_per_s(run.bytes, run.secs);
                     latencies.extend_from_slice(&run.latencies_ms);
                     abort_all(&api, &run).await;
@@ -143,9 +162,12 @@ async fn s3_row(settings: &Settings, pool: Arc<PartPool>, rounds: usize, parts: 
         prefix: "bench".into(),
     };
     let clients = 32;
-    let fs_server =
-        ServerProcess::start(&settings.server_bin, &settings.work.join("s3row-fs"), &StoreArgs::Fs)
-            .await;
+    let fs_server = ServerProcess::start(
+        &settings.server_bin,
+        &settings.work.join("s3row-fs"),
+        &StoreArgs::Fs,
+    )
+    .await;
     let s3_server =
         ServerProcess::start(&settings.server_bin, &settings.work.join("s3row-s3"), &s3).await;
     let (fs_api, s3_api) = (Api::new(&fs_server.base_url), Api::new(&s3_server.base_url));
@@ -305,15 +327,22 @@ pub async fn run_all(settings: &Settings) -> Report {
     let rounds = if settings.quick { 2 } else { 3 };
     let mut notes = Vec::new();
     let pool = Arc::new(PartPool::new(8 * MIB, 16));
-    let mut rows = ingest_row(settings, pool.clone(), rounds).await;
-    if settings.s3 {
+    let mut rows = Vec::new();
+    if settings.wants("3") {
+        rows.extend(ingest_row(settings, pool.clone(), rounds).await);
+    }
+    if settings.s3 && settings.wants("s3") {
         let parts = if settings.quick { 32 } else { 64 };
         rows.push(s3_row(settings, pool.clone(), rounds, parts).await);
-    } else {
+    } else if !settings.s3 {
         notes.push("The S3-store ingest row was skipped (quick mode).".into());
     }
-    rows.push(memory_row(settings, if settings.quick { 8 } else { 16 }).await);
-    let complete_part = if settings.quick { 256 << 10 } else { 8 * MIB };
-    rows.push(complete_row(settings, complete_part, rounds).await);
+    if settings.wants("4") {
+        rows.push(memory_row(settings, if settings.quick { 8 } else { 16 }).await);
+    }
+    if settings.wants("5") {
+        let complete_part = if settings.quick { 256 << 10 } else { 8 * MIB };
+        rows.push(complete_row(settings, complete_part, rounds).await);
+    }
     Report { rows, notes }
 }

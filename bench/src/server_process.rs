@@ -84,7 +84,10 @@ impl ServerProcess {
             {
                 return server;
             }
-            assert!(Instant::now() < deadline, "partup-server did not answer /healthz");
+            assert!(
+                Instant::now() < deadline,
+                "partup-server did not answer /healthz"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

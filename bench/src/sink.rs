@@ -37,7 +37,9 @@ async fn discard(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, In
 }
 
 pub async fn serve(listen: &str) {
-    let listener = TcpListener::bind(listen).await.expect("bind the sink's address");
+    let listener = TcpListener::bind(listen)
+        .await
+        .expect("bind the sink's address");
     eprintln!("sink listening on {}", listener.local_addr().unwrap());
     loop {
         let Ok((stream, _)) = listener.accept().await else {
