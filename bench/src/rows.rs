@@ -282,10 +282,17 @@ async fn complete_row(settings: &Settings, part_size: usize, rounds: usize) -> R
         let cat_secs = cat_into(&files, &cat_target);
         let _ = std::fs::remove_file(&cat_target);
         sync_all();
+        std::thread::sleep(std::time::Duration::from_secs(1)); // let the freed blocks' discards settle
         let started = std::time::Instant::now();
         let answer = api.complete(upload_id, listed).await;
         let complete_secs = started.elapsed().as_secs_f64();
         assert_eq!(answer.size, run.bytes);
+        // Neither side may pay for freeing the other's output: the object goes now, untimed
+        // (a later complete would otherwise replace it, unlinking GiBs inside its timing).
+        let _ = std::fs::remove_dir_all(data.join("objects"));
+        std::fs::create_dir_all(data.join("objects")).expect("objects dir");
+        sync_all();
+        std::thread::sleep(std::time::Duration::from_secs(1));
         let (partup, cat) = (
             mb_per_s(run.bytes, complete_secs),
             mb_per_s(run.bytes, cat_secs),

@@ -25,7 +25,7 @@ use tempfile::NamedTempFile;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use self::durable_file::{
-    HEADER_LEN, read_header, read_json, sync_dir, write_header, write_json_atomic,
+    HEADER_LEN, read_header, read_json, start_writeback, sync_dir, write_header, write_json_atomic,
 };
 use self::keyed_locks::KeyedLocks;
 pub use self::layout::Layout;
@@ -174,6 +174,7 @@ fn assemble_object(
         },
     )?;
     assembled.as_file_mut().seek(SeekFrom::Start(HEADER_LEN))?;
+    let mut written = HEADER_LEN;
     for part in chosen {
         let path = layout.part_file(id, part.part_number);
         let mut source = File::open(&path)?;
@@ -195,6 +196,10 @@ fn assemble_object(
                 part.part_number
             )));
         }
+        // The disk writes this part while the next ones are copied: the final fsync then waits
+        // for the tail only, not for the whole object (what `cat` + `sync` would wait for).
+        start_writeback(assembled.as_file(), written, part.size);
+        written += part.size;
     }
     assembled.as_file().sync_all()?;
     let target = layout.object_file(key);
