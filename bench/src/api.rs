@@ -12,15 +12,14 @@ pub struct Api {
     base: String,
 }
 
-fn check(response: reqwest::Response) -> impl Future<Output = Result<Bytes, String>> {
-    async move {
-        let status = response.status();
-        let body = response.bytes().await.map_err(|e| e.to_string())?;
-        if !status.is_success() {
-            return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
-        }
-        Ok(body)
+/// The body of a 2xx answer, or the status and body of any other as the error.
+async fn check(response: reqwest::Response) -> Result<Bytes, String> {
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
     }
+    Ok(body)
 }
 
 impl Api {
