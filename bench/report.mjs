@@ -46,7 +46,7 @@ const lines = rows.map(r => {
   const subject = `${r.subjectLabel}: **${spread(r.subject)}** ${r.unit}`;
   const baseline = r.baselineLabel ? `${r.baselineLabel}: ${spread(r.baseline)} ${r.unit}` : '—';
   const what = r.detail ? `${r.title}; ${r.detail}` : r.title;
-  return `| ${r.id} | ${what} | ${subject} | ${baseline} | ${ratioText(r.ratios)} | ${r.target} | ${r.holds ? 'yes' : '**no**'} |`;
+  return `| ${r.id} | ${what} | ${subject} | ${baseline} | ${ratioText(r.ratios)} | ${r.target} | ${r.target.startsWith('reported') ? '—' : r.holds ? 'yes' : '**no**'} |`;
 });
 const table = [header, ...lines].join('\n');
 
