@@ -99,9 +99,11 @@ ${notes.map(n => `- ${n}`).join('\n')}
    (Garage on this machine, same disk) and one on the filesystem store.
 4. A fresh partup-server; 8 concurrent clients upload 100 MiB parts; peak RSS is the process's
    \`VmHWM\`.
-5. 1,000 parts uploaded into one upload (not timed), then, after \`sync\`: \`cat\` of the 1,000 part
-   files into one file + \`sync FILE\` (timed), then \`sync\`, then uploadComplete (timed until its answer,
-   which comes after the object is fsynced and renamed in).
+5. 1,000 parts uploaded into one upload (not timed), then, after \`sync\` and with the part files
+   dropped from the page cache (\`posix_fadvise DONTNEED\`, so both sides read them from disk): \`cat\`
+   of the 1,000 part files into one file + \`sync FILE\` (timed); its output deleted, \`sync\`, parts
+   dropped from the cache again; then uploadComplete (timed until its answer, which comes after the
+   object is fsynced and renamed in).
 6. The page uploads a file through the wasm client while the harness samples, every 100 ms, CDP
    \`Runtime.getHeapUsage\` (used JS heap) plus the wasm memory's size; the peak of the sum is shown.
 7. \`gzip -9\` sizes of \`www/pkg/partup_bg.wasm\` and \`www/pkg/partup.js\` as \`scripts/build-client.sh\`

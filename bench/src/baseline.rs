@@ -10,6 +10,21 @@ pub fn sync_all() {
     let _ = Command::new("sync").status();
 }
 
+/// Drops `files` from the page cache (after a `sync`, so nothing dirty is left to drop), so the
+/// next step reads them from disk whatever ran before it: with GiBs of parts, whichever side runs
+/// second would otherwise find some of them evicted by the first side's output.
+pub fn evict_from_page_cache(files: &[PathBuf]) {
+    use std::os::fd::AsRawFd;
+    for path in files {
+        if let Ok(file) = std::fs::File::open(path) {
+            // SAFETY: a plain syscall on an open descriptor; no memory is passed.
+            unsafe {
+                libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+            }
+        }
+    }
+}
+
 /// Copies `source` to `target` with `dd bs=1M conv=fsync`; returns the seconds it took.
 pub fn dd_copy(source: &Path, target: &Path) -> f64 {
     let started = Instant::now();

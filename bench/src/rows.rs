@@ -6,7 +6,8 @@
 //!   p50/p99 part latency.
 //! - 3-S3: the same ingest against one instance on the S3 store (Garage) vs one on the filesystem.
 //! - 4: peak RSS of a fresh server while 8 clients upload 100 MiB parts.
-//! - 5: uploadComplete of 1,000 parts vs `cat` of the same part files into one (+ `sync FILE`).
+//! - 5: uploadComplete of 1,000 parts vs `cat` of the same part files into one (+ `sync FILE`),
+//!   both starting with the parts out of the page cache.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::api::Api;
-use crate::baseline::{cat_into, dd_copy, sync_all};
+use crate::baseline::{cat_into, dd_copy, evict_from_page_cache, sync_all};
 use crate::load::{PartPool, abort_all, ingest};
 use crate::server_process::{ServerProcess, StoreArgs};
 use crate::stats::{mb_per_s, median, percentile};
@@ -277,12 +278,14 @@ async fn complete_row(settings: &Settings, part_size: usize, rounds: usize) -> R
                     .join(format!("{:05}", p.part_number))
             })
             .collect();
-        // cat first (complete consumes the parts); both read the parts from the page cache.
+        // cat first (complete consumes the parts); both read the parts from disk.
         sync_all();
+        evict_from_page_cache(&files);
         let cat_secs = cat_into(&files, &cat_target);
         let _ = std::fs::remove_file(&cat_target);
         sync_all();
         std::thread::sleep(std::time::Duration::from_secs(1)); // let the freed blocks' discards settle
+        evict_from_page_cache(&files);
         let started = std::time::Instant::now();
         let answer = api.complete(upload_id, listed).await;
         let complete_secs = started.elapsed().as_secs_f64();
