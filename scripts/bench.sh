@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # partup's benchmarks, side by side with their baselines, in one run on this machine:
-#   scripts/bench.sh            full run (≈ 10 minutes on 2 cores), writes BENCHMARKS.md
-#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row (≈ 2 minutes); writes
+#   scripts/bench.sh            full run (≈ 5 minutes on 2 cores, up to 15 under load), writes BENCHMARKS.md
+#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row (≈ 1 minute); writes
 #                               BENCHMARKS.md too unless --out says otherwise
 #   --out FILE                  where the markdown goes (default BENCHMARKS.md in the repo root)
 # Installs what it needs (wasm tools, Debian's Chromium, the pinned npm packages in bench/, Garage
