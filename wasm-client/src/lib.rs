@@ -267,3 +267,19 @@ impl Upload {
             .to_js()
     }
 }
+
+/// MD5 of a whole `Blob` or `File`, as 32 lowercase hex digits, computed exactly as the uploader
+/// hashes each part: `Blob.stream()` → md-5 in wasm, at most 1 MiB per update, never more than
+/// 1 MiB of the blob held at once. Useful on its own (e.g. to check a download, or to look an
+/// object up by content), and what `scripts/bench.sh` times against hash-wasm and spark-md5.
+/// Rejects with a `PartupError` (code `FileReadError`) when the blob cannot be read.
+#[wasm_bindgen(js_name = md5OfBlob, unchecked_return_type = "Promise<string>")]
+pub fn md5_of_blob(blob: &web_sys::Blob) -> js_sys::Promise {
+    let blob = blob.clone();
+    future_to_promise(async move {
+        let digest = hashing::md5_of_range(&blob, 0, blob.size() as u64, |_| {})
+            .await
+            .map_err(|e| e.to_js())?;
+        Ok(JsValue::from_str(&partup_wire::md5_to_hex(&digest)))
+    })
+}

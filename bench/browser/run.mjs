@@ -1,0 +1,215 @@
+// The browser rows of BENCHMARKS.md (1: MD5, 2: whole upload vs the raw ceiling, 6: client memory,
+// 7: package size), run in Debian's headless Chromium via playwright-core. Files are real
+// pseudo-random bytes on disk (head -c /dev/urandom), handed to the page with setInputFiles, and
+// deleted afterwards. Each pair runs interleaved, the order rotating per round.
+//
+//   node bench/browser/run.mjs --page URL --sink URL --pkg DIR --work DIR --out FILE [--quick]
+import { chromium } from 'playwright-core';
+import { execFileSync, execSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const MIB = 1 << 20;
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, arg, i, all) => {
+  if (arg.startsWith('--')) acc.push([arg.slice(2), all[i + 1]?.startsWith('--') || all[i + 1] === undefined ? true : all[i + 1]]);
+  return acc;
+}, []));
+const quick = args.quick === true;
+// --rows 1,2 runs only those rows (for development; the report needs all of them).
+const only = typeof args.rows === 'string' ? new Set(args.rows.split(',')) : null;
+const wanted = id => !only || only.has(id);
+const log = message => console.error(`[bench] ${message}`);
+
+const median = values => {
+  const s = [...values].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1e3);
+
+/** Writes `bytes` real pseudo-random bytes to a new file under the work dir. */
+function randomFile(name, bytes) {
+  const file = path.join(args.work, name);
+  execSync(`head -c ${bytes} /dev/urandom > '${file}'`);
+  return file;
+}
+
+/** Runs `fn` and returns its wall-clock milliseconds (for native tools). */
+function timeNative(fn) {
+  const started = performance.now();
+  const out = fn();
+  return { ms: performance.now() - started, out };
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
+});
+const chromiumVersion = browser.version();
+const page = await browser.newPage();
+page.on('pageerror', e => log(`page error: ${e.message}`));
+await page.goto(args.page);
+await page.waitForFunction(() => window.benchReady === true);
+const cdp = await page.context().newCDPSession(page);
+const rows = [];
+const notes = [];
+
+// Row 1: MD5 throughput.
+if (wanted('1')) {
+  const size = 64 * MIB;
+  const rounds = quick ? 3 : 5;
+  const file = randomFile('hash.bin', size);
+  await page.setInputFiles('#file', file);
+  await page.evaluate(() => bench.loadHashInput());
+  const names = ['partup', 'hash-wasm', 'spark-md5', 'md5sum'];
+  const speeds = Object.fromEntries(names.map(n => [n, []]));
+  let expected = null;
+  // One untimed warm-up of each wasm hasher (compilation, first-call tiering).
+  for (const name of ['partup', 'hash-wasm']) await page.evaluate(n => bench.hash(n), name);
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + round) % names.length];
+      let ms, hex;
+      if (name === 'md5sum') {
+        ({ ms, out: hex } = timeNative(() => execFileSync('md5sum', [file]).toString().split(' ')[0]));
+      } else {
+        ({ ms, hex } = await page.evaluate(n => bench.hash(n), name));
+      }
+      expected ??= hex;
+      if (hex !== expected) throw new Error(`${name} gave ${hex}, expected ${expected}`);
+      speeds[name].push(mbps(size, ms));
+    }
+    log(`row 1, round ${round + 1}: ` + names.map(n => `${n} ${speeds[n].at(-1).toFixed(0)}`).join(', ') + ' MB/s');
+  }
+  await page.evaluate(() => bench.dropHashInput());
+  fs.rmSync(file);
+  for (const [base, target] of [['hash-wasm', 1.0], ['spark-md5', null], ['md5sum', 0.9]]) {
+    const ratios = speeds.partup.map((v, i) => v / speeds[base][i]);
+    rows.push({
+      id: `1 (vs ${base})`,
+      title: 'MD5 of 64 MiB in headless Chromium: Blob.stream() → hasher (md5sum: the same bytes from the page cache)',
+      unit: 'MB/s',
+      subjectLabel: 'partup md5OfBlob (md-5 in wasm)',
+      subject: speeds.partup,
+      baselineLabel: base === 'md5sum' ? 'native md5sum' : `npm ${base}, same read path, same page`,
+      baseline: speeds[base],
+      ratios,
+      target: target === null ? 'reported' : `≥ ${target.toFixed(1)}×`,
+      holds: target === null ? true : median(ratios) >= target,
+      detail: '',
+    });
+  }
+}
+
+// Row 2: whole upload vs the browser's raw ceiling.
+if (wanted('2')) {
+  const size = (quick ? 256 : 1024) * MIB;
+  const rounds = quick ? 2 : 3;
+  const partSize = 8 * MIB;
+  const concurrency = 4;
+  const file = randomFile('upload.bin', size);
+  await page.setInputFiles('#file', file);
+  const partup = [], raw = [], md5sum = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 ? ['raw', 'partup', 'md5sum'] : ['partup', 'raw', 'md5sum'];
+    for (const which of order) {
+      if (which === 'partup') {
+        const r = await page.evaluate(([p, c]) => bench.partupUpload('bench/upload.bin', p, c), [partSize, concurrency]);
+        if (r.size !== size) throw new Error(`uploaded ${r.size} of ${size} bytes`);
+        partup.push(mbps(size, r.ms));
+      } else if (which === 'raw') {
+        const r = await page.evaluate(([s, p, c]) => bench.rawUpload(s, p, c), [args.sink, partSize, concurrency]);
+        raw.push(mbps(size, r.ms));
+      } else {
+        md5sum.push(mbps(size, timeNative(() => execFileSync('md5sum', [file])).ms));
+      }
+    }
+    log(`row 2, round ${round + 1}: partup ${partup.at(-1).toFixed(0)} MB/s, raw fetch ${raw.at(-1).toFixed(0)} MB/s, md5sum ${md5sum.at(-1).toFixed(0)} MB/s`);
+  }
+  fs.rmSync(file);
+  const ratios = partup.map((v, i) => v / raw[i]);
+  rows.push({
+    id: '2',
+    title: `Whole upload of a ${size / MIB} MiB file from disk (setInputFiles), 8 MiB parts, 4 at once, until complete answers`,
+    unit: 'MB/s',
+    subjectLabel: 'partup wasm client → partup-server (fs store)',
+    subject: partup,
+    baselineLabel: 'plain fetch of Blob slices → discarding sink, same page',
+    baseline: raw,
+    ratios,
+    target: '≥ 0.6× the raw ceiling',
+    holds: median(ratios) >= 0.6,
+    detail: `md5sum of the same file: ${median(md5sum).toFixed(0)} MB/s (median)`,
+  });
+}
+
+// Row 6: client memory, sampled every 100 ms during the upload (JS heap via CDP + wasm memory).
+if (wanted('6')) {
+  const small = 64 * MIB;
+  const big = (quick ? 512 : 2048) * MIB;
+  const peaks = {};
+  for (const size of [small, big]) {
+    const file = randomFile(`memory-${size}.bin`, size);
+    await page.setInputFiles('#file', file);
+    await cdp.send('HeapProfiler.collectGarbage');
+    const start = (await cdp.send('Runtime.getHeapUsage')).usedSize + await page.evaluate(() => bench.wasmMemoryBytes());
+    let peak = start;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const heap = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+        const wasm = await page.evaluate(() => bench.wasmMemoryBytes());
+        peak = Math.max(peak, heap + wasm);
+        await new Promise(r => setTimeout(r, 100));
+      }
+    })();
+    const r = await page.evaluate(([p, c]) => bench.partupUpload('bench/memory.bin', p, c), [8 * MIB, 4]);
+    sampling = false;
+    await sampler;
+    if (r.size !== size) throw new Error(`uploaded ${r.size} of ${size} bytes`);
+    peaks[size] = { peak, start, mbps: mbps(size, r.ms) };
+    log(`row 6, ${size / MIB} MiB: page memory peak ${(peak / MIB).toFixed(1)} MiB (start ${(start / MIB).toFixed(1)} MiB)`);
+    fs.rmSync(file);
+  }
+  const growth = peaks[big].peak / peaks[small].peak;
+  rows.push({
+    id: '6',
+    title: `Client memory: peak page memory (JS heap used + wasm memory) uploading ${big / MIB} MiB vs ${small / MIB} MiB`,
+    unit: 'MiB',
+    subjectLabel: `${big / MIB} MiB file`,
+    subject: [peaks[big].peak / MIB],
+    baselineLabel: `${small / MIB} MiB file`,
+    baseline: [peaks[small].peak / MIB],
+    ratios: [growth],
+    target: 'grows < 2×',
+    holds: growth < 2,
+    detail: `upload speeds ${peaks[small].mbps.toFixed(0)} and ${peaks[big].mbps.toFixed(0)} MB/s`,
+  });
+  if (quick) notes.push('Quick mode: row 6 compares 512 MiB with 64 MiB (the full run uses 2 GiB).');
+}
+
+// Row 7: package size.
+if (wanted('7')) {
+  const gz = name => gzipSync(fs.readFileSync(path.join(args.pkg, name)), { level: 9 }).length;
+  const wasmKb = gz('partup_bg.wasm') / 1000;
+  const jsKb = gz('partup.js') / 1000;
+  const total = wasmKb + jsKb;
+  rows.push({
+    id: '7',
+    title: 'Size of the built client package (gzip -9)',
+    unit: 'KB',
+    subjectLabel: 'partup_bg.wasm + partup.js',
+    subject: [total],
+    baselineLabel: null,
+    baseline: [],
+    ratios: [],
+    target: '≤ 80 KB gzipped',
+    holds: total <= 80,
+    detail: `wasm ${wasmKb.toFixed(1)} KB + JS glue ${jsKb.toFixed(1)} KB gzipped; raw ${(fs.statSync(path.join(args.pkg, 'partup_bg.wasm')).size / 1000).toFixed(1)} KB + ${(fs.statSync(path.join(args.pkg, 'partup.js')).size / 1000).toFixed(1)} KB`,
+  });
+}
+
+await browser.close();
+fs.writeFileSync(args.out, JSON.stringify({ rows, notes, chromium: chromiumVersion }, null, 2));

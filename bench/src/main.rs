@@ -1,0 +1,70 @@
+//! `partup-bench`: the Rust half of `scripts/bench.sh`.
+//!
+//! ```text
+//! partup-bench sink --listen 127.0.0.1:PORT
+//!     An HTTP endpoint that reads and discards every request body (CORS open): the browser's raw
+//!     upload ceiling is measured against it.
+//! partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4]
+//!     Rows 3 (ingest vs dd), 4 (server peak RSS), 5 (uploadComplete vs cat) and, with --s3, the
+//!     S3-store ingest beside the filesystem store (Garage's endpoint and keys from the environment,
+//!     as scripts/s3-store.sh exports them). Writes the rows as JSON for bench/report.mjs.
+//! ```
+
+mod api;
+mod baseline;
+mod load;
+mod rows;
+mod server_process;
+mod sink;
+mod stats;
+
+use std::path::PathBuf;
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: partup-bench sink --listen ADDR\n       partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4]"
+    );
+    std::process::exit(2)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_else(|| usage());
+    let mut listen = None;
+    let mut server_bin = None;
+    let mut work = None;
+    let mut out = None;
+    let mut quick = false;
+    let mut s3 = false;
+    let mut only = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--listen" => listen = args.next(),
+            "--server-bin" => server_bin = args.next().map(PathBuf::from),
+            "--work" => work = args.next().map(PathBuf::from),
+            "--out" => out = args.next().map(PathBuf::from),
+            "--quick" => quick = true,
+            "--s3" => s3 = true,
+            "--only" => only = args.next(),
+            _ => usage(),
+        }
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match command.as_str() {
+        "sink" => runtime.block_on(sink::serve(&listen.unwrap_or_else(|| usage()))),
+        "server-rows" => {
+            let settings = rows::Settings {
+                server_bin: server_bin.unwrap_or_else(|| usage()),
+                work: work.unwrap_or_else(|| usage()),
+                quick,
+                s3,
+                only: only.map(|list| list.split(',').map(str::to_owned).collect()),
+            };
+            let out = out.unwrap_or_else(|| usage());
+            let report = runtime.block_on(rows::run_all(&settings));
+            std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap())
+                .expect("write the results file");
+        }
+        _ => usage(),
+    }
+}

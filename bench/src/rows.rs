@@ -1,0 +1,358 @@
+//! The server rows of BENCHMARKS.md, each pair run interleaved (the order alternates per round) so
+//! that load from elsewhere on the machine hits both sides alike. Every timed step starts after a
+//! global `sync`, so no step pays for the previous one's dirty pages.
+//!
+//! - 3: ingest MB/s of 8, 32 and 128 concurrent clients vs `dd conv=fsync` of the same bytes;
+//!   p50/p99 part latency.
+//! - 3-S3: the same ingest against one instance on the S3 store (Garage) vs one on the filesystem.
+//! - 4: peak RSS of a fresh server while 8 clients upload 100 MiB parts.
+//! - 5: uploadComplete of 1,000 parts vs `cat` of the same part files into one (+ `sync FILE`),
+//!   both starting with the parts out of the page cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::api::Api;
+use crate::baseline::{cat_into, dd_copy, evict_from_page_cache, sync_all};
+use crate::load::{PartPool, abort_all, ingest};
+use crate::server_process::{ServerProcess, StoreArgs};
+use crate::stats::{mb_per_s, median, percentile};
+
+const MIB: usize = 1 << 20;
+
+pub struct Settings {
+    pub server_bin: PathBuf,
+    pub work: PathBuf,
+    pub quick: bool,
+    pub s3: bool,
+    /// Run only these rows ("3", "s3", "4", "5"), for development; the report needs all of them.
+    pub only: Option<Vec<String>>,
+}
+
+impl Settings {
+    fn wants(&self, row: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|rows| rows.iter().any(|r| r == row))
+    }
+}
+
+/// One row of the table, with every round's figure (bench/report.mjs formats it).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub id: String,
+    pub title: String,
+    pub unit: String,
+    pub subject_label: String,
+    pub subject: Vec<f64>,
+    pub baseline_label: Option<String>,
+    pub baseline: Vec<f64>,
+    /// subject / baseline per round (higher is better).
+    pub ratios: Vec<f64>,
+    pub target: String,
+    pub holds: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub notes: Vec<String>,
+}
+
+fn log(message: &str) {
+    eprintln!("[bench] {message}");
+}
+
+/// Writes the pool's parts, repeated, into a file of `bytes` bytes: the source `dd` copies.
+fn write_dd_source(pool: &PartPool, path: &Path, parts: usize) {
+    use std::io::Write;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("dd source"));
+    for i in 0..parts {
+        file.write_all(&pool.get(i).0).expect("write dd source");
+    }
+    file.flush().unwrap();
+}
+
+async fn ingest_row(settings: &Settings, pool: Arc<PartPool>, rounds: usize) -> Vec<Row> {
+    let levels = [8usize, 32, 128];
+    let parts_total = 128u32;
+    let bytes = parts_total as usize * pool.part_size();
+    let dd_source = settings.work.join("dd-source.bin");
+    write_dd_source(&pool, &dd_source, parts_total as usize);
+    let dd_target = settings.work.join("dd-target.bin");
+    let server = ServerProcess::start(
+        &settings.server_bin,
+        &settings.work.join("row3-data"),
+        &StoreArgs::Fs,
+    )
+    .await;
+    let api = Api::new(&server.base_url);
+    let mut rows = Vec::new();
+    for clients in levels {
+        let (mut subject, mut baseline, mut ratios, mut latencies) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let mut partup = 0.0;
+            let mut copy = 0.0;
+            for step in 0..2 {
+                sync_all();
+                if (step + round) % 2 == 0 {
+                    let run = ingest(
+                        &api,
+                        pool.clone(),
+                        clients,
+                        parts_total,
+                        false,
+                        "bench/ingest",
+                    )
+                    .await;
+                    partup = mb_per_s(run.bytes, run.secs);
+                    latencies.extend_from_slice(&run.latencies_ms);
+                    abort_all(&api, &run).await;
+                } else {
+                    copy = mb_per_s(bytes as u64, dd_copy(&dd_source, &dd_target));
+                    let _ = std::fs::remove_file(&dd_target);
+                }
+            }
+            log(&format!(
+                "row 3, {clients} clients, round {}: partup {partup:.0} MB/s, dd {copy:.0} MB/s",
+                round + 1
+            ));
+            subject.push(partup);
+            baseline.push(copy);
+            ratios.push(partup / copy);
+        }
+        let holds = median(&ratios) >= 0.6;
+        rows.push(Row {
+            id: format!("3 ({clients} clients)"),
+            title: format!(
+                "Server ingest, {clients} concurrent clients, {parts_total} parts of {} MiB per round",
+                pool.part_size() / MIB
+            ),
+            unit: "MB/s".into(),
+            subject_label: "partup-server (fs store)".into(),
+            subject,
+            baseline_label: Some("dd bs=1M conv=fsync, same bytes, same disk".into()),
+            baseline,
+            ratios,
+            target: "≥ 0.6× the copy".into(),
+            holds,
+            detail: format!(
+                "part latency p50 {:.0} ms, p99 {:.0} ms",
+                percentile(&latencies, 50.0),
+                percentile(&latencies, 99.0)
+            ),
+        });
+    }
+    let _ = std::fs::remove_file(&dd_source);
+    drop(server);
+    let _ = std::fs::remove_dir_all(settings.work.join("row3-data"));
+    rows
+}
+
+async fn s3_row(settings: &Settings, pool: Arc<PartPool>, rounds: usize, parts: u32) -> Row {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("--s3 needs {name}"));
+    let s3 = StoreArgs::S3 {
+        endpoint: var("PARTUP_TEST_S3_ENDPOINT"),
+        bucket: var("PARTUP_TEST_S3_BUCKET"),
+        region: var("PARTUP_TEST_S3_REGION"),
+        prefix: "bench".into(),
+    };
+    let clients = 32;
+    let fs_server = ServerProcess::start(
+        &settings.server_bin,
+        &settings.work.join("s3row-fs"),
+        &StoreArgs::Fs,
+    )
+    .await;
+    let s3_server =
+        ServerProcess::start(&settings.server_bin, &settings.work.join("s3row-s3"), &s3).await;
+    let (fs_api, s3_api) = (Api::new(&fs_server.base_url), Api::new(&s3_server.base_url));
+    let (mut subject, mut baseline, mut ratios, mut latencies) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut on_s3 = 0.0;
+        let mut on_fs = 0.0;
+        for step in 0..2 {
+            sync_all();
+            let use_s3 = (step + round) % 2 == 0;
+            let api = if use_s3 { &s3_api } else { &fs_api };
+            let run = ingest(api, pool.clone(), clients, parts, false, "bench/s3").await;
+            let speed = mb_per_s(run.bytes, run.secs);
+            if use_s3 {
+                on_s3 = speed;
+                latencies.extend_from_slice(&run.latencies_ms);
+            } else {
+                on_fs = speed;
+            }
+            abort_all(api, &run).await;
+        }
+        log(&format!(
+            "S3 row, round {}: S3 store {on_s3:.0} MB/s, fs store {on_fs:.0} MB/s",
+            round + 1
+        ));
+        subject.push(on_s3);
+        baseline.push(on_fs);
+        ratios.push(on_s3 / on_fs);
+    }
+    drop((fs_server, s3_server));
+    let _ = std::fs::remove_dir_all(settings.work.join("s3row-fs"));
+    let _ = std::fs::remove_dir_all(settings.work.join("s3row-s3"));
+    Row {
+        id: "3-S3 (32 clients)".into(),
+        title: format!(
+            "Server ingest on the S3 store (one instance, Garage 2.5.0 on the same machine), {clients} clients, {parts} parts of {} MiB",
+            pool.part_size() / MIB
+        ),
+        unit: "MB/s".into(),
+        subject_label: "partup-server (S3 store → Garage)".into(),
+        subject,
+        baseline_label: Some("partup-server (fs store)".into()),
+        baseline,
+        ratios,
+        target: "reported (issue 6)".into(),
+        holds: true,
+        detail: format!(
+            "S3-store part latency p50 {:.0} ms, p99 {:.0} ms",
+            percentile(&latencies, 50.0),
+            percentile(&latencies, 99.0)
+        ),
+    }
+}
+
+async fn memory_row(settings: &Settings, parts: u32) -> Row {
+    let pool = Arc::new(PartPool::new(100 * MIB, 2));
+    let data = settings.work.join("row4-data");
+    let server = ServerProcess::start(&settings.server_bin, &data, &StoreArgs::Fs).await;
+    let idle = server.rss_bytes();
+    let api = Api::new(&server.base_url);
+    let run = ingest(&api, pool, 8, parts, false, "bench/memory").await;
+    let peak = server.peak_rss_bytes();
+    abort_all(&api, &run).await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+    let peak_mib = peak as f64 / MIB as f64;
+    log(&format!("row 4: peak RSS {peak_mib:.1} MiB"));
+    Row {
+        id: "4".into(),
+        title: format!("Server memory: 8 concurrent clients, {parts} parts of 100 MiB"),
+        unit: "MiB".into(),
+        subject_label: "partup-server peak RSS (VmHWM)".into(),
+        subject: vec![peak_mib],
+        baseline_label: None,
+        baseline: vec![],
+        ratios: vec![],
+        target: "≤ 64 MiB".into(),
+        holds: peak_mib <= 64.0,
+        detail: format!(
+            "RSS at start {:.1} MiB; ingest {:.0} MB/s",
+            idle as f64 / MIB as f64,
+            mb_per_s(run.bytes, run.secs)
+        ),
+    }
+}
+
+async fn complete_row(settings: &Settings, part_size: usize, rounds: usize) -> Row {
+    let parts = 1000u32;
+    let pool = Arc::new(PartPool::new(part_size, 16));
+    let data = settings.work.join("row5-data");
+    let server = ServerProcess::start(&settings.server_bin, &data, &StoreArgs::Fs).await;
+    let api = Api::new(&server.base_url);
+    let cat_target = settings.work.join("cat-target.bin");
+    let (mut subject, mut baseline, mut ratios, mut setup) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let run = ingest(&api, pool.clone(), 8, parts, true, "bench/complete").await;
+        setup.push(mb_per_s(run.bytes, run.secs));
+        let (upload_id, listed) = &run.uploads[0];
+        let files: Vec<PathBuf> = listed
+            .iter()
+            .map(|p| {
+                data.join("uploads")
+                    .join(upload_id)
+                    .join("parts")
+                    .join(format!("{:05}", p.part_number))
+            })
+            .collect();
+        // cat first (complete consumes the parts); both read the parts from disk.
+        sync_all();
+        evict_from_page_cache(&files);
+        let cat_secs = cat_into(&files, &cat_target);
+        let _ = std::fs::remove_file(&cat_target);
+        sync_all();
+        std::thread::sleep(std::time::Duration::from_secs(1)); // let the freed blocks' discards settle
+        evict_from_page_cache(&files);
+        let started = std::time::Instant::now();
+        let answer = api.complete(upload_id, listed).await;
+        let complete_secs = started.elapsed().as_secs_f64();
+        assert_eq!(answer.size, run.bytes);
+        // Neither side may pay for freeing the other's output: the object goes now, untimed
+        // (a later complete would otherwise replace it, unlinking GiBs inside its timing).
+        let _ = std::fs::remove_dir_all(data.join("objects"));
+        std::fs::create_dir_all(data.join("objects")).expect("objects dir");
+        sync_all();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let (partup, cat) = (
+            mb_per_s(run.bytes, complete_secs),
+            mb_per_s(run.bytes, cat_secs),
+        );
+        log(&format!(
+            "row 5, round {}: complete {complete_secs:.2} s ({partup:.0} MB/s), cat {cat_secs:.2} s ({cat:.0} MB/s)",
+            round + 1
+        ));
+        subject.push(partup);
+        baseline.push(cat);
+        ratios.push(partup / cat);
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data);
+    let total_mib = parts as usize * part_size / MIB;
+    Row {
+        id: "5".into(),
+        title: format!(
+            "uploadComplete of {parts} parts of {} KiB ({total_mib} MiB), until the answer",
+            part_size / 1024
+        ),
+        unit: "MB/s".into(),
+        subject_label: "uploadComplete (fs store)".into(),
+        subject,
+        baseline_label: Some("cat of the same part files into one + sync FILE".into()),
+        baseline,
+        ratios: ratios.clone(),
+        target: "≥ 1.0× cat".into(),
+        holds: median(&ratios) >= 1.0,
+        detail: format!(
+            "setup: the parts uploaded by 8 clients at {:.0} MB/s (median)",
+            median(&setup)
+        ),
+    }
+}
+
+pub async fn run_all(settings: &Settings) -> Report {
+    std::fs::create_dir_all(&settings.work).expect("work dir");
+    let rounds = if settings.quick { 2 } else { 3 };
+    let mut notes = Vec::new();
+    let pool = Arc::new(PartPool::new(8 * MIB, 16));
+    let mut rows = Vec::new();
+    if settings.wants("3") {
+        rows.extend(ingest_row(settings, pool.clone(), rounds).await);
+    }
+    if settings.s3 && settings.wants("s3") {
+        let parts = if settings.quick { 32 } else { 64 };
+        rows.push(s3_row(settings, pool.clone(), rounds, parts).await);
+    } else if !settings.s3 {
+        notes.push("The S3-store ingest row was skipped (quick mode).".into());
+    }
+    if settings.wants("4") {
+        rows.push(memory_row(settings, if settings.quick { 8 } else { 16 }).await);
+    }
+    if settings.wants("5") {
+        let complete_part = if settings.quick { 256 << 10 } else { 8 * MIB };
+        rows.push(complete_row(settings, complete_part, rounds).await);
+    }
+    Report { rows, notes }
+}

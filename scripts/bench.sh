@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# partup's benchmarks, side by side with their baselines, in one run on this machine:
+#   scripts/bench.sh            full run (≈ 5 minutes on 2 cores, up to 15 under load), writes BENCHMARKS.md
+#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row (≈ 1 minute); writes
+#                               BENCHMARKS.md too unless --out says otherwise
+#   --out FILE                  where the markdown goes (default BENCHMARKS.md in the repo root)
+# Installs what it needs (wasm tools, Debian's Chromium, the pinned npm packages in bench/, Garage
+# for the S3 row), builds the server and the load generator with --release, and the client package.
+# Big test files are real random bytes in a temp dir, deleted on exit.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$PARTUP_ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PARTUP_ROOT/target}"
+
+mode=full
+out="$PARTUP_ROOT/BENCHMARKS.md"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) mode=quick ;;
+        --out) out="$2"; shift ;;
+        *) echo "usage: scripts/bench.sh [--quick] [--out FILE]" >&2; exit 2 ;;
+    esac
+    shift
+done
+started=$(date +%s)
+
+ensure_wasm_tools
+ensure_chromium
+if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then
+    log "installing the benchmark's npm packages (pinned by bench/package-lock.json)"
+    (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+fi
+log "building partup-server and partup-bench (release)"
+cargo build --release -q -p partup-server -p partup-bench
+scripts/build-client.sh
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/partup-bench.XXXXXX")"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_healthy() {
+    for _ in $(seq 1 200); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
+    echo "nothing answers $1" >&2; return 1
+}
+
+# The machine, for the report.
+python3 - "$work/machine.json" "$work" <<'PY'
+import json, os, platform, subprocess, sys
+def sh(cmd):
+    return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+cpu = sh("lscpu | sed -n 's/^Model name: *//p' | head -1") or platform.processor()
+mem_kb = int(sh("awk '/MemTotal/ {print $2}' /proc/meminfo") or 0)
+disk = sh(f"findmnt -no SOURCE,FSTYPE,OPTIONS -T {sys.argv[2]}").split()
+json.dump({
+    "date": sh("date -u '+%Y-%m-%d %H:%M UTC'"),
+    "cpu": cpu,
+    "cores": sh("nproc"),
+    "ram": f"{mem_kb / 1024 / 1024:.1f} GiB",
+    "disk": f"{disk[0]} ({disk[1]}, {disk[2]})" if len(disk) >= 3 else "unknown",
+    "kernel": platform.release(),
+    "chromium": sh("/usr/bin/chromium --version 2>/dev/null"),
+    "loadBefore": sh("uptime | sed 's/.*load average: //'"),
+}, open(sys.argv[1], "w"))
+PY
+
+# Server rows (3, 3-S3, 4, 5).
+server_args=(--server-bin "$CARGO_TARGET_DIR/release/partup-server" --work "$work/server" --out "$work/server.json")
+if [ "$mode" = quick ]; then
+    server_args+=(--quick)
+else
+    source scripts/s3-store.sh
+    ensure_garage
+    start_garage "$work/garage"
+    pids+=("$GARAGE_PID")
+    server_args+=(--s3)
+fi
+"$CARGO_TARGET_DIR/release/partup-bench" server-rows "${server_args[@]}"
+if [ "$mode" = full ]; then kill "$GARAGE_PID" 2>/dev/null || true; rm -rf "$work/garage"; fi
+
+# Browser rows (1, 2, 6, 7): the page and the client package served by partup-server itself.
+mkdir -p "$work/www/bench"
+cp -r www/pkg "$work/www/pkg"
+cp bench/browser/index.html bench/browser/bench.js "$work/www/bench/"
+cp bench/node_modules/hash-wasm/dist/md5.umd.min.js "$work/www/bench/hash-wasm-md5.umd.min.js"
+cp bench/node_modules/spark-md5/spark-md5.min.js "$work/www/bench/"
+server_port=$(free_port)
+sink_port=$(free_port)
+RUST_LOG=warn "$CARGO_TARGET_DIR/release/partup-server" --listen "127.0.0.1:$server_port" \
+    --data "$work/browser-data" --www "$work/www" >"$work/server.log" 2>&1 &
+pids+=($!)
+"$CARGO_TARGET_DIR/release/partup-bench" sink --listen "127.0.0.1:$sink_port" 2>"$work/sink.log" &
+pids+=($!)
+wait_healthy "http://127.0.0.1:$server_port/healthz"
+wait_healthy "http://127.0.0.1:$sink_port/"
+mkdir -p "$work/files"
+browser_args=(--page "http://127.0.0.1:$server_port/bench/" --sink "http://127.0.0.1:$sink_port/sink"
+    --pkg www/pkg --work "$work/files" --out "$work/browser.json")
+[ "$mode" = quick ] && browser_args+=(--quick)
+node bench/browser/run.mjs "${browser_args[@]}"
+
+python3 - "$work/machine.json" <<'PY'
+import json, subprocess, sys
+m = json.load(open(sys.argv[1]))
+m["loadAfter"] = subprocess.run("uptime | sed 's/.*load average: //'", shell=True, capture_output=True, text=True).stdout.strip()
+json.dump(m, open(sys.argv[1], "w"))
+PY
+node bench/report.mjs --out "$out" --machine "$work/machine.json" --mode "$mode" \
+    --runtime "$(( $(date +%s) - started ))" "$work/server.json" "$work/browser.json"
+log "wrote $out ($(( $(date +%s) - started )) s)"
