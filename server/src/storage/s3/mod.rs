@@ -277,7 +277,12 @@ impl S3Store {
         }
     }
 
-    async fn assemble(&self, key: &str, chosen: &[&PartVersion], etag: &str) -> AppResult<()> {
+    async fn assemble(
+        &self,
+        key: &str,
+        chosen: &[&PartVersion],
+        etag: &str,
+    ) -> opendal::Result<()> {
         // No explicit `.chunk()`: OpenDAL 0.59's exact-chunk mode can commit a natively copied range
         // before the buffered bytes that precede it (parts out of order); its default, S3's 5 MiB
         // minimum in non-exact mode, keeps the order.
@@ -286,8 +291,7 @@ impl S3Store {
             .writer_with(&object_path(key))
             .concurrent(4)
             .user_metadata([(ETAG_METADATA.to_owned(), etag.to_owned())])
-            .await
-            .map_err(storage_error)?;
+            .await?;
         let copied = async {
             for part in chosen {
                 writer.copy_from(&part.path, 0..part.size).await?;
@@ -297,7 +301,7 @@ impl S3Store {
         .await;
         if let Err(e) = copied {
             let _ = writer.abort().await;
-            return Err(storage_error(e));
+            return Err(e);
         }
         Ok(())
     }
@@ -500,12 +504,20 @@ impl Store for S3Store {
             .collect();
         let size: u64 = chosen.iter().map(|p| p.size).sum();
         let etag = multipart_etag(chosen.iter().map(|p| p.md5.as_str()));
-        if let Err(e) = self.assemble(&record.resource_key, &chosen, &etag).await {
+        let mut attempts = 0;
+        while let Err(e) = self.assemble(&record.resource_key, &chosen, &etag).await {
             // Another instance may have completed the same upload (and removed its parts) meanwhile.
             if let Some(done) = self.read_json::<CompletedRecord>(&completed_path).await? {
                 return answer_recorded(done);
             }
-            return Err(e);
+            // Some stores (Garage) drop a multipart upload of a key when another upload of the same
+            // key completes first. Assembling again makes this complete the later one, which SPEC.md
+            // says wins.
+            attempts += 1;
+            if e.kind() != ErrorKind::NotFound || attempts == 3 {
+                return Err(storage_error(e));
+            }
+            tracing::info!(%upload_id, "the store lost the assembly of this object to a concurrent one; assembling again");
         }
         let response = CompleteResponse {
             resource_key: record.resource_key,
