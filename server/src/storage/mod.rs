@@ -20,6 +20,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use futures_util::future::BoxFuture;
 use partup_wire::{CompletePart, CompleteResponse, ErrorCode, PartInfo};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
 pub use upload_id::UploadId;
@@ -70,6 +71,22 @@ pub enum OpenRangeError {
 pub struct SweepReport {
     pub stale_uploads_aborted: usize,
     pub finished_records_removed: usize,
+}
+
+/// `upload.json` of every backend: the upload's key and start, written once at init.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadRecord {
+    pub resource_key: String,
+    pub created_unix_ms: u64,
+}
+
+/// `completed.json` of every backend: what a repeated complete is compared with and answered from.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompletedRecord {
+    pub parts: Vec<CompletePart>,
+    pub response: CompleteResponse,
 }
 
 /// How long a completed upload still answers a repeated uploadComplete (SPEC.md: at least 24 hours).

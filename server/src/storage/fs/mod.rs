@@ -32,25 +32,9 @@ pub use self::layout::Layout;
 use crate::error::{AppError, AppResult};
 use crate::storage::digest::multipart_etag;
 use crate::storage::{
-    ByteStream, COMPLETED_RECORD_RETENTION, ObjectReader, PartTarget, StagedPart, Store,
-    SweepReport, UploadId, check_complete_list, same_part_list,
+    ByteStream, COMPLETED_RECORD_RETENTION, CompletedRecord, ObjectReader, PartTarget, StagedPart,
+    Store, SweepReport, UploadId, UploadRecord, check_complete_list, same_part_list,
 };
-
-/// `upload.json`: written once at init.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UploadRecord {
-    resource_key: String,
-    created_unix_ms: u64,
-}
-
-/// `completed.json`: what a repeated complete is compared with and answered from.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CompletedRecord {
-    parts: Vec<CompletePart>,
-    response: CompleteResponse,
-}
 
 /// Header of a part file.
 #[derive(Debug, Serialize, Deserialize)]

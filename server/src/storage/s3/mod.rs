@@ -28,13 +28,14 @@ use async_trait::async_trait;
 use futures_util::{StreamExt, TryStreamExt};
 use opendal::{ErrorKind, Operator};
 use partup_wire::{CompletePart, CompleteResponse, ErrorCode, PartInfo, md5_to_hex};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{AppError, AppResult};
 use crate::storage::digest::multipart_etag;
 use crate::storage::{
-    ByteStream, COMPLETED_RECORD_RETENTION, ObjectReader, OpenRangeError, PartTarget, StagedPart,
-    Store, SweepReport, UploadId, check_complete_list, same_part_list,
+    ByteStream, COMPLETED_RECORD_RETENTION, CompletedRecord, ObjectReader, OpenRangeError,
+    PartTarget, StagedPart, Store, SweepReport, UploadId, UploadRecord, check_complete_list,
+    same_part_list,
 };
 
 /// Where and how to reach the bucket.
@@ -49,20 +50,6 @@ pub struct S3Settings {
 
 /// User metadata key of an object's multipart etag.
 const ETAG_METADATA: &str = "partup-etag";
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UploadRecord {
-    resource_key: String,
-    created_unix_ms: u64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CompletedRecord {
-    parts: Vec<CompletePart>,
-    response: CompleteResponse,
-}
 
 pub struct S3Store {
     op: Operator,
