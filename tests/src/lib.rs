@@ -366,6 +366,18 @@ impl Api {
         Answer { status, body }
     }
 
+    pub async fn post_form(&self, endpoint: &str, form: reqwest::multipart::Form) -> Answer {
+        Self::answer(
+            self.http
+                .post(self.url(endpoint))
+                .multipart(form)
+                .send()
+                .await
+                .expect("request sent"),
+        )
+        .await
+    }
+
     pub async fn post_json(&self, endpoint: &str, body: &Value) -> Answer {
         Self::answer(
             self.http
@@ -473,6 +485,15 @@ impl Api {
             .send()
             .await
             .expect("request sent")
+    }
+
+    /// Asserts the object stored under `key` (percent-encoded as in a URL) is exactly `expected`.
+    pub async fn assert_object(&self, key: &str, expected: &[u8]) {
+        assert_same_bytes(
+            &self.object_bytes(key).await,
+            expected,
+            &format!("object {key} read back"),
+        );
     }
 
     pub async fn object_bytes(&self, key: &str) -> Vec<u8> {

@@ -113,15 +113,7 @@ async fn upload_part_field_errors() {
         if missing != "content" {
             form = form.part("content", reqwest::multipart::Part::bytes(bytes.clone()));
         }
-        let answer = Api::answer(
-            api.http
-                .post(api.url("upload"))
-                .multipart(form)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let answer = api.post_form("upload", form).await;
         let message = answer.error(ErrorCode::InvalidArgument);
         assert!(message.contains(missing), "{message}");
     }
@@ -158,11 +150,7 @@ async fn bad_digest_leaves_an_earlier_part_intact() {
     let listed: ListPartsResponse = api.list_parts(&id).await.ok();
     assert_eq!(listed.parts[0].md5, md5_hex(&good));
     api.complete(&id, &[(1, md5_hex(&good))]).await;
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("keep.bin").await,
-        &good,
-        "object read back",
-    );
+    api.assert_object("keep.bin", &good).await;
 }
 
 #[tokio::test]
@@ -265,11 +253,8 @@ async fn complete_checks_come_in_the_documented_order_and_change_nothing() {
     // Last part may be small; part 2 (999) last is fine too.
     let done = api.complete(&id, &[(1, m1.clone()), (3, m3.clone())]).await;
     assert_eq!(done.size, 1010);
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("order/checks.bin").await,
-        &[p1, p3].concat(),
-        "object read back",
-    );
+    api.assert_object("order/checks.bin", &[p1, p3].concat())
+        .await;
 }
 
 #[tokio::test]

@@ -62,11 +62,7 @@ async fn full_upload_with_string_part_numbers_reads_back_whole() {
     );
 
     let whole: Vec<u8> = parts.concat();
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("videos/2026/clip.mp4").await,
-        &whole,
-        "object read back",
-    );
+    api.assert_object("videos/2026/clip.mp4", &whole).await;
     // Finished: no more parts, no listing.
     api.list_parts(&init.upload_id)
         .await
@@ -154,16 +150,8 @@ async fn keys_are_names_not_directories() {
     api.upload_whole("photos", &[b"the album".to_vec()]).await;
     api.upload_whole("photos/1.jpg", &[b"a photo".to_vec()])
         .await;
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("photos").await,
-        b"the album",
-        "object read back",
-    );
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("photos/1.jpg").await,
-        b"a photo",
-        "object read back",
-    );
+    api.assert_object("photos", b"the album").await;
+    api.assert_object("photos/1.jpg", b"a photo").await;
     // Percent-encoded per segment, non-ASCII included.
     api.upload_whole("名字/ファイル #1.txt", &[b"unicode".to_vec()])
         .await;
@@ -181,11 +169,7 @@ async fn zero_byte_part_and_empty_object() {
     let (_, done) = api.upload_whole("empty.bin", &[Vec::new()]).await;
     assert_eq!(done.size, 0);
     assert_eq!(done.etag, expected_etag(&[b""]));
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("empty.bin").await,
-        b"",
-        "object read back",
-    );
+    api.assert_object("empty.bin", b"").await;
 }
 
 #[tokio::test]
@@ -196,7 +180,7 @@ async fn replacing_a_completed_object_and_unlisted_parts_are_discarded() {
     let init = api.init("k.bin").await;
     assert!(init.is_exist);
     // Starting an upload never touches the existing object.
-    partup_tests::assert_same_bytes(&api.object_bytes("k.bin").await, b"old", "object read back");
+    api.assert_object("k.bin", b"old").await;
     let a = api.upload_part(&init.upload_id, 1, b"new-").await;
     api.upload_part(&init.upload_id, 2, b"unlisted").await;
     let c = api.upload_part(&init.upload_id, 3, b"object").await;
@@ -204,11 +188,7 @@ async fn replacing_a_completed_object_and_unlisted_parts_are_discarded() {
         .complete(&init.upload_id, &[(1, a.md5), (3, c.md5)])
         .await;
     assert_eq!(done.parts, 2);
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("k.bin").await,
-        b"new-object",
-        "object read back",
-    );
+    api.assert_object("k.bin", b"new-object").await;
     // Completed uploads keep no parts on disk.
     assert!(
         !server
@@ -268,16 +248,7 @@ async fn form_bodies_and_get_list_parts() {
         .unwrap();
     let init: InitResponse = Api::answer(urlencoded).await.ok();
     let multipart = reqwest::multipart::Form::new().text("resourceKey", "forms/c.txt");
-    let init2: InitResponse = Api::answer(
-        api.http
-            .post(api.url("uploadInit"))
-            .multipart(multipart)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .ok();
+    let init2: InitResponse = api.post_form("uploadInit", multipart).await.ok();
     assert_ne!(init.upload_id, init2.upload_id);
     api.upload_part(&init.upload_id, 1, b"abc").await;
     let got = api
@@ -322,16 +293,7 @@ async fn fields_may_arrive_in_any_order() {
         .text("md5", md5_hex(&bytes))
         .text("partNumber", "4")
         .text("uploadId", init.upload_id.clone());
-    let info: PartInfo = Api::answer(
-        api.http
-            .post(api.url("upload"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .ok();
+    let info: PartInfo = api.post_form("upload", form).await.ok();
     assert_eq!(info.part_number, 4);
     assert_eq!(info.size, 70_000);
 }

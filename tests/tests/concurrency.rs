@@ -33,11 +33,7 @@ async fn many_uploads_at_once_all_read_back_exactly() {
                 list.push((info.part_number, info.md5));
             }
             api.complete(&id, &list).await;
-            partup_tests::assert_same_bytes(
-                &api.object_bytes(&key).await,
-                &parts.concat(),
-                "object read back",
-            );
+            api.assert_object(&key, &parts.concat()).await;
         }));
     }
     for task in tasks {
@@ -71,11 +67,7 @@ async fn one_part_number_raced_keeps_exactly_one_whole_version() {
         .expect("the stored part is one of the versions");
     assert_eq!(listed.parts[0].size, winner.len() as u64);
     api.complete(&id, &[(1, listed.parts[0].md5.clone())]).await;
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("race/part.bin").await,
-        winner,
-        "object read back",
-    );
+    api.assert_object("race/part.bin", winner).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -102,11 +94,8 @@ async fn two_completes_of_one_upload_both_get_the_same_answer() {
         answers.push(c.await.unwrap());
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("race/complete.bin").await,
-        &parts.concat(),
-        "object read back",
-    );
+    api.assert_object("race/complete.bin", &parts.concat())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -156,11 +156,7 @@ async fn kill_9_under_load_keeps_exactly_the_acknowledged_parts() {
             .flat_map(|p| l.bytes[&p.md5].clone())
             .collect();
         assert_eq!(done.size, expected.len() as u64);
-        partup_tests::assert_same_bytes(
-            &api.object_bytes(key).await,
-            &expected,
-            "object read back",
-        );
+        api.assert_object(key, &expected).await;
     }
 }
 
@@ -221,11 +217,7 @@ async fn kill_9_during_assembly_shows_the_old_object_or_the_new_one() {
         // Whatever happened, completing (again) succeeds and gives the new object.
         let done = api.complete(&id, &list).await;
         assert_eq!(done.size, new.len() as u64);
-        partup_tests::assert_same_bytes(
-            &api.object_bytes("assembling.bin").await,
-            &new,
-            "object read back",
-        );
+        api.assert_object("assembling.bin", &new).await;
         api.list_parts(&id).await.error(ErrorCode::NoSuchUpload);
         previous = new;
     }

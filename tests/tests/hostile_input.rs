@@ -59,11 +59,8 @@ async fn path_escaping_keys_and_ids_never_leave_the_data_directory() {
     // Keys that look like paths but are valid names stay inside.
     for key in ["..a/b..", "...", "a/.../b", "etc/passwd"] {
         api.upload_whole(key, &[key.as_bytes().to_vec()]).await;
-        partup_tests::assert_same_bytes(
-            &api.object_bytes(&key.replace("...", "%2E%2E%2E")).await,
-            key.as_bytes(),
-            "object read back",
-        );
+        api.assert_object(&key.replace("...", "%2E%2E%2E"), key.as_bytes())
+            .await;
     }
     // Object reads with escaping paths.
     for path in ["..%2Fescape.txt", "%2E%2E/%2E%2E/etc/passwd", "a/%2E%2E/b"] {
@@ -193,11 +190,7 @@ async fn a_client_dropping_the_connection_mid_part_leaves_the_earlier_part_intac
         server.data_files()
     );
     api.complete(&id, &[(1, md5_hex(&original))]).await;
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("dropped.bin").await,
-        &original,
-        "object read back",
-    );
+    api.assert_object("dropped.bin", &original).await;
 }
 
 #[tokio::test]
@@ -225,11 +218,7 @@ async fn part_numbers_stop_at_ten_thousand() {
         .complete(&id, &[(0, zero.md5), (10_000, last.md5)])
         .await;
     assert_eq!(done.parts, 2);
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("limits/10000.bin").await,
-        b"zerolast",
-        "object read back",
-    );
+    api.assert_object("limits/10000.bin", b"zerolast").await;
 }
 
 #[tokio::test]
@@ -253,16 +242,9 @@ async fn unknown_fields_are_ignored_everywhere() {
             "thumbnail",
             reqwest::multipart::Part::bytes(vec![7u8; 5000]),
         );
-    Api::answer(
-        api.http
-            .post(api.url("upload"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-    .ok::<partup_wire::PartInfo>();
+    api.post_form("upload", form)
+        .await
+        .ok::<partup_wire::PartInfo>();
     let listed: ListPartsResponse = api
         .post_json(
             "listParts",
@@ -275,11 +257,7 @@ async fn unknown_fields_are_ignored_everywhere() {
     api.post_json("uploadComplete", &body)
         .await
         .ok::<partup_wire::CompleteResponse>();
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("u.bin").await,
-        b"data",
-        "object read back",
-    );
+    api.assert_object("u.bin", b"data").await;
 }
 
 #[tokio::test]

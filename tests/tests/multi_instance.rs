@@ -48,16 +48,8 @@ async fn parts_alternate_between_instances_and_the_object_reads_back_from_both()
         partup_tests::expected_etag(&parts.iter().map(|p| p.as_slice()).collect::<Vec<_>>())
     );
     let whole = parts.concat();
-    partup_tests::assert_same_bytes(
-        &api_a.object_bytes("multi/file.bin").await,
-        &whole,
-        "object read back",
-    );
-    partup_tests::assert_same_bytes(
-        &api_b.object_bytes("multi/file.bin").await,
-        &whole,
-        "object read back",
-    );
+    api_a.assert_object("multi/file.bin", &whole).await;
+    api_b.assert_object("multi/file.bin", &whole).await;
     // The other instance answers the repeated complete the same way, and knows the upload is done.
     assert_eq!(api_b.complete(&init.upload_id, &list).await, done);
     api_b
@@ -87,11 +79,9 @@ async fn an_instance_dies_mid_upload_and_the_other_finishes() {
         .map(|(i, p)| (i as u32 + 1, md5_hex(p)))
         .collect();
     api_b.complete(&id, &list).await;
-    partup_tests::assert_same_bytes(
-        &api_b.object_bytes("multi/survivor.bin").await,
-        &parts.concat(),
-        "object read back",
-    );
+    api_b
+        .assert_object("multi/survivor.bin", &parts.concat())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -119,11 +109,7 @@ async fn both_instances_completing_one_upload_at_once_agree() {
         answers.push(racer.await.unwrap());
     }
     assert_eq!(answers[0], answers[1]);
-    partup_tests::assert_same_bytes(
-        &api_a.object_bytes("multi/race.bin").await,
-        &parts.concat(),
-        "object read back",
-    );
+    api_a.assert_object("multi/race.bin", &parts.concat()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -150,11 +136,7 @@ async fn two_instances_sweeping_at_once_is_harmless() {
             "upload {id} still has stored objects"
         );
     }
-    partup_tests::assert_same_bytes(
-        &api_a.object_bytes("multi/kept.bin").await,
-        b"kept",
-        "object read back",
-    );
+    api_a.assert_object("multi/kept.bin", b"kept").await;
     assert_eq!(done.size, 4);
     for base in [a.base_url(), b.base_url()] {
         assert_eq!(

@@ -48,14 +48,7 @@ async fn a_100_mib_part_streams_through_without_filling_memory() {
             "content",
             reqwest::multipart::Part::stream_with_length(body, PART as u64).file_name("b"),
         );
-    let response = api
-        .http
-        .post(api.url("upload"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let info: PartInfo = partup_tests::Api::answer(response).await.ok();
+    let info: PartInfo = api.post_form("upload", form).await.ok();
     assert_eq!(info.size, PART as u64);
     assert_eq!(info.md5, md5);
     let peak = peak_rss_bytes(server.pid());

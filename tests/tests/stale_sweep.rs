@@ -31,11 +31,7 @@ async fn stale_uploads_are_aborted_and_their_space_freed() {
     );
     let listed: ListPartsResponse = api.list_parts(&active).await.ok();
     assert_eq!(listed.parts.len(), 2);
-    partup_tests::assert_same_bytes(
-        &api.object_bytes("sweep/done.bin").await,
-        b"finished",
-        "object read back",
-    );
+    api.assert_object("sweep/done.bin", b"finished").await;
     // The active upload, once idle, goes too.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     api.list_parts(&active).await.error(ErrorCode::NoSuchUpload);
