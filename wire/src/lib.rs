@@ -1,9 +1,11 @@
 //! The wire contract of partup (`SPEC.md`): every JSON body the server sends or accepts, the error
 //! codes with their HTTP statuses, and the input rules (resource keys, part numbers, MD5 strings).
 //!
-//! Server and wasm client both depend on this crate, so the JSON field names cannot drift apart.
-//! It depends on serde only, to keep the client's `.wasm` small.
+//! Server and wasm client both depend on this crate, so the JSON field names, the endpoint names, the
+//! error codes and the multipart etag cannot drift apart: each side matches on these types, never on
+//! strings. It depends on serde and md-5 only (both already in the client), to keep the `.wasm` small.
 
+use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -11,6 +13,49 @@ use serde_json::Value;
 pub const API_PREFIX: &str = "/v1/multipart/parallel";
 /// Where completed objects are read (`GET`/`HEAD OBJECTS_PREFIX/<key>`).
 pub const OBJECTS_PREFIX: &str = "/v1/objects";
+/// The endpoints under [`API_PREFIX`], named as SPEC.md names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    UploadInit,
+    /// `POST upload`: one part.
+    UploadPart,
+    UploadComplete,
+    ListParts,
+    UploadAbort,
+}
+
+impl Endpoint {
+    pub const ALL: [Endpoint; 5] = [
+        Endpoint::UploadInit,
+        Endpoint::UploadPart,
+        Endpoint::UploadComplete,
+        Endpoint::ListParts,
+        Endpoint::UploadAbort,
+    ];
+
+    /// The last path segment, e.g. `uploadInit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::UploadInit => "uploadInit",
+            Endpoint::UploadPart => "upload",
+            Endpoint::UploadComplete => "uploadComplete",
+            Endpoint::ListParts => "listParts",
+            Endpoint::UploadAbort => "uploadAbort",
+        }
+    }
+
+    /// The path from the server's root, e.g. `/v1/multipart/parallel/uploadInit`.
+    pub fn path(self) -> String {
+        format!("{API_PREFIX}/{}", self.name())
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Highest part number the API accepts (the seed's range is 0–10000).
 pub const MAX_PART_NUMBER: u32 = 10_000;
 /// Longest resource key in bytes.
@@ -70,7 +115,7 @@ pub struct CompleteResponse {
     pub resource_key: String,
     pub size: u64,
     pub parts: u32,
-    /// MD5 of the concatenated binary part digests, `-`, part count (as S3 and OSS do).
+    /// [`multipart_etag`] of the listed parts.
     pub etag: String,
 }
 
@@ -129,6 +174,32 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 15] = [
+        ErrorCode::InvalidArgument,
+        ErrorCode::MalformedRequest,
+        ErrorCode::InvalidObjectName,
+        ErrorCode::BadDigest,
+        ErrorCode::InvalidPart,
+        ErrorCode::InvalidPartOrder,
+        ErrorCode::EntityTooSmall,
+        ErrorCode::EntityTooLarge,
+        ErrorCode::NoSuchUpload,
+        ErrorCode::NoSuchKey,
+        ErrorCode::InvalidRange,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::InternalError,
+        ErrorCode::ServiceUnavailable,
+    ];
+
+    /// The code named `name` in a JSON error body; `None` for a code this version does not know
+    /// (a newer server's, or a proxy's), which a client must still handle by its HTTP status.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == name)
+    }
+
     /// The HTTP status SPEC.md gives this code.
     pub fn http_status(self) -> u16 {
         match self {
@@ -249,6 +320,20 @@ pub fn md5_to_hex(digest: &[u8; 16]) -> String {
         out.push(HEX[(byte & 15) as usize] as char);
     }
     out
+}
+
+/// The S3/OSS multipart etag (SPEC.md §3): lowercase hex MD5 of the concatenated binary part
+/// digests, `-`, the part count. The server answers it from uploadComplete and serves it as the
+/// object's ETag; the client derives it from its own part digests to check that answer.
+pub fn multipart_etag<'a>(part_digests: impl IntoIterator<Item = &'a [u8; 16]>) -> String {
+    let mut hasher = Md5::new();
+    let mut count = 0usize;
+    for digest in part_digests {
+        hasher.update(digest);
+        count += 1;
+    }
+    let digest: [u8; 16] = hasher.finalize().into();
+    format!("{}-{count}", md5_to_hex(&digest))
 }
 
 /// Parses a part number written as decimal digits only (no sign, no spaces), 0–10000.
@@ -408,6 +493,41 @@ mod tests {
     }
 
     #[test]
+    fn etag_matches_the_s3_definition() {
+        // Two parts "a" and "b": md5 of their binary digests concatenated, then "-2".
+        let a = parse_md5_hex("0cc175b9c0f1b6a831c399e269772661").unwrap();
+        let b = parse_md5_hex("92eb5ffee6ae2fec3ad71c777531578f").unwrap();
+        let mut both = a.to_vec();
+        both.extend_from_slice(&b);
+        let expected: [u8; 16] = Md5::digest(&both).into();
+        assert_eq!(
+            multipart_etag([&a, &b]),
+            format!("{}-2", md5_to_hex(&expected))
+        );
+        // One empty part: md5 of md5(""), "-1" (what S3 answers for a one-part empty upload).
+        let empty: [u8; 16] = Md5::digest(b"").into();
+        assert_eq!(
+            multipart_etag([&empty]),
+            format!("{}-1", md5_to_hex(&Md5::digest(empty).into()))
+        );
+    }
+
+    #[test]
+    fn endpoint_paths_are_spec_paths() {
+        let paths: Vec<String> = Endpoint::ALL.iter().map(|e| e.path()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/v1/multipart/parallel/uploadInit",
+                "/v1/multipart/parallel/upload",
+                "/v1/multipart/parallel/uploadComplete",
+                "/v1/multipart/parallel/listParts",
+                "/v1/multipart/parallel/uploadAbort",
+            ]
+        );
+    }
+
+    #[test]
     fn error_codes_serialize_as_their_names() {
         let body = ErrorBody {
             code: ErrorCode::NoSuchUpload,
@@ -420,5 +540,11 @@ mod tests {
             r#"{"code":"NoSuchUpload","message":"m","requestId":"r"}"#
         );
         assert_eq!(ErrorCode::EntityTooLarge.http_status(), 413);
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{code}\""));
+            assert_eq!(ErrorCode::from_name(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::from_name("SlowDown"), None);
     }
 }
