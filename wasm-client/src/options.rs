@@ -1,10 +1,14 @@
 //! The options of `new Uploader({...})` and of `uploader.upload(file, {...})`, read from plain JS
 //! objects with defaults, and checked so a typo fails at once with a clear `InvalidOptions`.
+//!
+//! Each value is turned into its Rust type by serde-wasm-bindgen, one option at a time, so the
+//! error can name the option (a whole-object deserialize would only say "invalid type").
 
-use crate::error::{UploadError, codes};
+use crate::error::UploadError;
 use crate::retry::RetryPolicy;
 use crate::slicing::{DEFAULT_MAX_PART_SIZE, DEFAULT_MIN_PART_SIZE, DEFAULT_PART_SIZE};
 use js_sys::{Function, Object, Reflect};
+use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Default most part requests at once: like AWS lib-storage; browsers allow 6 connections per
@@ -50,7 +54,7 @@ pub struct UploadOptions {
 }
 
 fn invalid(message: String) -> UploadError {
-    UploadError::new(codes::INVALID_OPTIONS, message)
+    UploadError::invalid_options(message)
 }
 
 fn get(object: &JsValue, key: &str) -> JsValue {
@@ -61,6 +65,15 @@ fn get(object: &JsValue, key: &str) -> JsValue {
     }
 }
 
+/// Option `key` as a `T`: `Ok(None)` when absent (`undefined`/`null`), `Err(value)` when it is
+/// of another type.
+fn typed<T: DeserializeOwned>(object: &JsValue, key: &str) -> Result<Option<T>, JsValue> {
+    let value = get(object, key);
+    if value.is_undefined() || value.is_null() { return Ok(None); }
+    let _ = std::marker::PhantomData::<T>;
+    Err(value)
+}
+
 /// A whole, positive number option (`undefined`/`null` → default).
 fn number(
     object: &JsValue,
@@ -69,32 +82,29 @@ fn number(
     min: f64,
     max: f64,
 ) -> Result<f64, UploadError> {
-    let value = get(object, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(default);
-    }
-    match value.as_f64() {
-        Some(n) if n.is_finite() && n.fract() == 0.0 && n >= min && n <= max => Ok(n),
-        _ => Err(invalid(format!(
-            "option {key} must be a whole number from {} to {}, got {}",
-            min as u64,
-            max as u64,
-            describe(&value)
-        ))),
-    }
+    let found = match typed::<f64>(object, key) {
+        Ok(None) => return Ok(default),
+        Ok(Some(n)) if n.is_finite() && n.fract() == 0.0 && n >= min && n <= max => return Ok(n),
+        Ok(Some(n)) => JsValue::from_f64(n),
+        Err(value) => value,
+    };
+    Err(invalid(format!(
+        "option {key} must be a whole number from {} to {}, got {}",
+        min as u64,
+        max as u64,
+        describe(&found)
+    )))
 }
 
 fn boolean(object: &JsValue, key: &str, default: bool) -> Result<bool, UploadError> {
-    let value = get(object, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(default);
-    }
-    value.as_bool().ok_or_else(|| {
-        invalid(format!(
-            "option {key} must be true or false, got {}",
-            describe(&value)
-        ))
-    })
+    typed::<bool>(object, key)
+        .map(|flag| flag.unwrap_or(default))
+        .map_err(|value| {
+            invalid(format!(
+                "option {key} must be true or false, got {}",
+                describe(&value)
+            ))
+        })
 }
 
 fn function(object: &JsValue, key: &str) -> Result<Option<Function>, UploadError> {
@@ -154,8 +164,9 @@ impl UploaderOptions {
                 "new Uploader(options) needs an object, e.g. { endpoint: '/v1/multipart/parallel' }".into(),
             ));
         }
-        let endpoint = get(options, "endpoint")
-            .as_string()
+        let endpoint = typed::<String>(options, "endpoint")
+            .ok()
+            .flatten()
             .filter(|e| !e.trim().is_empty())
             .ok_or_else(|| {
                 invalid("option endpoint is required, e.g. '/v1/multipart/parallel'".into())
@@ -237,7 +248,7 @@ impl UploaderOptions {
 
 impl UploadOptions {
     pub fn from_js(options: &JsValue) -> Result<UploadOptions, UploadError> {
-        let resource_key = get(options, "resourceKey").as_string().ok_or_else(|| {
+        let resource_key = typed::<String>(options, "resourceKey").ok().flatten().ok_or_else(|| {
             invalid("uploader.upload(file, { resourceKey }) needs resourceKey, the object's name, e.g. 'videos/clip.mp4'".into())
         })?;
         let signal_value = get(options, "signal");

@@ -7,7 +7,7 @@
 //! proxy set its rules (which also zeroes its counters) first.
 
 use js_sys::{Array, Reflect, Uint8Array};
-use partup::scheduler::js_object;
+use partup::js_glue::js_object;
 use partup::timers::{now_ms, sleep_ms};
 use partup::{Upload, Uploader};
 use std::cell::RefCell;
