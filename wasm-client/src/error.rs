@@ -291,9 +291,18 @@ mod tests {
         // A newer server's code stays representable, and keeps its name.
         let new = UploadError::from_server(429, "SlowDown".into(), "m".into(), None);
         assert_eq!(new.code, Code::UnknownServer("SlowDown".into()));
-        assert_eq!((new.code.name().as_str(), new.reason), ("SlowDown", Reason::ServerUnavailable));
+        assert_eq!(
+            (new.code.name().as_str(), new.reason),
+            ("SlowDown", Reason::ServerUnavailable)
+        );
         let proxy = UploadError::from_http_status(404, "m".into());
-        assert_eq!((proxy.code.name().as_str(), proxy.reason), ("Http404", Reason::BadResponse));
-        assert_eq!(UploadError::from_http_status(502, "m".into()).reason, Reason::ServerUnavailable);
+        assert_eq!(
+            (proxy.code.name().as_str(), proxy.reason),
+            ("Http404", Reason::BadResponse)
+        );
+        assert_eq!(
+            UploadError::from_http_status(502, "m".into()).reason,
+            Reason::ServerUnavailable
+        );
     }
 }

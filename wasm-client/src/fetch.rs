@@ -36,7 +36,7 @@ async fn within<T>(ms: f64, work: impl Future<Output = T>) -> Option<T> {
 /// POSTs `body` (JSON) to `url` and returns the answer, whatever its status.
 pub async fn post_json(
     url: &str,
-    body: String,
+    body: &str,
     headers: &[(String, String)],
     with_credentials: bool,
     stall_timeout_ms: f64,

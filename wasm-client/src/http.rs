@@ -134,7 +134,11 @@ impl RequestFailure {
 }
 
 /// The 200 body of `endpoint` as `T`, or the failure.
-pub fn parse_ok<T: DeserializeOwned>(endpoint: Endpoint, url: &str, answer: Answer) -> Result<T, RequestFailure> {
+pub fn parse_ok<T: DeserializeOwned>(
+    endpoint: Endpoint,
+    url: &str,
+    answer: Answer,
+) -> Result<T, RequestFailure> {
     if answer.status != 200 {
         return Err(RequestFailure::from_answer(endpoint, url, &answer));
     }

@@ -71,7 +71,11 @@ pub struct UploadFacts {
 }
 
 /// The object `upload.done` resolves with.
-pub fn result_object(done: &CompleteResponse, facts: &UploadFacts, tracker: &ProgressTracker) -> JsValue {
+pub fn result_object(
+    done: &CompleteResponse,
+    facts: &UploadFacts,
+    tracker: &ProgressTracker,
+) -> JsValue {
     js_object(&[
         ("resourceKey", JsValue::from_str(&done.resource_key)),
         ("size", number(done.size as f64)),

@@ -1,14 +1,10 @@
 //! The options of `new Uploader({...})` and of `uploader.upload(file, {...})`, read from plain JS
 //! objects with defaults, and checked so a typo fails at once with a clear `InvalidOptions`.
-//!
-//! Each value is turned into its Rust type by serde-wasm-bindgen, one option at a time, so the
-//! error can name the option (a whole-object deserialize would only say "invalid type").
 
 use crate::error::UploadError;
 use crate::retry::RetryPolicy;
 use crate::slicing::{DEFAULT_MAX_PART_SIZE, DEFAULT_MIN_PART_SIZE, DEFAULT_PART_SIZE};
 use js_sys::{Function, Object, Reflect};
-use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Default most part requests at once: like AWS lib-storage; browsers allow 6 connections per
@@ -65,13 +61,18 @@ fn get(object: &JsValue, key: &str) -> JsValue {
     }
 }
 
-/// Option `key` as a `T`: `Ok(None)` when absent (`undefined`/`null`), `Err(value)` when it is
-/// of another type.
-fn typed<T: DeserializeOwned>(object: &JsValue, key: &str) -> Result<Option<T>, JsValue> {
+/// Option `key` read by `read`: `Ok(None)` when absent (`undefined`/`null`), `Err(value)` when it
+/// is of another type.
+fn typed<T>(
+    object: &JsValue,
+    key: &str,
+    read: impl Fn(&JsValue) -> Option<T>,
+) -> Result<Option<T>, JsValue> {
     let value = get(object, key);
-    if value.is_undefined() || value.is_null() { return Ok(None); }
-    let _ = std::marker::PhantomData::<T>;
-    Err(value)
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    read(&value).map(Some).ok_or(value)
 }
 
 /// A whole, positive number option (`undefined`/`null` → default).
@@ -82,7 +83,7 @@ fn number(
     min: f64,
     max: f64,
 ) -> Result<f64, UploadError> {
-    let found = match typed::<f64>(object, key) {
+    let found = match typed(object, key, JsValue::as_f64) {
         Ok(None) => return Ok(default),
         Ok(Some(n)) if n.is_finite() && n.fract() == 0.0 && n >= min && n <= max => return Ok(n),
         Ok(Some(n)) => JsValue::from_f64(n),
@@ -97,7 +98,7 @@ fn number(
 }
 
 fn boolean(object: &JsValue, key: &str, default: bool) -> Result<bool, UploadError> {
-    typed::<bool>(object, key)
+    typed(object, key, JsValue::as_bool)
         .map(|flag| flag.unwrap_or(default))
         .map_err(|value| {
             invalid(format!(
@@ -164,7 +165,7 @@ impl UploaderOptions {
                 "new Uploader(options) needs an object, e.g. { endpoint: '/v1/multipart/parallel' }".into(),
             ));
         }
-        let endpoint = typed::<String>(options, "endpoint")
+        let endpoint = typed(options, "endpoint", JsValue::as_string)
             .ok()
             .flatten()
             .filter(|e| !e.trim().is_empty())
@@ -248,7 +249,7 @@ impl UploaderOptions {
 
 impl UploadOptions {
     pub fn from_js(options: &JsValue) -> Result<UploadOptions, UploadError> {
-        let resource_key = typed::<String>(options, "resourceKey").ok().flatten().ok_or_else(|| {
+        let resource_key = typed(options, "resourceKey", JsValue::as_string).ok().flatten().ok_or_else(|| {
             invalid("uploader.upload(file, { resourceKey }) needs resourceKey, the object's name, e.g. 'videos/clip.mp4'".into())
         })?;
         let signal_value = get(options, "signal");

@@ -75,7 +75,8 @@ impl Work {
                 break;
             };
             let upload = pipeline.clone().upload_part(n);
-            self.uploads.push(upload.map(move |result| (n, result)).boxed_local());
+            self.uploads
+                .push(upload.map(move |result| (n, result)).boxed_local());
         }
         if self.hashing.is_none()
             && self.ready.len() < concurrency
@@ -218,7 +219,12 @@ impl PartPipeline {
         let attempt = || self.clone().attempt_part(number);
         let session = &self.setup.session;
         session
-            .retrying(Endpoint::UploadPart, self.setup.retry, before_retry, attempt)
+            .retrying(
+                Endpoint::UploadPart,
+                self.setup.retry,
+                before_retry,
+                attempt,
+            )
             .await
             .map_err(|e| e.with_part(number))
     }
@@ -228,7 +234,9 @@ impl PartPipeline {
         let known = self.digests.borrow()[number as usize - 1];
         let digest = match known {
             Some(digest) => digest,
-            None => self.clone().hash_part(number).await.map_err(RequestFailure::local)?,
+            // Boxed: the hashing future is already in `Work`; no second copy of it here.
+            None => (self.clone().hash_part(number).boxed_local().await)
+                .map_err(RequestFailure::local)?,
         };
         let progress = self.setup.progress.clone();
         progress.set_part_state(number, PartState::Uploading);

@@ -106,14 +106,29 @@ mod tests {
             assert!(is_retryable(FailureClass::Network, endpoint));
             assert!(is_retryable(FailureClass::Stalled, endpoint));
             assert!(!is_retryable(FailureClass::Local, endpoint));
-            assert!(is_retryable(http(500, Some(ErrorCode::InternalError)), endpoint));
-            assert!(is_retryable(http(503, Some(ErrorCode::ServiceUnavailable)), endpoint));
+            assert!(is_retryable(
+                http(500, Some(ErrorCode::InternalError)),
+                endpoint
+            ));
+            assert!(is_retryable(
+                http(503, Some(ErrorCode::ServiceUnavailable)),
+                endpoint
+            ));
             assert!(is_retryable(http(502, None), endpoint));
             assert!(is_retryable(http(408, None), endpoint));
             assert!(is_retryable(http(429, None), endpoint));
-            assert!(!is_retryable(http(400, Some(ErrorCode::InvalidObjectName)), endpoint));
-            assert!(!is_retryable(http(404, Some(ErrorCode::NoSuchUpload)), endpoint));
-            assert!(!is_retryable(http(413, Some(ErrorCode::EntityTooLarge)), endpoint));
+            assert!(!is_retryable(
+                http(400, Some(ErrorCode::InvalidObjectName)),
+                endpoint
+            ));
+            assert!(!is_retryable(
+                http(404, Some(ErrorCode::NoSuchUpload)),
+                endpoint
+            ));
+            assert!(!is_retryable(
+                http(413, Some(ErrorCode::EntityTooLarge)),
+                endpoint
+            ));
         }
         let bad_digest = http(400, Some(ErrorCode::BadDigest));
         assert!(is_retryable(bad_digest, Endpoint::UploadPart));

@@ -6,7 +6,7 @@
 //! short and each moves a whole upload along).
 
 use crate::error::{ClientCode, Reason, UploadError};
-use crate::http::{RequestFailure, extra_headers, parse_ok};
+use crate::http::{Answer, RequestFailure, extra_headers, parse_ok};
 use crate::options::UploaderOptions;
 use crate::queue::Gate;
 use crate::retry::{RetryPolicy, is_retryable};
@@ -103,34 +103,37 @@ impl Session {
         }
     }
 
-    /// One JSON request to `endpoint`, one attempt.
-    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    /// One JSON request to `endpoint`, one attempt. Not generic, so the code that sends is
+    /// there once, not once per answer type.
+    async fn post(
         &self,
         endpoint: Endpoint,
-        request: &Req,
+        body: &str,
         stall_timeout_ms: f64,
-    ) -> Result<Resp, RequestFailure> {
+    ) -> Result<Answer, RequestFailure> {
         let url = self.url(endpoint);
-        let body = serde_json::to_string(request)
-            .expect("serializing a struct of strings and numbers cannot fail");
         let _slot = self.gate.acquire(true).await;
         let headers = extra_headers(&self.options.headers).await?;
         let with_credentials = self.options.with_credentials;
-        let answer = fetch::post_json(&url, body, &headers, with_credentials, stall_timeout_ms)
+        fetch::post_json(&url, body, &headers, with_credentials, stall_timeout_ms)
             .await
-            .map_err(|why| RequestFailure::no_answer(endpoint, &url, why, stall_timeout_ms))?;
-        parse_ok(endpoint, &url, answer)
+            .map_err(|why| RequestFailure::no_answer(endpoint, &url, why, stall_timeout_ms))
     }
 
-    /// A JSON request to `endpoint`, retried by `policy`.
-    async fn call_retrying<Req: Serialize, Resp: DeserializeOwned>(
+    /// A JSON request to `endpoint`, retried by `policy`; the answer parsed as `Resp`.
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         request: &Req,
         policy: RetryPolicy,
         stall_timeout_ms: f64,
     ) -> Result<Resp, UploadError> {
-        let attempt = || self.call(endpoint, request, stall_timeout_ms);
+        // A failure is impossible for these structs of strings and numbers.
+        let body = serde_json::to_string(request).unwrap_or_default();
+        let attempt = || async {
+            let answer = self.post(endpoint, &body, stall_timeout_ms).await?;
+            parse_ok(endpoint, &self.url(endpoint), answer)
+        };
         self.retrying(endpoint, policy, |_| {}, attempt).await
     }
 
@@ -141,7 +144,7 @@ impl Session {
         };
         let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
         let init: InitResponse = self
-            .call_retrying(Endpoint::UploadInit, &request, policy, stall)
+            .call(Endpoint::UploadInit, &request, policy, stall)
             .await?;
         *self.upload_id.borrow_mut() = Some(init.upload_id.clone());
         Ok(init)
@@ -159,7 +162,7 @@ impl Session {
         };
         let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
         let listed = self
-            .call_retrying::<_, ListPartsResponse>(Endpoint::ListParts, &request, policy, stall)
+            .call::<_, ListPartsResponse>(Endpoint::ListParts, &request, policy, stall)
             .await;
         match listed {
             Ok(list) if list.resource_key == resource_key => {
@@ -221,17 +224,24 @@ impl Session {
         digests: &[[u8; 16]],
         file_size: u64,
     ) -> Result<CompleteResponse, UploadError> {
-        let parts = (1..).zip(digests).map(|(part_number, digest)| CompletePart {
-            part_number,
-            md5: md5_to_hex(digest),
-        });
+        let parts = (1..)
+            .zip(digests)
+            .map(|(part_number, digest)| CompletePart {
+                part_number,
+                md5: md5_to_hex(digest),
+            });
         let request = CompleteRequest {
             upload_id: self.upload_id().unwrap_or_default(),
             complete_multipart_upload: parts.collect(),
         };
         let stall = self.options.stall_timeout_ms * COMPLETE_STALL_FACTOR;
         let done: CompleteResponse = self
-            .call_retrying(Endpoint::UploadComplete, &request, self.options.retry, stall)
+            .call(
+                Endpoint::UploadComplete,
+                &request,
+                self.options.retry,
+                stall,
+            )
             .await?;
         let expected_etag = multipart_etag(digests);
         if done.size != file_size || !done.etag.eq_ignore_ascii_case(&expected_etag) {
@@ -256,7 +266,7 @@ impl Session {
         let request = UploadIdRequest { upload_id };
         let stall = self.options.stall_timeout_ms;
         let result = self
-            .call_retrying::<_, AbortResponse>(Endpoint::UploadAbort, &request, ABORT_POLICY, stall)
+            .call::<_, AbortResponse>(Endpoint::UploadAbort, &request, ABORT_POLICY, stall)
             .await;
         if let Err(e) = result
             && e.server_code() != Some(ErrorCode::NoSuchUpload)

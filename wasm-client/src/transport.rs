@@ -81,11 +81,18 @@ fn answer_handlers(xhr: &XmlHttpRequest, shared: &Shared) -> Vec<Handler> {
 }
 
 /// Reports upload progress and notes it as activity.
-fn upload_progress_handler(xhr: &XmlHttpRequest, shared: &Shared, report: UploadProgress) -> Handler {
+fn upload_progress_handler(
+    xhr: &XmlHttpRequest,
+    shared: &Shared,
+    report: UploadProgress,
+) -> Handler {
     let s = shared.clone();
     let on_upload = Handler::new(move |event: JsValue| {
         s.borrow_mut().last_activity_ms = now_ms();
-        report(number_field(&event, "loaded"), number_field(&event, "total"));
+        report(
+            number_field(&event, "loaded"),
+            number_field(&event, "total"),
+        );
     });
     if let Ok(upload) = xhr.upload() {
         upload.set_onprogress(Some(on_upload.as_ref().unchecked_ref()));
@@ -115,7 +122,8 @@ impl XhrFuture {
         on_upload_progress: UploadProgress,
     ) -> Result<XhrFuture, NoAnswer> {
         let xhr = XmlHttpRequest::new().map_err(|_| NoAnswer::Network)?;
-        xhr.open("POST", request.url).map_err(|_| NoAnswer::Network)?;
+        xhr.open("POST", request.url)
+            .map_err(|_| NoAnswer::Network)?;
         xhr.set_with_credentials(request.with_credentials);
         for (name, value) in request.headers {
             let _ = xhr.set_request_header(name, value);

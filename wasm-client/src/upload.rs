@@ -141,7 +141,11 @@ impl UploadTask {
             .filter(|p| p.part_count == 1 || p.part_size >= self.options.min_part_size)
             .filter(|_| entry.resource_key == self.resource_key);
         let listed = match usable_plan {
-            Some(_) => self.session.resume(&entry.upload_id, &self.resource_key).await?,
+            Some(_) => {
+                self.session
+                    .resume(&entry.upload_id, &self.resource_key)
+                    .await?
+            }
             None => None,
         };
         let (Some(plan), Some(listed)) = (usable_plan, listed) else {
