@@ -158,6 +158,63 @@ pub fn header_pairs(value: &JsValue, what: &str) -> Result<Vec<(String, String)>
     Ok(pairs)
 }
 
+/// The API base, without a trailing slash.
+fn endpoint(options: &JsValue) -> Result<String, UploadError> {
+    let endpoint = typed(options, "endpoint", JsValue::as_string)
+        .ok()
+        .flatten()
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| {
+            invalid("option endpoint is required, e.g. '/v1/multipart/parallel'".into())
+        })?;
+    Ok(endpoint.trim().trim_end_matches('/').to_string())
+}
+
+/// `(partSize, minPartSize, maxPartSize)`.
+fn part_sizes(options: &JsValue) -> Result<(u64, u64, u64), UploadError> {
+    const MAX_SIZE: f64 = 5.0 * 1024.0 * 1024.0 * 1024.0;
+    let min_default = DEFAULT_MIN_PART_SIZE as f64;
+    let max_default = DEFAULT_MAX_PART_SIZE as f64;
+    let min_part_size = number(options, "minPartSize", min_default, 0.0, MAX_SIZE)? as u64;
+    let max_part_size = number(options, "maxPartSize", max_default, 1.0, MAX_SIZE)? as u64;
+    let part_size = number(options, "partSize", DEFAULT_PART_SIZE as f64, 1.0, MAX_SIZE)? as u64;
+    if min_part_size > max_part_size {
+        return Err(invalid(format!(
+            "option minPartSize ({min_part_size}) is larger than maxPartSize ({max_part_size})"
+        )));
+    }
+    Ok((part_size, min_part_size, max_part_size))
+}
+
+fn retry_policy(options: &JsValue) -> Result<RetryPolicy, UploadError> {
+    let defaults = RetryPolicy::default();
+    Ok(RetryPolicy {
+        max_retries: number(options, "retries", defaults.max_retries as f64, 0.0, 100.0)? as u32,
+        base_delay_ms: number(
+            options,
+            "retryDelay",
+            defaults.base_delay_ms,
+            0.0,
+            600_000.0,
+        )?,
+        max_delay_ms: number(
+            options,
+            "maxRetryDelay",
+            defaults.max_delay_ms,
+            0.0,
+            3_600_000.0,
+        )?,
+    })
+}
+
+fn header_source(options: &JsValue) -> Result<HeaderSource, UploadError> {
+    let value = get(options, "headers");
+    Ok(match value.dyn_ref::<Function>() {
+        Some(function) => HeaderSource::Dynamic(function.clone()),
+        None => HeaderSource::Fixed(header_pairs(&value, "option headers")?),
+    })
+}
+
 impl UploaderOptions {
     pub fn from_js(options: &JsValue) -> Result<UploaderOptions, UploadError> {
         if !options.is_object() {
@@ -165,81 +222,20 @@ impl UploaderOptions {
                 "new Uploader(options) needs an object, e.g. { endpoint: '/v1/multipart/parallel' }".into(),
             ));
         }
-        let endpoint = typed(options, "endpoint", JsValue::as_string)
-            .ok()
-            .flatten()
-            .filter(|e| !e.trim().is_empty())
-            .ok_or_else(|| {
-                invalid("option endpoint is required, e.g. '/v1/multipart/parallel'".into())
-            })?;
-        let endpoint = endpoint.trim().trim_end_matches('/').to_string();
-        const MAX_SIZE: f64 = 5.0 * 1024.0 * 1024.0 * 1024.0;
-        let min_part_size = number(
-            options,
-            "minPartSize",
-            DEFAULT_MIN_PART_SIZE as f64,
-            0.0,
-            MAX_SIZE,
-        )? as u64;
-        let max_part_size = number(
-            options,
-            "maxPartSize",
-            DEFAULT_MAX_PART_SIZE as f64,
-            1.0,
-            MAX_SIZE,
-        )? as u64;
-        let part_size =
-            number(options, "partSize", DEFAULT_PART_SIZE as f64, 1.0, MAX_SIZE)? as u64;
-        if min_part_size > max_part_size {
-            return Err(invalid(format!(
-                "option minPartSize ({min_part_size}) is larger than maxPartSize ({max_part_size})"
-            )));
-        }
-        let defaults = RetryPolicy::default();
-        let retry = RetryPolicy {
-            max_retries: number(options, "retries", defaults.max_retries as f64, 0.0, 100.0)?
-                as u32,
-            base_delay_ms: number(
-                options,
-                "retryDelay",
-                defaults.base_delay_ms,
-                0.0,
-                600_000.0,
-            )?,
-            max_delay_ms: number(
-                options,
-                "maxRetryDelay",
-                defaults.max_delay_ms,
-                0.0,
-                3_600_000.0,
-            )?,
-        };
-        let headers_value = get(options, "headers");
-        let headers = if let Some(f) = headers_value.dyn_ref::<Function>() {
-            HeaderSource::Dynamic(f.clone())
-        } else {
-            HeaderSource::Fixed(header_pairs(&headers_value, "option headers")?)
-        };
+        let endpoint = endpoint(options)?;
+        let (part_size, min_part_size, max_part_size) = part_sizes(options)?;
+        let retry = retry_policy(options)?;
+        let headers = header_source(options)?;
+        let concurrency_default = DEFAULT_CONCURRENCY as f64;
+        let stall_default = DEFAULT_STALL_TIMEOUT_MS;
         Ok(UploaderOptions {
             endpoint,
             part_size,
             min_part_size,
             max_part_size,
-            concurrency: number(
-                options,
-                "concurrency",
-                DEFAULT_CONCURRENCY as f64,
-                1.0,
-                32.0,
-            )? as u32,
+            concurrency: number(options, "concurrency", concurrency_default, 1.0, 32.0)? as u32,
             retry,
-            stall_timeout_ms: number(
-                options,
-                "stallTimeout",
-                DEFAULT_STALL_TIMEOUT_MS,
-                100.0,
-                3_600_000.0,
-            )?,
+            stall_timeout_ms: number(options, "stallTimeout", stall_default, 100.0, 3_600_000.0)?,
             headers,
             with_credentials: boolean(options, "withCredentials", false)?,
             resume: boolean(options, "resume", true)?,
