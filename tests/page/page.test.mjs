@@ -436,6 +436,8 @@ test('a refused resource key shows the server\'s reason as a sentence', LONG, as
     assertSentence(text);
     assert.match(text, /empty segment/);
     assert.match(await upload.locator('.error-detail').innerText(), /InvalidObjectName · HTTP 400/);
+    // The detail line comes from PartupError's fields: the server's request id is there too.
+    assert.match(await upload.locator('.error-detail').innerText(), /InvalidObjectName · HTTP 400 · request \S+/);
     assert.ok(await upload.locator('button.retry').isVisible());
     assert.deepEqual(problems, []);
   } finally {

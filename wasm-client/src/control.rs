@@ -1,8 +1,8 @@
 //! Pause, resume and cancel: the state the JS methods flip, and futures that wait for it.
 //!
-//! The scheduler races its work against [`Control::wait_until`]; when a pause or cancel wins, the
-//! work future is dropped, which aborts its XHRs and stream reads. No polling, no flags checked
-//! in loops.
+//! The upload (`upload.rs`) races its work against [`Control::wait_until`]; when a pause or cancel
+//! wins, the work future is dropped, which aborts its requests and stream reads. No polling, no
+//! flags checked in loops.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;

@@ -1,38 +1,132 @@
-//! The error an upload rejects with, and how it becomes a JS `Error`.
+//! The error an upload rejects with, and how it becomes a JS `Error` (`PartupError`).
 //!
-//! Every failure carries the server's `code` (or a client-side one such as `Cancelled`,
-//! `NetworkError`, `Timeout`, `FileReadError`, `InvalidOptions`, `FileTooLarge`), the HTTP
-//! `status` when there was one, and a sentence a person can act on, so an app never shows
-//! `[object Object]`.
+//! Every failure carries a typed [`Code`] (the server's [`ErrorCode`], or one of the client's own
+//! [`ClientCode`]s), a stable [`Reason`] an app can branch on, the HTTP `status` when there was
+//! one, and a sentence a person can act on — so an app never parses `Error.message`.
 
-use wasm_bindgen::JsValue;
+use crate::retry::is_transient_status;
+use partup_wire::ErrorCode;
+use wasm_bindgen::{JsCast, JsValue};
 
-/// Client-side codes (the server's codes come from `partup_wire::ErrorCode`).
-pub mod codes {
-    pub const CANCELLED: &str = "Cancelled";
-    pub const NETWORK_ERROR: &str = "NetworkError";
-    pub const TIMEOUT: &str = "Timeout";
-    pub const FILE_READ_ERROR: &str = "FileReadError";
-    pub const INVALID_OPTIONS: &str = "InvalidOptions";
-    pub const FILE_TOO_LARGE: &str = "FileTooLarge";
-    pub const UNEXPECTED_RESPONSE: &str = "UnexpectedResponse";
+/// Failures the client detects itself, where no server code applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCode {
+    Cancelled,
+    NetworkError,
+    Timeout,
+    FileReadError,
+    InvalidOptions,
+    FileTooLarge,
+    UnexpectedResponse,
+}
+
+impl ClientCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientCode::Cancelled => "Cancelled",
+            ClientCode::NetworkError => "NetworkError",
+            ClientCode::Timeout => "Timeout",
+            ClientCode::FileReadError => "FileReadError",
+            ClientCode::InvalidOptions => "InvalidOptions",
+            ClientCode::FileTooLarge => "FileTooLarge",
+            ClientCode::UnexpectedResponse => "UnexpectedResponse",
+        }
+    }
+}
+
+/// `PartupError.code`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Code {
+    /// A code of SPEC.md's table, from the server's error body.
+    Server(ErrorCode),
+    /// A well-formed error body whose code this client does not know (a newer server's): kept as
+    /// sent, and handled by its HTTP status.
+    UnknownServer(String),
+    /// An HTTP error without a partup error body (a proxy's page): shown as `Http<status>`.
+    Http(u16),
+    Client(ClientCode),
+}
+
+impl Code {
+    /// The code's name as `PartupError.code` shows it.
+    pub fn name(&self) -> String {
+        match self {
+            Code::Server(code) => code.as_str().to_string(),
+            Code::UnknownServer(name) => name.clone(),
+            Code::Http(status) => format!("Http{status}"),
+            Code::Client(code) => code.as_str().to_string(),
+        }
+    }
+}
+
+/// `PartupError.reason`: the kind of failure, one short stable string per kind (README, "Errors").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// `upload.cancel()` or the `signal` aborted it.
+    Cancelled,
+    /// `onExists` answered false (or threw): the existing object was kept.
+    Declined,
+    InvalidOptions,
+    FileTooLarge,
+    /// The file could not be read (changed, moved or deleted on disk).
+    FileUnreadable,
+    /// No answer after every retry: offline, server down, or CORS refused.
+    Network,
+    /// No byte moved for `stallTimeout`, after every retry.
+    Stalled,
+    /// The `headers` function kept throwing or rejecting.
+    HeadersFailed,
+    /// HTTP 5xx, 408 or 429, still after every retry.
+    ServerUnavailable,
+    /// The server refused the request itself (a 4xx such as `InvalidObjectName`).
+    Rejected,
+    /// `NoSuchUpload`: the upload expired, was aborted, or was completed elsewhere.
+    UploadGone,
+    /// An answer partup does not send (a proxy's page, a 200 without the expected JSON).
+    BadResponse,
+    /// The server stored or assembled other bytes than the file's (size, MD5 or etag differ).
+    Mismatch,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Cancelled => "cancelled",
+            Reason::Declined => "declined",
+            Reason::InvalidOptions => "invalid-options",
+            Reason::FileTooLarge => "file-too-large",
+            Reason::FileUnreadable => "file-unreadable",
+            Reason::Network => "network",
+            Reason::Stalled => "stalled",
+            Reason::HeadersFailed => "headers-failed",
+            Reason::ServerUnavailable => "server-unavailable",
+            Reason::Rejected => "rejected",
+            Reason::UploadGone => "upload-gone",
+            Reason::BadResponse => "bad-response",
+            Reason::Mismatch => "mismatch",
+        }
+    }
 }
 
 /// Why an upload failed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UploadError {
-    pub code: String,
+    pub code: Code,
+    pub reason: Reason,
     /// HTTP status of the failing answer; `None` when no answer came.
     pub status: Option<u16>,
+    /// The sentence alone (`PartupError.description`).
     pub message: String,
     pub request_id: Option<String>,
     pub part_number: Option<u32>,
 }
 
 impl UploadError {
-    pub fn new(code: &str, message: impl Into<String>) -> UploadError {
+    /// A failure the client detected itself.
+    pub fn client(code: ClientCode, reason: Reason, message: impl Into<String>) -> UploadError {
         UploadError {
-            code: code.to_string(),
+            code: Code::Client(code),
+            reason,
             status: None,
             message: message.into(),
             request_id: None,
@@ -41,11 +135,71 @@ impl UploadError {
     }
 
     pub fn cancelled() -> UploadError {
-        UploadError::new(codes::CANCELLED, "the upload was cancelled")
+        UploadError::client(
+            ClientCode::Cancelled,
+            Reason::Cancelled,
+            "the upload was cancelled",
+        )
+    }
+
+    pub fn invalid_options(message: impl Into<String>) -> UploadError {
+        UploadError::client(ClientCode::InvalidOptions, Reason::InvalidOptions, message)
+    }
+
+    /// The server's error body: `code_name` as sent, typed when this client knows it.
+    pub fn from_server(
+        status: u16,
+        code_name: String,
+        message: String,
+        request_id: Option<String>,
+    ) -> UploadError {
+        let code = match ErrorCode::from_name(&code_name) {
+            Some(known) => Code::Server(known),
+            None => Code::UnknownServer(code_name),
+        };
+        let reason = if code == Code::Server(ErrorCode::NoSuchUpload) {
+            Reason::UploadGone
+        } else if is_transient_status(status) {
+            Reason::ServerUnavailable
+        } else {
+            Reason::Rejected
+        };
+        UploadError {
+            code,
+            reason,
+            status: Some(status),
+            message,
+            request_id,
+            part_number: None,
+        }
+    }
+
+    /// An HTTP error answer that is not a partup error body.
+    pub fn from_http_status(status: u16, message: String) -> UploadError {
+        UploadError {
+            code: Code::Http(status),
+            reason: if is_transient_status(status) {
+                Reason::ServerUnavailable
+            } else {
+                Reason::BadResponse
+            },
+            status: Some(status),
+            message,
+            request_id: None,
+            part_number: None,
+        }
+    }
+
+    /// The server's code, when the server sent one this client knows.
+    pub fn server_code(&self) -> Option<ErrorCode> {
+        match self.code {
+            Code::Server(code) => Some(code),
+            _ => None,
+        }
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.code == codes::CANCELLED
+        self.code == Code::Client(ClientCode::Cancelled)
     }
 
     pub fn with_part(mut self, part_number: u32) -> UploadError {
@@ -62,7 +216,7 @@ impl UploadError {
         }
         text.push_str(&self.message);
         text.push_str(" (");
-        text.push_str(&self.code);
+        text.push_str(&self.code.name());
         if let Some(status) = self.status {
             text.push_str(&format!(", HTTP {status}"));
         }
@@ -73,31 +227,37 @@ impl UploadError {
         text
     }
 
-    /// A JS `Error` (name `PartupError`) with `code`, `status`, `requestId` and `partNumber`.
+    /// A JS `Error` (name `PartupError`) with `code`, `reason`, `status`, `requestId`,
+    /// `partNumber` and `description`.
     pub fn to_js(&self) -> JsValue {
         let error = js_sys::Error::new(&self.full_message());
         error.set_name("PartupError");
         let set = |key: &str, value: JsValue| {
             let _ = js_sys::Reflect::set(&error, &JsValue::from_str(key), &value);
         };
-        set("code", JsValue::from_str(&self.code));
+        let or_null = |text: Option<&str>| text.map(JsValue::from_str).unwrap_or(JsValue::NULL);
+        set("code", JsValue::from_str(&self.code.name()));
+        set("reason", JsValue::from_str(self.reason.as_str()));
         set(
             "status",
             self.status.map(JsValue::from).unwrap_or(JsValue::NULL),
         );
-        set(
-            "requestId",
-            self.request_id
-                .as_deref()
-                .map(JsValue::from_str)
-                .unwrap_or(JsValue::NULL),
-        );
+        set("requestId", or_null(self.request_id.as_deref()));
         set(
             "partNumber",
             self.part_number.map(JsValue::from).unwrap_or(JsValue::NULL),
         );
+        set("description", JsValue::from_str(&self.message));
         error.into()
     }
+}
+
+/// A thrown JS value as text.
+pub fn js_text(value: &JsValue) -> String {
+    if let Some(error) = value.dyn_ref::<js_sys::Error>() {
+        return String::from(error.message());
+    }
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
 }
 
 #[cfg(test)]
@@ -106,14 +266,43 @@ mod tests {
 
     #[test]
     fn message_names_code_status_and_request() {
-        let mut e =
-            UploadError::new("BadDigest", "the part's bytes do not match its md5").with_part(3);
-        e.status = Some(400);
-        e.request_id = Some("r1".into());
+        let e = UploadError::from_server(
+            400,
+            "BadDigest".into(),
+            "the part's bytes do not match its md5".into(),
+            Some("r1".into()),
+        )
+        .with_part(3);
+        assert_eq!(e.server_code(), Some(ErrorCode::BadDigest));
+        assert_eq!(e.reason, Reason::Rejected);
         assert_eq!(
             e.full_message(),
             "partup: part 3: the part's bytes do not match its md5 (BadDigest, HTTP 400, requestId r1)"
         );
         assert!(UploadError::cancelled().is_cancelled());
+    }
+
+    #[test]
+    fn codes_and_reasons_follow_the_answer() {
+        let gone = UploadError::from_server(404, "NoSuchUpload".into(), "m".into(), None);
+        assert_eq!(gone.reason, Reason::UploadGone);
+        let busy = UploadError::from_server(503, "ServiceUnavailable".into(), "m".into(), None);
+        assert_eq!(busy.reason, Reason::ServerUnavailable);
+        // A newer server's code stays representable, and keeps its name.
+        let new = UploadError::from_server(429, "SlowDown".into(), "m".into(), None);
+        assert_eq!(new.code, Code::UnknownServer("SlowDown".into()));
+        assert_eq!(
+            (new.code.name().as_str(), new.reason),
+            ("SlowDown", Reason::ServerUnavailable)
+        );
+        let proxy = UploadError::from_http_status(404, "m".into());
+        assert_eq!(
+            (proxy.code.name().as_str(), proxy.reason),
+            ("Http404", Reason::BadResponse)
+        );
+        assert_eq!(
+            UploadError::from_http_status(502, "m".into()).reason,
+            Reason::ServerUnavailable
+        );
     }
 }

@@ -6,8 +6,7 @@
 //! `update` call is at most 1 MiB because V8 runs a first huge call into fresh wasm on its slow
 //! baseline tier. Dropping the future cancels the read (pause).
 
-use crate::error::{UploadError, codes};
-use crate::transport::js_text;
+use crate::error::{ClientCode, Reason, UploadError, js_text};
 use md5::{Digest, Md5};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -38,8 +37,9 @@ pub fn update_pieces(len: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 fn read_error(what: String) -> UploadError {
-    UploadError::new(
-        codes::FILE_READ_ERROR,
+    UploadError::client(
+        ClientCode::FileReadError,
+        Reason::FileUnreadable,
         format!(
             "the file could not be read ({what}); it may have been changed, moved or deleted \
              since it was chosen — choose it again"

@@ -8,28 +8,39 @@
 //! const result = await upload.done;
 //! ```
 //!
-//! Where each step lives: `options` (reading the JS options), `slicing` (the part plan),
-//! `hashing` (stream → MD5), `json` (answers → wire types), `transport` (XHR + error mapping), `retry` (backoff policy),
-//! `resume_store` (localStorage), `progress` (what onProgress reports), `queue` (one request queue per Uploader), `control`
-//! (pause/resume/cancel), `scheduler` (init → parts → complete), `error` (the JS Error).
+//! Where each step lives:
+//! - the upload: `upload` (init or resume → parts → complete, pause/cancel), `session` (the typed
+//!   API calls and the one retry loop), `pipeline` (hash → upload of the parts), `js_glue` (the
+//!   app's callbacks and the objects they receive), `error` (the `PartupError`);
+//! - the wire: `fetch` (JSON calls over gloo-net), `transport` (parts over XHR), `http` (what both
+//!   share: headers, answers → errors), `json` (JSON text → typed values);
+//! - pure and unit-tested: `slicing` (the part plan), `retry` (backoff policy), `progress` (what
+//!   onProgress reports);
+//! - the rest: `options`, `hashing` (stream → MD5), `resume_store` (localStorage), `queue` (one
+//!   request queue per Uploader), `control` (pause/resume/cancel states), `timers`.
 
 pub mod control;
 pub mod error;
+pub mod fetch;
 pub mod hashing;
+pub mod http;
+pub mod js_glue;
 pub mod json;
 pub mod options;
+pub mod pipeline;
 pub mod progress;
 pub mod queue;
 pub mod resume_store;
 pub mod retry;
-pub mod scheduler;
+pub mod session;
 pub mod slicing;
 pub mod timers;
 pub mod transport;
+pub mod upload;
 
 use crate::control::RunState;
 use crate::options::{UploadOptions, UploaderOptions};
-use crate::scheduler::UploadCtx;
+use crate::upload::UploadTask;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
@@ -117,16 +128,25 @@ export interface UploadResult {
   retries: number;
 }
 
+/** The kind of failure: stable, for apps to branch on (see the README, "Errors"). */
+export type PartupErrorReason = 'cancelled' | 'declined' | 'invalid-options' | 'file-too-large' |
+  'file-unreadable' | 'network' | 'stalled' | 'headers-failed' | 'server-unavailable' | 'rejected' |
+  'upload-gone' | 'bad-response' | 'mismatch';
+
 /** What `upload.done` rejects with (and what the constructor throws for bad options). */
 export interface PartupError extends Error {
   name: 'PartupError';
-  /** The server's code (e.g. 'InvalidObjectName', 'NoSuchUpload') or 'Cancelled', 'NetworkError',
-   * 'Timeout', 'FileReadError', 'InvalidOptions', 'FileTooLarge', 'UnexpectedResponse'. */
+  /** The server's code (e.g. 'InvalidObjectName', 'NoSuchUpload'; a code this client does not know
+   * is passed on as sent), 'Http<status>' for an error answer that is not partup's, or 'Cancelled',
+   * 'NetworkError', 'Timeout', 'FileReadError', 'InvalidOptions', 'FileTooLarge', 'UnexpectedResponse'. */
   code: string;
+  reason: PartupErrorReason;
   /** HTTP status of the failing answer, null when none came. */
   status: number | null;
   requestId: string | null;
   partNumber: number | null;
+  /** The sentence alone: `message` without the 'partup: part N:' prefix and the code/status suffix. */
+  description: string;
 }
 "#;
 
@@ -169,8 +189,8 @@ impl Uploader {
     ) -> Result<Upload, JsValue> {
         let upload_options = UploadOptions::from_js(&options).map_err(|e| e.to_js())?;
         let signal = upload_options.signal.clone();
-        let ctx = Rc::new(
-            UploadCtx::new(
+        let task = Rc::new(
+            UploadTask::new(
                 self.options.clone(),
                 upload_options,
                 file.clone(),
@@ -180,17 +200,17 @@ impl Uploader {
             .map_err(|e| e.to_js())?,
         );
         let abort_listener = signal.map(|signal| {
-            let control = ctx.control.clone();
+            let control = task.control.clone();
             let listener = Closure::<dyn FnMut()>::new(move || control.cancel());
             if signal.aborted() {
-                ctx.control.cancel();
+                task.control.cancel();
             } else {
                 let _ = signal
                     .add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
             }
             (signal, listener)
         });
-        let driver = ctx.clone();
+        let driver = task.clone();
         let done = future_to_promise(async move {
             let result = driver.run().await;
             if let Some((signal, listener)) = abort_listener {
@@ -201,14 +221,14 @@ impl Uploader {
             }
             result
         });
-        Ok(Upload { ctx, done })
+        Ok(Upload { task, done })
     }
 }
 
 /// One running upload.
 #[wasm_bindgen]
 pub struct Upload {
-    ctx: Rc<UploadCtx>,
+    task: Rc<UploadTask>,
     done: js_sys::Promise,
 }
 
@@ -223,20 +243,20 @@ impl Upload {
 
     /// Stops starting requests and aborts those in flight; finished parts stay on the server.
     pub fn pause(&self) {
-        self.ctx.control.pause();
+        self.task.control.pause();
     }
 
     /// Continues after `pause()`, without re-sending finished parts.
     pub fn resume(&self) {
-        self.ctx.control.resume();
+        self.task.control.resume();
     }
 
     /// Stops the upload and aborts it on the server (uploadAbort); `done` rejects with code
     /// `Cancelled`. Resolves once that is finished.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn cancel(&self) -> js_sys::Promise {
-        let already_over = self.ctx.control.state() == RunState::Cancelled;
-        self.ctx.control.cancel();
+        let already_over = self.task.control.state() == RunState::Cancelled;
+        self.task.control.cancel();
         let done = self.done.clone();
         if !already_over {
             // The app asked for it: the rejection of `done` is expected, not "unhandled".
@@ -253,18 +273,13 @@ impl Upload {
     /// The server's uploadId, once init answered.
     #[wasm_bindgen(getter, js_name = uploadId)]
     pub fn upload_id(&self) -> Option<String> {
-        self.ctx.state.borrow().upload_id.clone()
+        self.task.session.upload_id()
     }
 
     /// The current progress (same shape as `onProgress`'s argument).
     #[wasm_bindgen(getter, unchecked_return_type = "UploadProgress")]
     pub fn progress(&self) -> JsValue {
-        self.ctx
-            .state
-            .borrow()
-            .tracker
-            .snapshot(timers::now_ms())
-            .to_js()
+        self.task.progress.current()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The options of `new Uploader({...})` and of `uploader.upload(file, {...})`, read from plain JS
 //! objects with defaults, and checked so a typo fails at once with a clear `InvalidOptions`.
 
-use crate::error::{UploadError, codes};
+use crate::error::UploadError;
 use crate::retry::RetryPolicy;
 use crate::slicing::{DEFAULT_MAX_PART_SIZE, DEFAULT_MIN_PART_SIZE, DEFAULT_PART_SIZE};
 use js_sys::{Function, Object, Reflect};
@@ -50,7 +50,7 @@ pub struct UploadOptions {
 }
 
 fn invalid(message: String) -> UploadError {
-    UploadError::new(codes::INVALID_OPTIONS, message)
+    UploadError::invalid_options(message)
 }
 
 fn get(object: &JsValue, key: &str) -> JsValue {
@@ -61,6 +61,20 @@ fn get(object: &JsValue, key: &str) -> JsValue {
     }
 }
 
+/// Option `key` read by `read`: `Ok(None)` when absent (`undefined`/`null`), `Err(value)` when it
+/// is of another type.
+fn typed<T>(
+    object: &JsValue,
+    key: &str,
+    read: impl Fn(&JsValue) -> Option<T>,
+) -> Result<Option<T>, JsValue> {
+    let value = get(object, key);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    read(&value).map(Some).ok_or(value)
+}
+
 /// A whole, positive number option (`undefined`/`null` → default).
 fn number(
     object: &JsValue,
@@ -69,32 +83,29 @@ fn number(
     min: f64,
     max: f64,
 ) -> Result<f64, UploadError> {
-    let value = get(object, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(default);
-    }
-    match value.as_f64() {
-        Some(n) if n.is_finite() && n.fract() == 0.0 && n >= min && n <= max => Ok(n),
-        _ => Err(invalid(format!(
-            "option {key} must be a whole number from {} to {}, got {}",
-            min as u64,
-            max as u64,
-            describe(&value)
-        ))),
-    }
+    let found = match typed(object, key, JsValue::as_f64) {
+        Ok(None) => return Ok(default),
+        Ok(Some(n)) if n.is_finite() && n.fract() == 0.0 && n >= min && n <= max => return Ok(n),
+        Ok(Some(n)) => JsValue::from_f64(n),
+        Err(value) => value,
+    };
+    Err(invalid(format!(
+        "option {key} must be a whole number from {} to {}, got {}",
+        min as u64,
+        max as u64,
+        describe(&found)
+    )))
 }
 
 fn boolean(object: &JsValue, key: &str, default: bool) -> Result<bool, UploadError> {
-    let value = get(object, key);
-    if value.is_undefined() || value.is_null() {
-        return Ok(default);
-    }
-    value.as_bool().ok_or_else(|| {
-        invalid(format!(
-            "option {key} must be true or false, got {}",
-            describe(&value)
-        ))
-    })
+    typed(object, key, JsValue::as_bool)
+        .map(|flag| flag.unwrap_or(default))
+        .map_err(|value| {
+            invalid(format!(
+                "option {key} must be true or false, got {}",
+                describe(&value)
+            ))
+        })
 }
 
 fn function(object: &JsValue, key: &str) -> Result<Option<Function>, UploadError> {
@@ -147,6 +158,63 @@ pub fn header_pairs(value: &JsValue, what: &str) -> Result<Vec<(String, String)>
     Ok(pairs)
 }
 
+/// The API base, without a trailing slash.
+fn endpoint(options: &JsValue) -> Result<String, UploadError> {
+    let endpoint = typed(options, "endpoint", JsValue::as_string)
+        .ok()
+        .flatten()
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| {
+            invalid("option endpoint is required, e.g. '/v1/multipart/parallel'".into())
+        })?;
+    Ok(endpoint.trim().trim_end_matches('/').to_string())
+}
+
+/// `(partSize, minPartSize, maxPartSize)`.
+fn part_sizes(options: &JsValue) -> Result<(u64, u64, u64), UploadError> {
+    const MAX_SIZE: f64 = 5.0 * 1024.0 * 1024.0 * 1024.0;
+    let min_default = DEFAULT_MIN_PART_SIZE as f64;
+    let max_default = DEFAULT_MAX_PART_SIZE as f64;
+    let min_part_size = number(options, "minPartSize", min_default, 0.0, MAX_SIZE)? as u64;
+    let max_part_size = number(options, "maxPartSize", max_default, 1.0, MAX_SIZE)? as u64;
+    let part_size = number(options, "partSize", DEFAULT_PART_SIZE as f64, 1.0, MAX_SIZE)? as u64;
+    if min_part_size > max_part_size {
+        return Err(invalid(format!(
+            "option minPartSize ({min_part_size}) is larger than maxPartSize ({max_part_size})"
+        )));
+    }
+    Ok((part_size, min_part_size, max_part_size))
+}
+
+fn retry_policy(options: &JsValue) -> Result<RetryPolicy, UploadError> {
+    let defaults = RetryPolicy::default();
+    Ok(RetryPolicy {
+        max_retries: number(options, "retries", defaults.max_retries as f64, 0.0, 100.0)? as u32,
+        base_delay_ms: number(
+            options,
+            "retryDelay",
+            defaults.base_delay_ms,
+            0.0,
+            600_000.0,
+        )?,
+        max_delay_ms: number(
+            options,
+            "maxRetryDelay",
+            defaults.max_delay_ms,
+            0.0,
+            3_600_000.0,
+        )?,
+    })
+}
+
+fn header_source(options: &JsValue) -> Result<HeaderSource, UploadError> {
+    let value = get(options, "headers");
+    Ok(match value.dyn_ref::<Function>() {
+        Some(function) => HeaderSource::Dynamic(function.clone()),
+        None => HeaderSource::Fixed(header_pairs(&value, "option headers")?),
+    })
+}
+
 impl UploaderOptions {
     pub fn from_js(options: &JsValue) -> Result<UploaderOptions, UploadError> {
         if !options.is_object() {
@@ -154,80 +222,20 @@ impl UploaderOptions {
                 "new Uploader(options) needs an object, e.g. { endpoint: '/v1/multipart/parallel' }".into(),
             ));
         }
-        let endpoint = get(options, "endpoint")
-            .as_string()
-            .filter(|e| !e.trim().is_empty())
-            .ok_or_else(|| {
-                invalid("option endpoint is required, e.g. '/v1/multipart/parallel'".into())
-            })?;
-        let endpoint = endpoint.trim().trim_end_matches('/').to_string();
-        const MAX_SIZE: f64 = 5.0 * 1024.0 * 1024.0 * 1024.0;
-        let min_part_size = number(
-            options,
-            "minPartSize",
-            DEFAULT_MIN_PART_SIZE as f64,
-            0.0,
-            MAX_SIZE,
-        )? as u64;
-        let max_part_size = number(
-            options,
-            "maxPartSize",
-            DEFAULT_MAX_PART_SIZE as f64,
-            1.0,
-            MAX_SIZE,
-        )? as u64;
-        let part_size =
-            number(options, "partSize", DEFAULT_PART_SIZE as f64, 1.0, MAX_SIZE)? as u64;
-        if min_part_size > max_part_size {
-            return Err(invalid(format!(
-                "option minPartSize ({min_part_size}) is larger than maxPartSize ({max_part_size})"
-            )));
-        }
-        let defaults = RetryPolicy::default();
-        let retry = RetryPolicy {
-            max_retries: number(options, "retries", defaults.max_retries as f64, 0.0, 100.0)?
-                as u32,
-            base_delay_ms: number(
-                options,
-                "retryDelay",
-                defaults.base_delay_ms,
-                0.0,
-                600_000.0,
-            )?,
-            max_delay_ms: number(
-                options,
-                "maxRetryDelay",
-                defaults.max_delay_ms,
-                0.0,
-                3_600_000.0,
-            )?,
-        };
-        let headers_value = get(options, "headers");
-        let headers = if let Some(f) = headers_value.dyn_ref::<Function>() {
-            HeaderSource::Dynamic(f.clone())
-        } else {
-            HeaderSource::Fixed(header_pairs(&headers_value, "option headers")?)
-        };
+        let endpoint = endpoint(options)?;
+        let (part_size, min_part_size, max_part_size) = part_sizes(options)?;
+        let retry = retry_policy(options)?;
+        let headers = header_source(options)?;
+        let concurrency_default = DEFAULT_CONCURRENCY as f64;
+        let stall_default = DEFAULT_STALL_TIMEOUT_MS;
         Ok(UploaderOptions {
             endpoint,
             part_size,
             min_part_size,
             max_part_size,
-            concurrency: number(
-                options,
-                "concurrency",
-                DEFAULT_CONCURRENCY as f64,
-                1.0,
-                32.0,
-            )? as u32,
+            concurrency: number(options, "concurrency", concurrency_default, 1.0, 32.0)? as u32,
             retry,
-            stall_timeout_ms: number(
-                options,
-                "stallTimeout",
-                DEFAULT_STALL_TIMEOUT_MS,
-                100.0,
-                3_600_000.0,
-            )?,
+            stall_timeout_ms: number(options, "stallTimeout", stall_default, 100.0, 3_600_000.0)?,
             headers,
             with_credentials: boolean(options, "withCredentials", false)?,
             resume: boolean(options, "resume", true)?,
@@ -237,7 +245,7 @@ impl UploaderOptions {
 
 impl UploadOptions {
     pub fn from_js(options: &JsValue) -> Result<UploadOptions, UploadError> {
-        let resource_key = get(options, "resourceKey").as_string().ok_or_else(|| {
+        let resource_key = typed(options, "resourceKey", JsValue::as_string).ok().flatten().ok_or_else(|| {
             invalid("uploader.upload(file, { resourceKey }) needs resourceKey, the object's name, e.g. 'videos/clip.mp4'".into())
         })?;
         let signal_value = get(options, "signal");

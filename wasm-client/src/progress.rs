@@ -246,49 +246,6 @@ impl ProgressTracker {
     }
 }
 
-impl ProgressSnapshot {
-    /// The object `onProgress` receives.
-    pub fn to_js(&self) -> wasm_bindgen::JsValue {
-        use wasm_bindgen::JsValue;
-        thread_local! {
-            // One JS string per state, reused: no new string per part per report.
-            static NAMES: [JsValue; 5] = [
-                PartState::Waiting,
-                PartState::Hashing,
-                PartState::Uploading,
-                PartState::Retrying,
-                PartState::Done,
-            ]
-            .map(|state| JsValue::from_str(state.as_str()));
-        }
-        let parts = js_sys::Array::new_with_length(self.parts.len() as u32);
-        NAMES.with(|names| {
-            for (i, state) in self.parts.iter().enumerate() {
-                parts.set(i as u32, names[*state as usize].clone());
-            }
-        });
-        let eta = self
-            .eta_seconds
-            .map(JsValue::from_f64)
-            .unwrap_or(JsValue::NULL);
-        crate::scheduler::js_object(&[
-            ("phase", JsValue::from_str(self.phase.as_str())),
-            ("bytesDone", JsValue::from_f64(self.bytes_done as f64)),
-            ("bytesTotal", JsValue::from_f64(self.bytes_total as f64)),
-            ("partsDone", JsValue::from_f64(self.parts_done as f64)),
-            ("partsTotal", JsValue::from_f64(self.parts_total as f64)),
-            (
-                "bytesPerSecond",
-                JsValue::from_f64(self.bytes_per_second.round()),
-            ),
-            ("etaSeconds", eta),
-            ("parts", parts.into()),
-            ("skippedParts", JsValue::from_f64(self.skipped_parts as f64)),
-            ("retries", JsValue::from_f64(self.retries as f64)),
-        ])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

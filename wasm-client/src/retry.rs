@@ -4,51 +4,42 @@
 //! backoff with *full jitter* (a uniform delay in `[0, cap]`) keeps many clients that failed
 //! together from retrying together; a server's `Retry-After` is a floor the delay never undercuts.
 
-/// What kind of request failed; part uploads also retry a `BadDigest` (the bytes were damaged on
-/// the way, so re-reading, re-hashing and re-sending can succeed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestKind {
-    Init,
-    Part,
-    Complete,
-    ListParts,
-    Abort,
-}
-
-impl RequestKind {
-    pub fn describe(self) -> &'static str {
-        match self {
-            RequestKind::Init => "uploadInit",
-            RequestKind::Part => "upload (part)",
-            RequestKind::Complete => "uploadComplete",
-            RequestKind::ListParts => "listParts",
-            RequestKind::Abort => "uploadAbort",
-        }
-    }
-}
+use partup_wire::{Endpoint, ErrorCode};
 
 /// How a request failed, as far as the retry decision cares.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FailureClass<'a> {
-    /// The request never got an HTTP answer (offline, DNS, connection reset, CORS refusal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureClass {
+    /// The request never got an HTTP answer (offline, DNS, connection reset, CORS refusal), or
+    /// got one that is not partup's (a proxy answered for the server).
     Network,
     /// No byte moved for the stall timeout; the request was aborted.
     Stalled,
-    /// The server answered with this status and error code.
-    Http { status: u16, code: &'a str },
+    /// The server answered with this status and error code (`None`: none this client knows).
+    Http {
+        status: u16,
+        code: Option<ErrorCode>,
+    },
+    /// Nothing another attempt can fix, found before any answer (the file cannot be read, the
+    /// `headers` function returned something that is not headers).
+    Local,
+}
+
+/// Whether an HTTP status means "try again later" rather than "this request is wrong".
+pub fn is_transient_status(status: u16) -> bool {
+    status >= 500 || status == 408 || status == 429
 }
 
 /// Retry or not: network errors, stalls, 5xx, 408 and 429 are transient; a part's `BadDigest`
-/// means damage in transit. Any other 4xx is the request's own fault and fails at once.
-pub fn is_retryable(failure: &FailureClass<'_>, kind: RequestKind) -> bool {
+/// means damage in transit (re-reading, re-hashing and re-sending the part can succeed). Any
+/// other 4xx is the request's own fault and fails at once.
+pub fn is_retryable(failure: FailureClass, endpoint: Endpoint) -> bool {
     match failure {
         FailureClass::Network | FailureClass::Stalled => true,
         FailureClass::Http { status, code } => {
-            *status >= 500
-                || *status == 408
-                || *status == 429
-                || (kind == RequestKind::Part && *code == "BadDigest")
+            is_transient_status(status)
+                || (endpoint == Endpoint::UploadPart && code == Some(ErrorCode::BadDigest))
         }
+        FailureClass::Local => false,
     }
 }
 
@@ -111,28 +102,37 @@ mod tests {
     #[test]
     fn transient_failures_are_retried_and_client_errors_are_not() {
         let http = |status, code| FailureClass::Http { status, code };
-        for kind in [
-            RequestKind::Init,
-            RequestKind::Part,
-            RequestKind::Complete,
-            RequestKind::ListParts,
-        ] {
-            assert!(is_retryable(&FailureClass::Network, kind));
-            assert!(is_retryable(&FailureClass::Stalled, kind));
-            assert!(is_retryable(&http(500, "InternalError"), kind));
-            assert!(is_retryable(&http(503, "ServiceUnavailable"), kind));
-            assert!(is_retryable(&http(502, ""), kind));
-            assert!(is_retryable(&http(408, ""), kind));
-            assert!(is_retryable(&http(429, ""), kind));
-            assert!(!is_retryable(&http(400, "InvalidObjectName"), kind));
-            assert!(!is_retryable(&http(404, "NoSuchUpload"), kind));
-            assert!(!is_retryable(&http(413, "EntityTooLarge"), kind));
+        for endpoint in Endpoint::ALL {
+            assert!(is_retryable(FailureClass::Network, endpoint));
+            assert!(is_retryable(FailureClass::Stalled, endpoint));
+            assert!(!is_retryable(FailureClass::Local, endpoint));
+            assert!(is_retryable(
+                http(500, Some(ErrorCode::InternalError)),
+                endpoint
+            ));
+            assert!(is_retryable(
+                http(503, Some(ErrorCode::ServiceUnavailable)),
+                endpoint
+            ));
+            assert!(is_retryable(http(502, None), endpoint));
+            assert!(is_retryable(http(408, None), endpoint));
+            assert!(is_retryable(http(429, None), endpoint));
+            assert!(!is_retryable(
+                http(400, Some(ErrorCode::InvalidObjectName)),
+                endpoint
+            ));
+            assert!(!is_retryable(
+                http(404, Some(ErrorCode::NoSuchUpload)),
+                endpoint
+            ));
+            assert!(!is_retryable(
+                http(413, Some(ErrorCode::EntityTooLarge)),
+                endpoint
+            ));
         }
-        assert!(is_retryable(&http(400, "BadDigest"), RequestKind::Part));
-        assert!(!is_retryable(
-            &http(400, "BadDigest"),
-            RequestKind::Complete
-        ));
+        let bad_digest = http(400, Some(ErrorCode::BadDigest));
+        assert!(is_retryable(bad_digest, Endpoint::UploadPart));
+        assert!(!is_retryable(bad_digest, Endpoint::UploadComplete));
     }
 
     #[test]

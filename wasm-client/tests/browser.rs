@@ -7,7 +7,7 @@
 //! proxy set its rules (which also zeroes its counters) first.
 
 use js_sys::{Array, Reflect, Uint8Array};
-use partup::scheduler::js_object;
+use partup::js_glue::js_object;
 use partup::timers::{now_ms, sleep_ms};
 use partup::{Upload, Uploader};
 use std::cell::RefCell;
@@ -296,6 +296,12 @@ async fn wait_parts_done(log: &SharedLog, parts: f64) {
     }
 }
 
+fn error_reason(error: &JsValue) -> String {
+    get(error, "reason")
+        .as_string()
+        .unwrap_or_else(|| format!("no reason: {error:?}"))
+}
+
 fn error_code(error: &JsValue) -> String {
     get(error, "code")
         .as_string()
@@ -536,6 +542,18 @@ async fn client_errors_fail_at_once_without_retry() {
     .expect_err("an invalid key must fail");
     assert_eq!(error_code(&error), "InvalidObjectName");
     assert_eq!(get(&error, "status").as_f64(), Some(400.0));
+    assert_eq!(error_reason(&error), "rejected");
+    assert!(
+        get(&error, "requestId")
+            .as_string()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert!(get(&error, "partNumber").is_null());
+    let description = text(&error, "description");
+    assert!(
+        !description.contains("InvalidObjectName") && !description.starts_with("partup:"),
+        "{description}"
+    );
     let message = get(&error, "message").as_string().unwrap();
     assert!(
         message.contains("InvalidObjectName") && message.contains("HTTP 400"),
@@ -568,6 +586,8 @@ async fn unreachable_server_fails_with_network_error_after_retries() {
         .expect_err("no server");
     assert_eq!(error_code(&error), "NetworkError");
     assert!(get(&error, "status").is_null());
+    assert_eq!(error_reason(&error), "network");
+    assert!(get(&error, "requestId").is_null());
     // Network errors are retried: two retries, then the error.
     let last = log.borrow().last.clone().unwrap();
     assert_eq!(num(&last, "retries"), 2.0);
@@ -626,6 +646,7 @@ async fn cancel_aborts_the_upload_on_the_server() {
     JsFuture::from(upload.cancel()).await.unwrap();
     let error = finish(&upload).await.expect_err("cancelled");
     assert_eq!(error_code(&error), "Cancelled");
+    assert_eq!(error_reason(&error), "cancelled");
     let stats = proxy_stats().await;
     assert_eq!(stat(&stats, "abortRequests"), 1);
     let (status, body) = list_parts(&upload_id).await;
@@ -823,6 +844,7 @@ async fn existing_object_asks_before_replacing() {
     );
     let error = finish(&declined).await.expect_err("declined");
     assert_eq!(error_code(&error), "Cancelled");
+    assert_eq!(error_reason(&error), "declined");
     assert_eq!(*asked.borrow(), 1);
     let (status, _) = list_parts(&declined.upload_id().unwrap()).await;
     assert_eq!(status, 404, "the declined upload is aborted on the server");
@@ -874,6 +896,7 @@ fn bad_options_throw_invalid_options() {
         .err()
         .expect("no endpoint");
     assert_eq!(error_code(&error), "InvalidOptions");
+    assert_eq!(error_reason(&error), "invalid-options");
     let error = Uploader::new(
         js_object(&[("endpoint", "/x".into()), ("concurrency", 0.into())]).unchecked_into(),
     )

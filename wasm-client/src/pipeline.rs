@@ -1,0 +1,265 @@
+//! The part pipeline: hash → upload, until every part is stored on the server.
+//!
+//! Two stages. One hasher reads and hashes parts in order, running ahead of the uploads by at
+//! most `concurrency` parts (a hashed part waiting for a slot holds only its digest, not its
+//! bytes). Up to `concurrency` part requests run at once, each sending the Blob slice itself as
+//! the form's `content`, so the browser reads it from disk again and no part is ever held in
+//! memory. Everything runs on one task; pause and cancel drop [`PartPipeline::run`], which aborts
+//! whatever was in flight, and a later `run` goes on from what is done (digests are kept).
+
+use crate::error::UploadError;
+use crate::hashing::md5_of_range;
+use crate::http::RequestFailure;
+use crate::js_glue::ProgressReporter;
+use crate::progress::PartState;
+use crate::queue::Gate;
+use crate::retry::RetryPolicy;
+use crate::session::{PartToSend, Session};
+use crate::slicing::PartPlan;
+use crate::timers::now_ms;
+use futures_util::FutureExt;
+use futures_util::future::LocalBoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use partup_wire::{Endpoint, ErrorCode, PartInfo, md5_to_hex};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::Poll;
+use web_sys::Blob;
+
+type Digest = [u8; 16];
+
+/// Everything the pipeline works with.
+pub struct PipelineSetup {
+    pub session: Rc<Session>,
+    pub progress: Rc<ProgressReporter>,
+    pub file: Blob,
+    pub plan: PartPlan,
+    /// Shared with the other uploads of the same Uploader: one part is hashed at a time.
+    pub hashing_gate: Rc<Gate>,
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// On resume: parts the server already holds (index 0 is part 1), as listParts reported.
+    pub server_parts: Vec<Option<PartInfo>>,
+}
+
+/// The parts of one upload on their way to the server.
+pub struct PartPipeline {
+    setup: PipelineSetup,
+    /// Each part's MD5 once hashed (index 0 is part 1); cleared to force a re-read.
+    digests: RefCell<Vec<Option<Digest>>>,
+}
+
+enum Event {
+    Hashed(u32, Result<Digest, UploadError>),
+    Uploaded(u32, Result<(), UploadError>),
+}
+
+/// What one `run` still has to do.
+#[derive(Default)]
+struct Work {
+    to_hash: VecDeque<u32>,
+    /// Hashed, waiting for an upload slot.
+    ready: VecDeque<u32>,
+    hashing: Option<(u32, LocalBoxFuture<'static, Result<Digest, UploadError>>)>,
+    uploads: FuturesUnordered<LocalBoxFuture<'static, (u32, Result<(), UploadError>)>>,
+}
+
+impl Work {
+    /// Starts uploads up to `concurrency`, and the next hash when the uploads need more parts.
+    fn start_more(&mut self, pipeline: &Rc<PartPipeline>) {
+        let concurrency = pipeline.setup.concurrency;
+        while self.uploads.len() < concurrency {
+            let Some(n) = self.ready.pop_front() else {
+                break;
+            };
+            let upload = pipeline.clone().upload_part(n);
+            self.uploads
+                .push(upload.map(move |result| (n, result)).boxed_local());
+        }
+        if self.hashing.is_none()
+            && self.ready.len() < concurrency
+            && let Some(n) = self.to_hash.pop_front()
+        {
+            self.hashing = Some((n, pipeline.clone().hash_part(n).boxed_local()));
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.hashing.is_none() && self.uploads.is_empty()
+    }
+
+    async fn next_event(&mut self) -> Event {
+        poll_fn(|cx| {
+            if let Some((n, future)) = self.hashing.as_mut()
+                && let Poll::Ready(result) = future.poll_unpin(cx)
+            {
+                let n = *n;
+                self.hashing = None;
+                return Poll::Ready(Event::Hashed(n, result));
+            }
+            if let Poll::Ready(Some((n, result))) = self.uploads.poll_next_unpin(cx) {
+                return Poll::Ready(Event::Uploaded(n, result));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl PartPipeline {
+    pub fn new(setup: PipelineSetup) -> PartPipeline {
+        let count = setup.plan.part_count as usize;
+        PartPipeline {
+            setup,
+            digests: RefCell::new(vec![None; count]),
+        }
+    }
+
+    pub fn plan(&self) -> PartPlan {
+        self.setup.plan
+    }
+
+    /// Every part's MD5, part 1 first; only after [`PartPipeline::run`] succeeded.
+    pub fn digests(&self) -> Vec<Digest> {
+        let digests = self.digests.borrow();
+        digests
+            .iter()
+            .map(|d| d.expect("every part is hashed before complete"))
+            .collect()
+    }
+
+    /// Parts the server held already when the upload was resumed.
+    pub fn parts_on_server(&self) -> usize {
+        self.setup.server_parts.iter().flatten().count()
+    }
+
+    /// Uploads every part not done yet (or skips it when the server has it already).
+    pub async fn run(self: &Rc<Self>) -> Result<(), UploadError> {
+        let mut work = self.pending_work();
+        loop {
+            work.start_more(self);
+            if work.is_finished() {
+                debug_assert!(work.ready.is_empty() && work.to_hash.is_empty());
+                return Ok(());
+            }
+            match work.next_event().await {
+                Event::Hashed(n, result) => {
+                    let digest = result?;
+                    if self.already_stored(n, &digest) {
+                        self.setup.progress.part_done(n, true);
+                    } else {
+                        self.setup.progress.set_part_state(n, PartState::Waiting);
+                        work.ready.push_back(n);
+                    }
+                }
+                Event::Uploaded(n, result) => {
+                    result?;
+                    self.setup.progress.part_done(n, false);
+                }
+            }
+        }
+    }
+
+    fn pending_work(&self) -> Work {
+        let mut work = Work::default();
+        let digests = self.digests.borrow();
+        for n in 1..=self.setup.plan.part_count {
+            if self.setup.progress.read(|t| t.state(n)) == PartState::Done {
+                continue;
+            }
+            match digests[n as usize - 1] {
+                Some(_) => work.ready.push_back(n), // hashed before a pause
+                None => work.to_hash.push_back(n),
+            }
+        }
+        work
+    }
+
+    /// Reads and hashes part `number`.
+    async fn hash_part(self: Rc<Self>, number: u32) -> Result<Digest, UploadError> {
+        let (start, end) = self.setup.plan.range(number);
+        let _slot = self.setup.hashing_gate.acquire(false).await;
+        let progress = &self.setup.progress;
+        progress.set_part_state(number, PartState::Hashing);
+        let mut reported = 0u64;
+        let digest = md5_of_range(&self.setup.file, start, end, |hashed| {
+            // Progress at least every hashed MiB (throttled inside emit).
+            if hashed - reported >= 1 << 20 {
+                reported = hashed;
+                progress.emit(false);
+            }
+        })
+        .await
+        .map_err(|e| e.with_part(number))?;
+        self.digests.borrow_mut()[number as usize - 1] = Some(digest);
+        Ok(digest)
+    }
+
+    /// Whether the server already holds part `number` with these bytes (resume).
+    fn already_stored(&self, number: u32, digest: &Digest) -> bool {
+        self.setup
+            .server_parts
+            .get(number as usize - 1)
+            .and_then(Option::as_ref)
+            .is_some_and(|p| p.md5.eq_ignore_ascii_case(&md5_to_hex(digest)))
+    }
+
+    /// Sends part `number` until it is stored, re-reading and re-hashing it after a BadDigest.
+    async fn upload_part(self: Rc<Self>, number: u32) -> Result<(), UploadError> {
+        let before_retry = |failure: &RequestFailure| {
+            if failure.error.server_code() == Some(ErrorCode::BadDigest) {
+                // The bytes changed on the way (or on disk): read and hash them again.
+                self.digests.borrow_mut()[number as usize - 1] = None;
+            }
+            let progress = &self.setup.progress;
+            progress.update(|t| t.set_state(number, PartState::Retrying));
+        };
+        let attempt = || self.clone().attempt_part(number);
+        let session = &self.setup.session;
+        session
+            .retrying(
+                Endpoint::UploadPart,
+                self.setup.retry,
+                before_retry,
+                attempt,
+            )
+            .await
+            .map_err(|e| e.with_part(number))
+    }
+
+    /// One attempt at part `number`, hashing it first if its digest is not known (any more).
+    async fn attempt_part(self: Rc<Self>, number: u32) -> Result<(), RequestFailure> {
+        let known = self.digests.borrow()[number as usize - 1];
+        let digest = match known {
+            Some(digest) => digest,
+            // Boxed: the hashing future is already in `Work`; no second copy of it here.
+            None => (self.clone().hash_part(number).boxed_local().await)
+                .map_err(RequestFailure::local)?,
+        };
+        let progress = self.setup.progress.clone();
+        progress.set_part_state(number, PartState::Uploading);
+        let (start, end) = self.setup.plan.range(number);
+        let content = self
+            .setup
+            .file
+            .slice_with_f64_and_f64(start as f64, end as f64)
+            .expect("Blob.slice does not throw for in-range numbers");
+        let len = end - start;
+        let on_progress = Box::new(move |loaded: f64, total: f64| {
+            // `loaded` counts the form's own few hundred bytes too; scale to the part.
+            let fraction = if total > 0.0 { loaded / total } else { 0.0 };
+            let sent = (fraction * len as f64) as u64;
+            progress.update(|t| t.part_sent(number, sent, now_ms()));
+            progress.emit(false);
+        });
+        let part = PartToSend {
+            number,
+            content: &content,
+            len,
+            digest: &digest,
+        };
+        self.setup.session.send_part(part, on_progress).await
+    }
+}

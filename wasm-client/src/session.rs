@@ -1,0 +1,277 @@
+//! One upload's conversation with the server: uploadInit, listParts (resume), the part requests,
+//! uploadComplete and uploadAbort as typed calls, all retried by one loop ([`Session::retrying`]).
+//!
+//! The JSON calls go over fetch (`fetch.rs`), parts over XHR (`transport.rs`); both wait for a
+//! slot of the Uploader-wide request queue first, the JSON calls ahead of queued parts (they are
+//! short and each moves a whole upload along).
+
+use crate::error::{ClientCode, Reason, UploadError};
+use crate::http::{Answer, RequestFailure, extra_headers, parse_ok};
+use crate::options::UploaderOptions;
+use crate::queue::Gate;
+use crate::retry::{RetryPolicy, is_retryable};
+use crate::timers::sleep_ms;
+use crate::transport::{FormRequest, UploadProgress};
+use crate::{fetch, transport};
+use partup_wire::{
+    AbortResponse, CompletePart, CompleteRequest, CompleteResponse, Endpoint, ErrorCode,
+    InitRequest, InitResponse, ListPartsResponse, PartInfo, UploadIdRequest, md5_to_hex,
+    multipart_etag,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use web_sys::{Blob, FormData};
+
+/// A complete may legitimately take long (the server concatenates the parts); it gets this many
+/// stall timeouts before it is retried (a retried complete waits for the running one).
+const COMPLETE_STALL_FACTOR: f64 = 10.0;
+
+/// uploadAbort is best effort (the server sweeps stale uploads anyway): a few quick retries.
+const ABORT_POLICY: RetryPolicy = RetryPolicy {
+    max_retries: 3,
+    base_delay_ms: 250.0,
+    max_delay_ms: 2_000.0,
+};
+
+/// One part to send.
+pub struct PartToSend<'a> {
+    pub number: u32,
+    /// The part's slice of the file: the browser reads it from disk as it sends.
+    pub content: &'a Blob,
+    pub len: u64,
+    pub digest: &'a [u8; 16],
+}
+
+/// The server side of one upload.
+pub struct Session {
+    options: Rc<UploaderOptions>,
+    /// The Uploader-wide request queue.
+    gate: Rc<Gate>,
+    /// Told of every retry, before its wait.
+    on_retry: Box<dyn Fn()>,
+    upload_id: RefCell<Option<String>>,
+}
+
+impl Session {
+    pub fn new(options: Rc<UploaderOptions>, gate: Rc<Gate>, on_retry: Box<dyn Fn()>) -> Session {
+        Session {
+            options,
+            gate,
+            on_retry,
+            upload_id: RefCell::new(None),
+        }
+    }
+
+    /// The server's uploadId, once init (or a resume) answered.
+    pub fn upload_id(&self) -> Option<String> {
+        self.upload_id.borrow().clone()
+    }
+
+    fn url(&self, endpoint: Endpoint) -> String {
+        format!("{}/{}", self.options.endpoint, endpoint.name())
+    }
+
+    /// Runs `attempt` until it succeeds, fails in a way no retry fixes, or `policy` runs out.
+    /// `before_retry` sees each failure that is retried.
+    pub async fn retrying<T, Fut>(
+        &self,
+        endpoint: Endpoint,
+        policy: RetryPolicy,
+        mut before_retry: impl FnMut(&RequestFailure),
+        mut attempt: impl FnMut() -> Fut,
+    ) -> Result<T, UploadError>
+    where
+        Fut: Future<Output = Result<T, RequestFailure>>,
+    {
+        let mut retry = 0;
+        loop {
+            let failure = match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
+            };
+            if retry >= policy.max_retries || !is_retryable(failure.class, endpoint) {
+                return Err(failure.error);
+            }
+            retry += 1;
+            before_retry(&failure);
+            (self.on_retry)();
+            let random = js_sys::Math::random();
+            sleep_ms(policy.delay_ms(retry, random, failure.retry_after_ms)).await;
+        }
+    }
+
+    /// One JSON request to `endpoint`, one attempt. Not generic, so the code that sends is
+    /// there once, not once per answer type.
+    async fn post(
+        &self,
+        endpoint: Endpoint,
+        body: &str,
+        stall_timeout_ms: f64,
+    ) -> Result<Answer, RequestFailure> {
+        let url = self.url(endpoint);
+        let _slot = self.gate.acquire(true).await;
+        let headers = extra_headers(&self.options.headers).await?;
+        let with_credentials = self.options.with_credentials;
+        fetch::post_json(&url, body, &headers, with_credentials, stall_timeout_ms)
+            .await
+            .map_err(|why| RequestFailure::no_answer(endpoint, &url, why, stall_timeout_ms))
+    }
+
+    /// A JSON request to `endpoint`, retried by `policy`; the answer parsed as `Resp`.
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        request: &Req,
+        policy: RetryPolicy,
+        stall_timeout_ms: f64,
+    ) -> Result<Resp, UploadError> {
+        // A failure is impossible for these structs of strings and numbers.
+        let body = serde_json::to_string(request).unwrap_or_default();
+        let attempt = || async {
+            let answer = self.post(endpoint, &body, stall_timeout_ms).await?;
+            parse_ok(endpoint, &self.url(endpoint), answer)
+        };
+        self.retrying(endpoint, policy, |_| {}, attempt).await
+    }
+
+    /// uploadInit.
+    pub async fn init(&self, resource_key: &str) -> Result<InitResponse, UploadError> {
+        let request = InitRequest {
+            resource_key: resource_key.to_string(),
+        };
+        let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
+        let init: InitResponse = self
+            .call(Endpoint::UploadInit, &request, policy, stall)
+            .await?;
+        *self.upload_id.borrow_mut() = Some(init.upload_id.clone());
+        Ok(init)
+    }
+
+    /// Picks up `upload_id`, remembered from an earlier page: listParts, or `None` when the
+    /// server no longer knows it (expired, aborted or completed meanwhile) or it is another key's.
+    pub async fn resume(
+        &self,
+        upload_id: &str,
+        resource_key: &str,
+    ) -> Result<Option<Vec<PartInfo>>, UploadError> {
+        let request = UploadIdRequest {
+            upload_id: upload_id.to_string(),
+        };
+        let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
+        let listed = self
+            .call::<_, ListPartsResponse>(Endpoint::ListParts, &request, policy, stall)
+            .await;
+        match listed {
+            Ok(list) if list.resource_key == resource_key => {
+                *self.upload_id.borrow_mut() = Some(upload_id.to_string());
+                Ok(Some(list.parts))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.server_code() == Some(ErrorCode::NoSuchUpload) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One attempt at one part (the pipeline retries it through [`Session::retrying`], since a
+    /// retry may need the part read and hashed again first). A 200 for other bytes than ours is
+    /// never counted as stored.
+    pub async fn send_part(
+        &self,
+        part: PartToSend<'_>,
+        on_progress: UploadProgress,
+    ) -> Result<(), RequestFailure> {
+        let endpoint = Endpoint::UploadPart;
+        let url = self.url(endpoint);
+        let md5_hex = md5_to_hex(part.digest);
+        let form = FormData::new().expect("FormData exists wherever XHR does");
+        let _ = form.append_with_str("uploadId", &self.upload_id().unwrap_or_default());
+        let _ = form.append_with_str("partNumber", &part.number.to_string());
+        let _ = form.append_with_str("md5", &md5_hex);
+        let _ = form.append_with_blob_and_filename("content", part.content, "part");
+        let _slot = self.gate.acquire(false).await;
+        let headers = extra_headers(&self.options.headers).await?;
+        let stall_timeout_ms = self.options.stall_timeout_ms;
+        let request = FormRequest {
+            url: &url,
+            form: &form,
+            headers: &headers,
+            with_credentials: self.options.with_credentials,
+            stall_timeout_ms,
+        };
+        let answer = transport::post_form(request, on_progress)
+            .await
+            .map_err(|why| RequestFailure::no_answer(endpoint, &url, why, stall_timeout_ms))?;
+        let stored: PartInfo = parse_ok(endpoint, &url, answer)?;
+        if !stored.md5.eq_ignore_ascii_case(&md5_hex) || stored.size != part.len {
+            return Err(RequestFailure::unexpected(
+                Reason::Mismatch,
+                format!(
+                    "the server stored {} bytes with md5 {} for part {}, expected {} bytes with md5 {md5_hex}",
+                    stored.size, stored.md5, part.number, part.len
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// uploadComplete with every part's MD5 (`digests[0]` is part 1); checks the answer's size
+    /// and etag against the file's own.
+    pub async fn complete(
+        &self,
+        digests: &[[u8; 16]],
+        file_size: u64,
+    ) -> Result<CompleteResponse, UploadError> {
+        let parts = (1..)
+            .zip(digests)
+            .map(|(part_number, digest)| CompletePart {
+                part_number,
+                md5: md5_to_hex(digest),
+            });
+        let request = CompleteRequest {
+            upload_id: self.upload_id().unwrap_or_default(),
+            complete_multipart_upload: parts.collect(),
+        };
+        let stall = self.options.stall_timeout_ms * COMPLETE_STALL_FACTOR;
+        let done: CompleteResponse = self
+            .call(
+                Endpoint::UploadComplete,
+                &request,
+                self.options.retry,
+                stall,
+            )
+            .await?;
+        let expected_etag = multipart_etag(digests);
+        if done.size != file_size || !done.etag.eq_ignore_ascii_case(&expected_etag) {
+            return Err(UploadError::client(
+                ClientCode::UnexpectedResponse,
+                Reason::Mismatch,
+                format!(
+                    "the server assembled {} bytes with etag {}, but the file has {file_size} bytes \
+                     and etag {expected_etag}",
+                    done.size, done.etag
+                ),
+            ));
+        }
+        Ok(done)
+    }
+
+    /// uploadAbort, best effort: a failure is only logged.
+    pub async fn abort(&self) {
+        let Some(upload_id) = self.upload_id() else {
+            return;
+        };
+        let request = UploadIdRequest { upload_id };
+        let stall = self.options.stall_timeout_ms;
+        let result = self
+            .call::<_, AbortResponse>(Endpoint::UploadAbort, &request, ABORT_POLICY, stall)
+            .await;
+        if let Err(e) = result
+            && e.server_code() != Some(ErrorCode::NoSuchUpload)
+        {
+            web_sys::console::warn_1(&e.full_message().into());
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! One upload from start to end: init (or resume), the part pipeline, complete — with pause,
+//! resume and cancel, and the resume entry kept or forgotten as the outcome says.
+
+use crate::control::{Control, RunState};
+use crate::error::{ClientCode, Reason, UploadError};
+use crate::js_glue::{Hooks, InitInfo, ProgressReporter, UploadFacts, result_object};
+use crate::options::{UploadOptions, UploaderOptions};
+use crate::pipeline::{PartPipeline, PipelineSetup};
+use crate::progress::{Phase, ProgressTracker};
+use crate::queue::Gate;
+use crate::resume_store::{self, ResumeEntry};
+use crate::session::Session;
+use crate::slicing::PartPlan;
+use futures_util::future::{Either, select};
+use partup_wire::{CompleteResponse, ErrorCode, PartInfo};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+use web_sys::Blob;
+
+fn tracker_for(plan: &PartPlan) -> ProgressTracker {
+    ProgressTracker::new((1..=plan.part_count).map(|n| plan.part_len(n)).collect())
+}
+
+/// Everything one upload needs; shared by its driver and the JS `Upload` handle.
+pub struct UploadTask {
+    options: Rc<UploaderOptions>,
+    file: Blob,
+    resource_key: String,
+    /// Where the upload is remembered for a resume after a reload.
+    resume_key: String,
+    hooks: Hooks,
+    pub progress: Rc<ProgressReporter>,
+    pub control: Rc<Control>,
+    pub session: Rc<Session>,
+    hashing_gate: Rc<Gate>,
+    /// The plan for a fresh upload (a resumed one keeps the part size it began with).
+    fresh_plan: PartPlan,
+    existed: Cell<bool>,
+    resumed: Cell<bool>,
+}
+
+impl UploadTask {
+    pub fn new(
+        options: Rc<UploaderOptions>,
+        upload_options: UploadOptions,
+        file: Blob,
+        request_gate: Rc<Gate>,
+        hashing_gate: Rc<Gate>,
+    ) -> Result<UploadTask, UploadError> {
+        let size = file.size() as u64;
+        let (part_size, min, max) = (
+            options.part_size,
+            options.min_part_size,
+            options.max_part_size,
+        );
+        let fresh_plan = PartPlan::new(size, part_size, min, max).map_err(|e| {
+            UploadError::client(ClientCode::FileTooLarge, Reason::FileTooLarge, e.0)
+        })?;
+        let resource_key = upload_options.resource_key.clone();
+        let resume_key = resume_store::fingerprint(&file, &resource_key, &options.endpoint);
+        let progress = Rc::new(ProgressReporter::new(
+            tracker_for(&fresh_plan),
+            upload_options.on_progress.clone(),
+        ));
+        let retried = progress.clone();
+        let on_retry = Box::new(move || {
+            retried.update(|t| t.retried());
+            retried.emit(true);
+        });
+        Ok(UploadTask {
+            session: Rc::new(Session::new(options.clone(), request_gate, on_retry)),
+            hooks: Hooks::new(&upload_options),
+            options,
+            file,
+            resource_key,
+            resume_key,
+            progress,
+            control: Rc::new(Control::default()),
+            hashing_gate,
+            fresh_plan,
+            existed: Cell::new(false),
+            resumed: Cell::new(false),
+        })
+    }
+
+    fn facts(&self) -> UploadFacts {
+        UploadFacts {
+            upload_id: self.session.upload_id().unwrap_or_default(),
+            existed: self.existed.get(),
+            resumed: self.resumed.get(),
+        }
+    }
+
+    fn pipeline(&self, plan: PartPlan, server_parts: Vec<Option<PartInfo>>) -> PartPipeline {
+        PartPipeline::new(PipelineSetup {
+            session: self.session.clone(),
+            progress: self.progress.clone(),
+            file: self.file.clone(),
+            plan,
+            hashing_gate: self.hashing_gate.clone(),
+            concurrency: self.options.concurrency as usize,
+            retry: self.options.retry,
+            server_parts,
+        })
+    }
+
+    /// uploadInit, or — for a file remembered from an earlier page — listParts of that upload.
+    async fn prepare(&self) -> Result<PartPipeline, UploadError> {
+        if self.options.resume
+            && let Some(resumed) = self.try_resume().await?
+        {
+            return Ok(resumed);
+        }
+        let init = self.session.init(&self.resource_key).await?;
+        self.existed.set(init.is_exist);
+        if init.is_exist && !self.hooks.replace_existing(&init.upload_id).await? {
+            return Err(self.hooks.declined_error());
+        }
+        if self.options.resume {
+            let entry = ResumeEntry {
+                upload_id: init.upload_id,
+                part_size: self.fresh_plan.part_size,
+                resource_key: self.resource_key.clone(),
+                existed: init.is_exist,
+            };
+            resume_store::save(&self.resume_key, &entry);
+        }
+        Ok(self.pipeline(self.fresh_plan, Vec::new()))
+    }
+
+    /// Picks up a remembered upload. `None` (after forgetting it) when it is gone or unusable.
+    async fn try_resume(&self) -> Result<Option<PartPipeline>, UploadError> {
+        let Some(entry) = resume_store::load(&self.resume_key) else {
+            return Ok(None);
+        };
+        let usable_plan = PartPlan::resumed(self.file.size() as u64, entry.part_size)
+            .filter(|p| p.part_size <= self.options.max_part_size)
+            .filter(|p| p.part_count == 1 || p.part_size >= self.options.min_part_size)
+            .filter(|_| entry.resource_key == self.resource_key);
+        let listed = match usable_plan {
+            Some(_) => {
+                self.session
+                    .resume(&entry.upload_id, &self.resource_key)
+                    .await?
+            }
+            None => None,
+        };
+        let (Some(plan), Some(listed)) = (usable_plan, listed) else {
+            resume_store::remove(&self.resume_key);
+            return Ok(None);
+        };
+        // Only parts of exactly the planned size can be reused; their MD5 is compared after
+        // hashing the local bytes, so a changed file is never stitched from stale parts.
+        let mut server_parts = vec![None; plan.part_count as usize];
+        for part in listed {
+            let n = part.part_number;
+            if n >= 1 && n <= plan.part_count && part.size == plan.part_len(n) {
+                server_parts[n as usize - 1] = Some(part);
+            }
+        }
+        self.progress.update(|tracker| {
+            let retries = tracker.retries;
+            *tracker = tracker_for(&plan);
+            tracker.retries = retries;
+        });
+        self.existed.set(entry.existed);
+        self.resumed.set(true);
+        Ok(Some(self.pipeline(plan, server_parts)))
+    }
+
+    fn call_on_init(&self, pipeline: &PartPipeline) {
+        let plan = pipeline.plan();
+        self.hooks.call_on_init(&InitInfo {
+            facts: &self.facts(),
+            part_size: plan.part_size,
+            parts_total: plan.part_count,
+            parts_on_server: pipeline.parts_on_server(),
+        });
+    }
+
+    /// Runs `work` unless cancel comes first.
+    async fn unless_cancelled<T>(
+        &self,
+        work: impl Future<Output = Result<T, UploadError>>,
+    ) -> Result<T, UploadError> {
+        let cancelled = self.control.wait_until(|s| s == RunState::Cancelled);
+        match select(pin!(work), pin!(cancelled)).await {
+            Either::Left((result, _)) => result,
+            Either::Right(_) => Err(UploadError::cancelled()),
+        }
+    }
+
+    /// Runs the pipeline until every part is stored, pausing and resuming as asked.
+    async fn upload_parts(&self, pipeline: &Rc<PartPipeline>) -> Result<(), UploadError> {
+        loop {
+            if self.control.state() == RunState::Paused {
+                self.progress.set_phase(Phase::Paused);
+            }
+            let state = self.control.wait_until(|s| s != RunState::Paused).await;
+            if state == RunState::Cancelled {
+                return Err(UploadError::cancelled());
+            }
+            self.progress.set_phase(Phase::Uploading);
+            let interrupted = self.control.wait_until(|s| s != RunState::Running);
+            match select(pin!(pipeline.run()), pin!(interrupted)).await {
+                Either::Left((result, _)) => return result,
+                Either::Right((RunState::Cancelled, _)) => return Err(UploadError::cancelled()),
+                Either::Right(_) => {
+                    // Paused: the in-flight requests were just aborted by the drop.
+                    self.progress.update(|t| t.reset_unfinished());
+                }
+            }
+        }
+    }
+
+    /// The whole upload, start to end.
+    async fn drive(&self) -> Result<CompleteResponse, UploadError> {
+        self.progress.set_phase(Phase::Initializing);
+        // Init and complete are short and not undone by a pause; only cancel stops them.
+        let pipeline = Rc::new(self.unless_cancelled(self.prepare()).await?);
+        self.call_on_init(&pipeline);
+        self.upload_parts(&pipeline).await?;
+        self.progress.set_phase(Phase::Completing);
+        let file_size = pipeline.plan().file_size;
+        let digests = pipeline.digests();
+        self.unless_cancelled(self.session.complete(&digests, file_size))
+            .await
+    }
+
+    /// Runs the upload and settles `done`: the result object, or a `PartupError`.
+    pub async fn run(self: Rc<Self>) -> Result<JsValue, JsValue> {
+        match self.drive().await {
+            Ok(done) => {
+                resume_store::remove(&self.resume_key);
+                self.progress.set_phase(Phase::Done);
+                let facts = self.facts();
+                Ok(self.progress.read(|t| result_object(&done, &facts, t)))
+            }
+            Err(error) if error.is_cancelled() => {
+                self.control.cancel();
+                self.session.abort().await;
+                resume_store::remove(&self.resume_key);
+                self.progress.set_phase(Phase::Cancelled);
+                Err(error.to_js())
+            }
+            Err(error) => {
+                if error.server_code() == Some(ErrorCode::NoSuchUpload) {
+                    // The server no longer knows it; a later try must start fresh.
+                    resume_store::remove(&self.resume_key);
+                }
+                // Otherwise the entry stays: picking the same file again resumes.
+                self.progress.set_phase(Phase::Failed);
+                Err(error.to_js())
+            }
+        }
+    }
+}
