@@ -9,8 +9,9 @@ use futures_util::StreamExt;
 use partup_wire::MAX_JSON_BODY_BYTES;
 use serde_json::{Map, Value};
 
-use crate::api::drain::{SharedBody, worth_draining};
 use crate::error::{AppError, AppResult};
+use crate::http::drain::{SharedBody, worth_draining};
+use crate::storage::UploadId;
 
 fn too_large() -> AppError {
     AppError::too_large(format!(
@@ -110,4 +111,14 @@ pub fn string_field(fields: &Map<String, Value>, name: &str) -> AppResult<String
         ))),
         None => Err(AppError::invalid_argument(format!("{name} is missing"))),
     }
+}
+
+/// The `uploadId` field of a set of fields, as an id (`NoSuchUpload` when it cannot be one).
+pub fn upload_id_field(fields: &Map<String, Value>) -> AppResult<UploadId> {
+    UploadId::parse(&string_field(fields, "uploadId")?)
+}
+
+/// Reads a body whose one field is `uploadId` (listParts, uploadAbort).
+pub async fn read_upload_id(headers: &HeaderMap, body: Body) -> AppResult<UploadId> {
+    upload_id_field(&read_fields(headers, body).await?)
 }

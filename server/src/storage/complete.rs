@@ -1,0 +1,173 @@
+//! uploadComplete (SPEC.md §3): the checks of the part list, the answer (size, etag), the record that
+//! lets a repeated request get the same answer, and the replay of that answer.
+
+use std::collections::BTreeMap;
+
+use partup_wire::{CompletePart, CompleteResponse, ErrorCode, multipart_etag};
+
+use crate::error::{AppError, AppResult};
+use crate::storage::backend::{AssemblyPlan, StoredPart};
+use crate::storage::records::{self, CompletedRecord, Record};
+use crate::storage::{Storage, UploadId};
+
+/// How often an assembly the store dropped to a concurrent one is tried in all.
+const ASSEMBLY_ATTEMPTS: u32 = 3;
+
+impl Storage {
+    /// Assembles the object from the listed parts (see [`check_complete_list`]) or, for an upload
+    /// that already completed with the same list, answers the recorded result again.
+    pub async fn complete(
+        &self,
+        upload_id: &UploadId,
+        listed: &[CompletePart],
+    ) -> AppResult<CompleteResponse> {
+        let _lock = self.backend.lock_upload(upload_id).await;
+        if let Some(done) = self.completed_record(upload_id).await? {
+            return replay(upload_id, done, listed);
+        }
+        let record = self.upload_in_progress(upload_id).await?;
+        let stored = self.backend.stored_parts(upload_id).await?;
+        let chosen = check_complete_list(listed, &stored, self.limits.min_part_size)?;
+        let plan = AssemblyPlan {
+            upload_id: upload_id.clone(),
+            etag: multipart_etag(chosen.iter().map(|p| &p.digest.md5)),
+            size: chosen.iter().map(|p| p.digest.size).sum(),
+            parts: chosen.into_iter().cloned().collect(),
+            resource_key: record.resource_key,
+        };
+        let mut attempts = 0;
+        while let Err(failure) = self.backend.assemble(&plan).await {
+            // Another instance may have completed the same upload (and removed its parts) meanwhile.
+            if let Some(done) = self.completed_record(upload_id).await? {
+                return replay(upload_id, done, listed);
+            }
+            attempts += 1;
+            if !failure.assemble_again || attempts == ASSEMBLY_ATTEMPTS {
+                return Err(failure.error);
+            }
+            tracing::info!(%upload_id, "the store lost the assembly of this object to a concurrent one; assembling again");
+        }
+        let response = CompleteResponse {
+            resource_key: plan.resource_key,
+            size: plan.size,
+            parts: plan.parts.len() as u32,
+            etag: plan.etag,
+        };
+        let done = CompletedRecord {
+            parts: listed.to_vec(),
+            response,
+        };
+        self.backend
+            .write_record(upload_id, Record::Completed, &records::encode(&done)?)
+            .await?;
+        // The parts are no longer needed; if freeing them fails, the sweep removes the whole upload
+        // with its completion record later.
+        if let Err(e) = self.backend.discard_parts(upload_id).await {
+            tracing::warn!(%upload_id, "could not discard parts after completing: {e}");
+        }
+        Ok(done.response)
+    }
+
+    async fn completed_record(&self, upload_id: &UploadId) -> AppResult<Option<CompletedRecord>> {
+        match self
+            .backend
+            .read_record(upload_id, Record::Completed)
+            .await?
+        {
+            Some(content) => Ok(Some(records::decode(Record::Completed, &content)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The answer to a complete of an upload that already completed: the recorded one for the same
+/// list, `NoSuchUpload` for another.
+fn replay(
+    upload_id: &UploadId,
+    done: CompletedRecord,
+    listed: &[CompletePart],
+) -> AppResult<CompleteResponse> {
+    if same_part_list(&done.parts, listed) {
+        Ok(done.response)
+    } else {
+        Err(AppError::new(
+            ErrorCode::NoSuchUpload,
+            format!("upload '{upload_id}' was already completed with a different part list"),
+        ))
+    }
+}
+
+/// SPEC.md §3's checks after "the upload exists", in order, against the parts stored: a non-empty list,
+/// strictly ascending numbers, every part stored with the listed md5, every part but the last at
+/// least `min_part_size`. Returns the stored parts in list order.
+pub fn check_complete_list<'a>(
+    listed: &[CompletePart],
+    stored: &'a BTreeMap<u32, StoredPart>,
+    min_part_size: u64,
+) -> AppResult<Vec<&'a StoredPart>> {
+    if listed.is_empty() {
+        return Err(AppError::invalid_argument(
+            "completeMultipartUpload is empty; list the parts to assemble",
+        ));
+    }
+    if let Some(pair) = listed
+        .windows(2)
+        .find(|w| w[0].part_number >= w[1].part_number)
+    {
+        return Err(AppError::new(
+            ErrorCode::InvalidPartOrder,
+            format!(
+                "part numbers must be strictly ascending, but {} is followed by {}",
+                pair[0].part_number, pair[1].part_number
+            ),
+        ));
+    }
+    let mut chosen = Vec::with_capacity(listed.len());
+    for want in listed {
+        match stored.get(&want.part_number) {
+            None => {
+                return Err(AppError::new(
+                    ErrorCode::InvalidPart,
+                    format!(
+                        "part {} was never uploaded (or its upload did not finish)",
+                        want.part_number
+                    ),
+                ));
+            }
+            Some(part) if partup_wire::parse_md5_hex(&want.md5) != Some(part.digest.md5) => {
+                return Err(AppError::new(
+                    ErrorCode::InvalidPart,
+                    format!(
+                        "part {} is stored with md5 {}, not {}; upload it again or list the right md5",
+                        want.part_number,
+                        partup_wire::md5_to_hex(&part.digest.md5),
+                        want.md5
+                    ),
+                ));
+            }
+            Some(part) => chosen.push(part),
+        }
+    }
+    if let Some(part) = chosen[..chosen.len() - 1]
+        .iter()
+        .find(|part| part.digest.size < min_part_size)
+    {
+        return Err(AppError::new(
+            ErrorCode::EntityTooSmall,
+            format!(
+                "part {} is {} bytes; every part but the last must be at least {min_part_size} bytes",
+                part.part_number, part.digest.size
+            ),
+        ));
+    }
+    Ok(chosen)
+}
+
+/// Whether a repeated uploadComplete asks for the same list as the one that completed the upload
+/// (numbers as numbers, md5s ignoring case).
+pub fn same_part_list(a: &[CompletePart], b: &[CompletePart]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.part_number == y.part_number && x.md5.eq_ignore_ascii_case(&y.md5))
+}
