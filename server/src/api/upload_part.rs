@@ -66,6 +66,23 @@ struct PartForm {
 }
 
 impl PartForm {
+    /// The part with its upload, number and claimed md5, once the form has ended.
+    fn complete(self) -> AppResult<(IncomingPart, UploadId, u32, [u8; 16])> {
+        let upload_id = self
+            .upload_id
+            .ok_or_else(|| AppError::invalid_argument("uploadId is missing"))?;
+        let part_number = self
+            .part_number
+            .ok_or_else(|| AppError::invalid_argument("partNumber is missing"))?;
+        let claimed_md5 = self
+            .claimed_md5
+            .ok_or_else(|| AppError::invalid_argument("md5 is missing"))?;
+        let content = self.content.ok_or_else(|| {
+            AppError::invalid_argument("content is missing (the part's bytes, as a file field)")
+        })?;
+        Ok((content, upload_id, part_number, claimed_md5))
+    }
+
     /// Where the part goes, if the fields before its bytes said so.
     fn destination(&self) -> Option<PartDestination> {
         Some(PartDestination {
@@ -152,18 +169,7 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> App
             .is_some()
         {}
     }
-    let upload_id = fields
-        .upload_id
-        .ok_or_else(|| AppError::invalid_argument("uploadId is missing"))?;
-    let part_number = fields
-        .part_number
-        .ok_or_else(|| AppError::invalid_argument("partNumber is missing"))?;
-    let claimed_md5 = fields
-        .claimed_md5
-        .ok_or_else(|| AppError::invalid_argument("md5 is missing"))?;
-    let part = fields.content.ok_or_else(|| {
-        AppError::invalid_argument("content is missing (the part's bytes, as a file field)")
-    })?;
+    let (part, upload_id, part_number, claimed_md5) = fields.complete()?;
     state
         .storage
         .commit_part(part, &upload_id, part_number, claimed_md5)

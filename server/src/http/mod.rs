@@ -7,20 +7,7 @@ pub mod cors;
 pub mod drain;
 pub mod health;
 pub mod request_id;
+mod state;
 pub mod static_files;
 
-use std::sync::Arc;
-
-use tokio_util::task::TaskTracker;
-
-use crate::config::Config;
-use crate::storage::Storage;
-
-/// What every handler may use.
-#[derive(Clone)]
-pub struct AppState {
-    pub storage: Arc<Storage>,
-    pub config: Arc<Config>,
-    /// Work that must finish even if its request is dropped (uploadComplete); waited for at shutdown.
-    pub background: TaskTracker,
-}
+pub use state::AppState;

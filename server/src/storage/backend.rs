@@ -15,8 +15,8 @@ use futures_util::Stream;
 use tokio::sync::OwnedMutexGuard;
 
 use crate::error::{AppError, AppResult};
-use crate::storage::UploadId;
 use crate::storage::records::Record;
+use crate::storage::upload_id::UploadId;
 
 /// A stream of stored bytes; an error means the store failed mid-way.
 pub type ByteStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, AppError>> + Send + 'a>>;
@@ -124,18 +124,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn create_upload(&self, upload_id: &UploadId, record: &[u8]) -> AppResult<()>;
 
     /// A record's content; `None` when it is not stored.
-    async fn read_record(&self, upload_id: &UploadId, record: Record)
-    -> AppResult<Option<Vec<u8>>>;
+    async fn read_record(&self, id: &UploadId, record: Record) -> AppResult<Option<Vec<u8>>>;
 
     async fn record_exists(&self, upload_id: &UploadId, record: Record) -> AppResult<bool>;
 
     /// Writes a record atomically: readers see the old content or the new, never part of it.
-    async fn write_record(
-        &self,
-        upload_id: &UploadId,
-        record: Record,
-        content: &[u8],
-    ) -> AppResult<()>;
+    async fn write_record(&self, id: &UploadId, record: Record, content: &[u8]) -> AppResult<()>;
 
     /// Serialises state changes of one upload, where concurrent ones could interfere.
     async fn lock_upload(&self, _upload_id: &UploadId) -> UploadLock {

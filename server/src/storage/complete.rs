@@ -8,7 +8,8 @@ use partup_wire::{CompletePart, CompleteResponse, ErrorCode, multipart_etag};
 use crate::error::{AppError, AppResult};
 use crate::storage::backend::{AssemblyPlan, StoredPart};
 use crate::storage::records::{self, CompletedRecord, Record};
-use crate::storage::{Storage, UploadId};
+use crate::storage::upload_id::UploadId;
+use crate::storage::uploads::Storage;
 
 /// How often an assembly the store dropped to a concurrent one is tried in all.
 const ASSEMBLY_ATTEMPTS: u32 = 3;
@@ -122,32 +123,10 @@ pub fn check_complete_list<'a>(
             ),
         ));
     }
-    let mut chosen = Vec::with_capacity(listed.len());
-    for want in listed {
-        match stored.get(&want.part_number) {
-            None => {
-                return Err(AppError::new(
-                    ErrorCode::InvalidPart,
-                    format!(
-                        "part {} was never uploaded (or its upload did not finish)",
-                        want.part_number
-                    ),
-                ));
-            }
-            Some(part) if partup_wire::parse_md5_hex(&want.md5) != Some(part.digest.md5) => {
-                return Err(AppError::new(
-                    ErrorCode::InvalidPart,
-                    format!(
-                        "part {} is stored with md5 {}, not {}; upload it again or list the right md5",
-                        want.part_number,
-                        partup_wire::md5_to_hex(&part.digest.md5),
-                        want.md5
-                    ),
-                ));
-            }
-            Some(part) => chosen.push(part),
-        }
-    }
+    let chosen = listed
+        .iter()
+        .map(|want| stored_as_listed(want, stored))
+        .collect::<AppResult<Vec<_>>>()?;
     if let Some(part) = chosen[..chosen.len() - 1]
         .iter()
         .find(|part| part.digest.size < min_part_size)
@@ -161,6 +140,34 @@ pub fn check_complete_list<'a>(
         ));
     }
     Ok(chosen)
+}
+
+/// The stored part `want` lists, when it was uploaded with the listed md5; else `InvalidPart`.
+fn stored_as_listed<'a>(
+    want: &CompletePart,
+    stored: &'a BTreeMap<u32, StoredPart>,
+) -> AppResult<&'a StoredPart> {
+    match stored.get(&want.part_number) {
+        None => Err(AppError::new(
+            ErrorCode::InvalidPart,
+            format!(
+                "part {} was never uploaded (or its upload did not finish)",
+                want.part_number
+            ),
+        )),
+        Some(part) if partup_wire::parse_md5_hex(&want.md5) != Some(part.digest.md5) => {
+            Err(AppError::new(
+                ErrorCode::InvalidPart,
+                format!(
+                    "part {} is stored with md5 {}, not {}; upload it again or list the right md5",
+                    want.part_number,
+                    partup_wire::md5_to_hex(&part.digest.md5),
+                    want.md5
+                ),
+            ))
+        }
+        Some(part) => Ok(part),
+    }
 }
 
 /// Whether a repeated uploadComplete asks for the same list as the one that completed the upload

@@ -16,7 +16,7 @@ mod objects;
 mod records;
 pub mod s3;
 mod sweep;
-mod upload_id;
+pub mod upload_id;
 mod uploads;
 
 use std::sync::Arc;
@@ -27,27 +27,7 @@ pub use incoming_part::IncomingPart;
 pub use objects::{ByteRange, ObjectRead};
 pub use sweep::SweepReport;
 pub use upload_id::UploadId;
-
-/// The limits of SPEC.md §2 and §3 that storage enforces.
-#[derive(Debug, Clone, Copy)]
-pub struct PartLimits {
-    /// Largest part accepted (`--max-part-size`).
-    pub max_part_size: u64,
-    /// Smallest size of every listed part but the last (`--min-part-size`).
-    pub min_part_size: u64,
-}
-
-/// The uploads and objects of one backend, with SPEC.md's rules.
-pub struct Storage {
-    backend: Arc<dyn Backend>,
-    limits: PartLimits,
-}
-
-impl Storage {
-    pub fn new(backend: Arc<dyn Backend>, limits: PartLimits) -> Storage {
-        Storage { backend, limits }
-    }
-}
+pub use uploads::{PartLimits, Storage};
 
 /// Opens the backend `config` names (the data directory or the bucket).
 pub async fn open(config: &Config) -> Result<Arc<Storage>, String> {

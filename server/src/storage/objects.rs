@@ -6,8 +6,8 @@ use std::ops::Range;
 use partup_wire::ErrorCode;
 
 use crate::error::{AppError, AppResult};
-use crate::storage::Storage;
 use crate::storage::backend::{ByteStream, ReadFailure};
+use crate::storage::uploads::Storage;
 
 /// How often an object replaced while being opened is opened again.
 const OPEN_ATTEMPTS: usize = 3;

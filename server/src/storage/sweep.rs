@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use crate::error::AppResult;
-use crate::storage::Storage;
 use crate::storage::backend::UploadActivity;
 use crate::storage::records::COMPLETED_RECORD_RETENTION;
+use crate::storage::uploads::Storage;
 
 /// How long an upload without `upload.json` is left alone: an init may be writing it right now.
 const ORPHAN_GRACE: Duration = Duration::from_secs(60);

@@ -1,14 +1,37 @@
 //! The flows of an upload in progress: init, a part's begin and commit, listParts, abort; and the
 //! one definition of "in progress": `upload.json` present, no `completed.json`.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use partup_wire::{ErrorCode, PartInfo, md5_to_hex};
 
 use crate::error::{AppError, AppResult};
-use crate::storage::backend::{PartDestination, StoredPart};
+use crate::storage::backend::{Backend, PartDestination, StoredPart};
+use crate::storage::incoming_part::IncomingPart;
 use crate::storage::records::{self, Record, UploadRecord};
-use crate::storage::{IncomingPart, Storage, UploadId};
+use crate::storage::upload_id::UploadId;
+
+/// The limits of SPEC.md §2 and §3 that storage enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct PartLimits {
+    /// Largest part accepted (`--max-part-size`).
+    pub max_part_size: u64,
+    /// Smallest size of every listed part but the last (`--min-part-size`).
+    pub min_part_size: u64,
+}
+
+/// The uploads and objects of one backend, with SPEC.md's rules.
+pub struct Storage {
+    pub(super) backend: Arc<dyn Backend>,
+    pub(super) limits: PartLimits,
+}
+
+impl Storage {
+    pub fn new(backend: Arc<dyn Backend>, limits: PartLimits) -> Storage {
+        Storage { backend, limits }
+    }
+}
 
 impl StoredPart {
     pub fn info(&self) -> PartInfo {

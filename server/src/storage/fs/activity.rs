@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use super::layout::Layout;
 use crate::error::AppResult;
-use crate::storage::UploadId;
 use crate::storage::backend::UploadActivity;
 use crate::storage::records::Record;
+use crate::storage::upload_id::UploadId;
 
 fn modified_age(path: &Path, now: SystemTime) -> Option<Duration> {
     let modified = fs::metadata(path).and_then(|m| m.modified()).ok()?;

@@ -13,6 +13,8 @@ use std::path::Path;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::error::{AppError, AppResult};
+
 pub const HEADER_LEN: u64 = 4096;
 const MAGIC: &[u8; 8] = b"PARTUP1\n";
 
@@ -87,4 +89,13 @@ pub fn write_atomic(tmp_dir: &Path, target: &Path, content: &[u8]) -> io::Result
     tmp.as_file().sync_all()?;
     tmp.persist(target).map_err(|e| e.error)?;
     sync_dir(target.parent().expect("target has a parent"))
+}
+
+/// Runs blocking filesystem work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::internal(format!("storage task failed: {e}")))?
 }

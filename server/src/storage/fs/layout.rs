@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::storage::UploadId;
 use crate::storage::records::Record;
+use crate::storage::upload_id::UploadId;
 
 #[derive(Debug, Clone)]
 pub struct Layout {

@@ -1,7 +1,7 @@
 //! The filesystem backend: uploads, parts and objects as files under `--data` (see `layout.rs`).
 //!
 //! Durability rules, each the reason for an fsync: a part is acknowledged only after its file is
-//! fsynced, renamed into place and its directory fsynced (`part_writer.rs`); an object is assembled
+//! fsynced, renamed into place and its directory fsynced (`part_file.rs`); an object is assembled
 //! beside its final name, fsynced, then renamed (`object_file.rs`); an upload's records are written
 //! with [`write_atomic`]. A crash therefore leaves only whole files in `uploads/` and `objects/`,
 //! and debris in `tmp/`, which is emptied at start. State changes of one upload are serialised by
@@ -12,36 +12,28 @@ mod durable_file;
 mod keyed_locks;
 mod layout;
 mod object_file;
-mod part_writer;
+mod part_file;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use self::durable_file::{read_header, sync_dir, write_atomic};
+use self::durable_file::{blocking, sync_dir, write_atomic};
 use self::keyed_locks::KeyedLocks;
 use self::layout::Layout;
-use self::part_writer::FsPartWriter;
-use crate::error::{AppError, AppResult};
-use crate::storage::UploadId;
+use self::part_file::{FsPartWriter, read_stored_parts};
+use crate::error::AppResult;
 use crate::storage::backend::{
-    AssembleFailure, AssemblyPlan, Backend, OpenedObject, PartDestination, PartDigest, PartWriter,
-    StoredPart, UploadActivity, UploadLock,
+    AssembleFailure, AssemblyPlan, Backend, OpenedObject, PartDestination, PartWriter, StoredPart,
+    UploadActivity, UploadLock,
 };
 use crate::storage::records::Record;
-
-/// Header of a part file.
-#[derive(Debug, Serialize, Deserialize)]
-struct PartHeader {
-    md5: String,
-    size: u64,
-}
+use crate::storage::upload_id::UploadId;
 
 pub struct FsBackend {
     layout: Arc<Layout>,
@@ -76,47 +68,6 @@ impl FsBackend {
         let layout = self.layout.clone();
         blocking(move || work(&layout)).await
     }
-}
-
-/// Runs blocking filesystem work off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> AppResult<T> + Send + 'static,
-) -> AppResult<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::internal(format!("storage task failed: {e}")))?
-}
-
-fn read_stored_parts(layout: &Layout, id: &UploadId) -> AppResult<BTreeMap<u32, StoredPart>> {
-    let mut parts = BTreeMap::new();
-    let entries = match fs::read_dir(layout.parts_dir(id)) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(parts),
-        Err(e) => return Err(e.into()),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let Some(part_number) = entry.file_name().to_str().and_then(Layout::part_number_of) else {
-            continue;
-        };
-        let header: PartHeader = read_header(&mut File::open(entry.path())?)?;
-        let md5 = partup_wire::parse_md5_hex(&header.md5).ok_or_else(|| {
-            AppError::internal(format!("part {part_number} has a corrupt header"))
-        })?;
-        let digest = PartDigest {
-            md5,
-            size: header.size,
-        };
-        parts.insert(
-            part_number,
-            StoredPart {
-                part_number,
-                digest,
-                source: String::new(),
-            },
-        );
-    }
-    Ok(parts)
 }
 
 /// Moves an upload's directory out of `uploads/` in one rename (so it is gone at once, even if the
@@ -159,12 +110,8 @@ impl Backend for FsBackend {
         .await
     }
 
-    async fn read_record(
-        &self,
-        upload_id: &UploadId,
-        record: Record,
-    ) -> AppResult<Option<Vec<u8>>> {
-        let id = upload_id.clone();
+    async fn read_record(&self, id: &UploadId, record: Record) -> AppResult<Option<Vec<u8>>> {
+        let id = id.clone();
         self.with_layout(move |layout| match fs::read(layout.record(&id, record)) {
             Ok(content) => Ok(Some(content)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -179,13 +126,8 @@ impl Backend for FsBackend {
             .await
     }
 
-    async fn write_record(
-        &self,
-        upload_id: &UploadId,
-        record: Record,
-        content: &[u8],
-    ) -> AppResult<()> {
-        let (id, content) = (upload_id.clone(), content.to_vec());
+    async fn write_record(&self, id: &UploadId, record: Record, content: &[u8]) -> AppResult<()> {
+        let (id, content) = (id.clone(), content.to_vec());
         self.with_layout(move |layout| {
             let path = layout.record(&id, record);
             Ok(write_atomic(&layout.tmp_dir(), &path, &content)?)

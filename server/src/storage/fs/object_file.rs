@@ -14,10 +14,10 @@ use tokio::io::AsyncSeekExt;
 use super::durable_file::{HEADER_LEN, read_header, start_writeback, sync_dir, write_header};
 use super::layout::Layout;
 use crate::error::{AppError, AppResult};
-use crate::storage::UploadId;
 use crate::storage::backend::{
     AssemblyPlan, ByteStream, ObjectReader, OpenedObject, ReadFailure, StoredPart,
 };
+use crate::storage::upload_id::UploadId;
 
 /// Read size when serving objects.
 const OBJECT_READ_CHUNK: usize = 256 << 10;

@@ -16,8 +16,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use partup_wire::{parse_md5_hex, parse_part_number};
 
 use crate::error::AppResult;
-use crate::storage::UploadId;
 use crate::storage::records::Record;
+use crate::storage::upload_id::UploadId;
 
 /// Under this, one folder per upload.
 pub const UPLOADS: &str = "uploads/";

@@ -7,12 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use opendal::Operator;
 
+use super::connection::storage_error;
 use super::layout::{self, PartVersion, parse_part_version};
-use super::storage_error;
 use crate::error::AppResult;
-use crate::storage::UploadId;
 use crate::storage::backend::{PartDigest, StoredPart, UploadActivity};
 use crate::storage::records::Record;
+use crate::storage::upload_id::UploadId;
 
 /// Every object under `prefix`.
 pub async fn list_recursive(op: &Operator, prefix: &str) -> AppResult<Vec<opendal::Entry>> {

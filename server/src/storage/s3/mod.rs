@@ -9,6 +9,7 @@
 //! only the small ones and the bytes needed to fill a small part up to 5 MiB. Writers buffer at most
 //! about 5 MiB per request in flight. Reads are pinned to the version opened (`object_reader.rs`).
 
+mod connection;
 mod layout;
 mod listing;
 mod object_reader;
@@ -20,38 +21,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use opendal::{ErrorKind, Operator};
 
+pub use self::connection::S3Settings;
+use self::connection::storage_error;
 use self::object_reader::S3ObjectReader;
 use self::part_writer::S3PartWriter;
-use crate::config::Config;
-use crate::error::{AppError, AppResult};
-use crate::storage::UploadId;
+use crate::error::AppResult;
 use crate::storage::backend::{
     AssembleFailure, AssemblyPlan, Backend, OpenedObject, PartDestination, PartWriter, StoredPart,
     UploadActivity,
 };
 use crate::storage::records::Record;
-
-/// Where and how to reach the bucket.
-#[derive(Debug, Clone)]
-pub struct S3Settings {
-    pub endpoint: Option<String>,
-    pub bucket: String,
-    pub region: String,
-    pub prefix: String,
-    pub virtual_host_style: bool,
-}
-
-impl S3Settings {
-    pub fn from_config(config: &Config) -> S3Settings {
-        S3Settings {
-            endpoint: config.s3_endpoint.clone(),
-            bucket: config.s3_bucket.clone().unwrap_or_default(),
-            region: config.s3_region.clone(),
-            prefix: config.s3_prefix.clone(),
-            virtual_host_style: config.s3_virtual_host_style,
-        }
-    }
-}
+use crate::storage::upload_id::UploadId;
 
 /// User metadata key of an object's multipart etag.
 const ETAG_METADATA: &str = "partup-etag";
@@ -60,42 +40,12 @@ pub struct S3Backend {
     op: Operator,
 }
 
-fn storage_error(err: opendal::Error) -> AppError {
-    AppError::internal(format!("object store: {err}"))
-}
-
 impl S3Backend {
-    /// Connects to the bucket and checks it answers. Credentials come from the environment
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) as the AWS tools do.
+    /// Connects to the bucket `settings` name (see [`connection::connect`]).
     pub async fn connect(settings: &S3Settings) -> Result<S3Backend, String> {
-        // OpenDAL's reqwest transport; installed explicitly (first install wins) rather than by a
-        // process constructor.
-        opendal::install_default();
-        let mut builder = opendal::services::S3::default()
-            .bucket(&settings.bucket)
-            .region(&settings.region)
-            .root(&format!("/{}", settings.prefix.trim_matches('/')));
-        if let Some(endpoint) = &settings.endpoint {
-            builder = builder.endpoint(endpoint);
-        }
-        if settings.virtual_host_style {
-            builder = builder.enable_virtual_host_style();
-        }
-        if let (Ok(id), Ok(secret)) = (
-            std::env::var("AWS_ACCESS_KEY_ID"),
-            std::env::var("AWS_SECRET_ACCESS_KEY"),
-        ) {
-            builder = builder.access_key_id(&id).secret_access_key(&secret);
-        }
-        let op = Operator::new(builder)
-            .map_err(|e| format!("invalid S3 settings: {e}"))?
-            .layer(opendal::layers::RetryLayer::new().with_jitter())
-            .layer(opendal::layers::TimeoutLayer::new().with_io_timeout(Duration::from_secs(60)));
-        op.list_with(layout::UPLOADS)
-            .limit(1)
-            .await
-            .map_err(|e| format!("cannot reach bucket '{}': {e}", settings.bucket))?;
-        Ok(S3Backend { op })
+        Ok(S3Backend {
+            op: connection::connect(settings).await?,
+        })
     }
 
     /// Deletes every object under `prefix` (idempotent: deleting what is gone is fine).
@@ -147,12 +97,8 @@ impl Backend for S3Backend {
             .await
     }
 
-    async fn read_record(
-        &self,
-        upload_id: &UploadId,
-        record: Record,
-    ) -> AppResult<Option<Vec<u8>>> {
-        match self.op.read(&layout::record(upload_id, record)).await {
+    async fn read_record(&self, id: &UploadId, record: Record) -> AppResult<Option<Vec<u8>>> {
+        match self.op.read(&layout::record(id, record)).await {
             Ok(buffer) => Ok(Some(buffer.to_vec())),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(storage_error(e)),
@@ -166,13 +112,8 @@ impl Backend for S3Backend {
             .map_err(storage_error)
     }
 
-    async fn write_record(
-        &self,
-        upload_id: &UploadId,
-        record: Record,
-        content: &[u8],
-    ) -> AppResult<()> {
-        self.write_object(&layout::record(upload_id, record), content)
+    async fn write_record(&self, id: &UploadId, record: Record, content: &[u8]) -> AppResult<()> {
+        self.write_object(&layout::record(id, record), content)
             .await
     }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures_util::{StreamExt, TryStreamExt};
 use opendal::{ErrorKind, Operator};
 
-use super::storage_error;
+use super::connection::storage_error;
 use crate::error::AppError;
 use crate::storage::backend::{ByteStream, ObjectReader, ReadFailure};
 

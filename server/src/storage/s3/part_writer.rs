@@ -8,11 +8,12 @@ use bytes::Bytes;
 use opendal::Operator;
 use partup_wire::md5_to_hex;
 
+use super::connection::storage_error;
+use super::layout;
 use super::listing::delete_older_versions;
-use super::{layout, storage_error};
 use crate::error::{AppError, AppResult};
-use crate::storage::UploadId;
 use crate::storage::backend::{PartDestination, PartDigest, PartWriter};
+use crate::storage::upload_id::UploadId;
 
 pub struct S3PartWriter {
     op: Operator,

@@ -1,25 +1,35 @@
-//! A part on its way to disk: a temporary file in `tmp/`, its header written and fsynced once the
-//! bytes are verified, renamed to its part file on commit. Dropped before that, the file is deleted.
+//! Part files: a header (md5, size) and the bytes. A part on its way to disk is a temporary file in
+//! `tmp/`, its header written and fsynced once the bytes are verified, renamed to its part file on
+//! commit; dropped before that, the file is deleted.
 
-use std::io::SeekFrom;
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, SeekFrom};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use partup_wire::md5_to_hex;
+use partup_wire::{md5_to_hex, parse_md5_hex};
+use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::durable_file::{HEADER_LEN, sync_dir, write_header};
+use super::durable_file::{HEADER_LEN, blocking, read_header, sync_dir, write_header};
 use super::layout::Layout;
-use super::{PartHeader, blocking};
-use crate::error::AppResult;
-use crate::storage::UploadId;
-use crate::storage::backend::{PartDigest, PartWriter};
+use crate::error::{AppError, AppResult};
+use crate::storage::backend::{PartDigest, PartWriter, StoredPart};
+use crate::storage::upload_id::UploadId;
 
 /// Size of the buffer between the network and a part file: big enough that each write to the
 /// blocking pool moves a useful amount, small enough to stay far below the memory budget.
 const PART_WRITE_BUFFER: usize = 1 << 20;
+
+/// Header of a part file.
+#[derive(Debug, Serialize, Deserialize)]
+struct PartHeader {
+    md5: String,
+    size: u64,
+}
 
 pub struct FsPartWriter {
     layout: Arc<Layout>,
@@ -78,4 +88,37 @@ impl PartWriter for FsPartWriter {
         })
         .await
     }
+}
+
+/// The upload's part files, by number.
+pub fn read_stored_parts(layout: &Layout, id: &UploadId) -> AppResult<BTreeMap<u32, StoredPart>> {
+    let mut parts = BTreeMap::new();
+    let entries = match fs::read_dir(layout.parts_dir(id)) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(parts),
+        Err(e) => return Err(e.into()),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let Some(part_number) = entry.file_name().to_str().and_then(Layout::part_number_of) else {
+            continue;
+        };
+        let header: PartHeader = read_header(&mut File::open(entry.path())?)?;
+        let md5 = parse_md5_hex(&header.md5).ok_or_else(|| {
+            AppError::internal(format!("part {part_number} has a corrupt header"))
+        })?;
+        let digest = PartDigest {
+            md5,
+            size: header.size,
+        };
+        parts.insert(
+            part_number,
+            StoredPart {
+                part_number,
+                digest,
+                source: String::new(),
+            },
+        );
+    }
+    Ok(parts)
 }
