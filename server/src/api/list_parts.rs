@@ -1,24 +1,20 @@
 //! `POST listParts` (JSON or form body) and `GET listParts?uploadId=…`: the parts stored so far.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use partup_wire::ListPartsResponse;
 use serde_json::{Map, Value};
 
 use crate::error::AppResult;
 use crate::http::AppState;
-use crate::http::body::{read_upload_id, upload_id_field};
+use crate::http::body::{Fields, upload_id_field};
 use crate::storage::UploadId;
 
 pub async fn handle_post(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Fields(fields): Fields,
 ) -> AppResult<Json<ListPartsResponse>> {
-    let upload_id = read_upload_id(&headers, body).await?;
-    list(&state, upload_id).await
+    list(&state, upload_id_field(&fields)?).await
 }
 
 pub async fn handle_get(

@@ -4,23 +4,18 @@
 //! stop it, so a retry of the same request finds it finished (or waits for it) and gets the same 200.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use partup_wire::{CompleteRequest, CompleteResponse};
 
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
-use crate::http::body::{parse_json_object, read_limited};
+use crate::http::body::JsonObject;
 use crate::storage::UploadId;
 
 pub async fn handle(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    JsonObject(fields): JsonObject,
 ) -> AppResult<Json<CompleteResponse>> {
-    let bytes = read_limited(&headers, body).await?;
-    let fields = parse_json_object(&bytes)?;
     let request = CompleteRequest::from_json(&serde_json::Value::Object(fields))
         .map_err(AppError::invalid_argument)?;
     let upload_id = UploadId::parse(&request.upload_id)?;

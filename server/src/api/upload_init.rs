@@ -1,21 +1,17 @@
 //! `POST uploadInit`: validates the resource key and starts an upload (SPEC.md §1).
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use partup_wire::{ErrorCode, InitResponse, validate_resource_key};
 
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
-use crate::http::body::{read_fields, string_field};
+use crate::http::body::{Fields, string_field};
 
 pub async fn handle(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Fields(fields): Fields,
 ) -> AppResult<Json<InitResponse>> {
-    let fields = read_fields(&headers, body).await?;
     let resource_key = string_field(&fields, "resourceKey")?;
     validate_resource_key(&resource_key)
         .map_err(|why| AppError::new(ErrorCode::InvalidObjectName, why))?;

@@ -3,6 +3,7 @@
 //! handlers then pick with [`string_field`], so every error names its field.
 
 use axum::body::Body;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
@@ -118,7 +119,27 @@ pub fn upload_id_field(fields: &Map<String, Value>) -> AppResult<UploadId> {
     UploadId::parse(&string_field(fields, "uploadId")?)
 }
 
-/// Reads a body whose one field is `uploadId` (listParts, uploadAbort).
-pub async fn read_upload_id(headers: &HeaderMap, body: Body) -> AppResult<UploadId> {
-    upload_id_field(&read_fields(headers, body).await?)
+/// Extracts a body's fields as a JSON object, whatever form it came in (see [`read_fields`]).
+pub struct Fields(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, _state: &S) -> AppResult<Fields> {
+        let (parts, body) = request.into_parts();
+        Ok(Fields(read_fields(&parts.headers, body).await?))
+    }
+}
+
+/// Extracts a JSON body that must be an object (see [`read_limited`], [`parse_json_object`]).
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, _state: &S) -> AppResult<JsonObject> {
+        let (parts, body) = request.into_parts();
+        let bytes = read_limited(&parts.headers, body).await?;
+        Ok(JsonObject(parse_json_object(&bytes)?))
+    }
 }
