@@ -17,8 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::body::declared_length;
 use crate::http::drain::{SharedBody, worth_draining};
-use crate::storage::backend::PartDestination;
-use crate::storage::{IncomingPart, UploadId};
+use crate::storage::{IncomingPart, PartDestination, UploadId};
 
 fn multer_error(err: multer::Error, max_part_size: u64) -> AppError {
     match err {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
+use partup_wire::{PartInfo, md5_to_hex};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::error::{AppError, AppResult};
@@ -45,6 +46,17 @@ pub struct StoredPart {
     /// Where the backend keeps exactly these bytes when the part number alone does not say (S3 keeps
     /// several versions of a part); handed back to [`Backend::assemble`]. Empty where unneeded.
     pub source: String,
+}
+
+impl StoredPart {
+    /// As listParts shows it.
+    pub fn info(&self) -> PartInfo {
+        PartInfo {
+            md5: md5_to_hex(&self.digest.md5),
+            part_number: self.part_number,
+            size: self.digest.size,
+        }
+    }
 }
 
 /// An object to assemble from chosen parts, in order.

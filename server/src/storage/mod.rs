@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, StoreKind};
 use backend::Backend;
+pub use backend::PartDestination;
 pub use incoming_part::IncomingPart;
 pub use objects::{ByteRange, ObjectRead};
 pub use sweep::SweepReport;

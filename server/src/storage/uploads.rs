@@ -21,7 +21,8 @@ pub struct PartLimits {
     pub min_part_size: u64,
 }
 
-/// The uploads and objects of one backend, with SPEC.md's rules.
+/// The uploads and objects of one backend, with SPEC.md's rules. Its flows: here (an upload in
+/// progress), `complete.rs`, `objects.rs` (reading), `sweep.rs` (stale uploads).
 pub struct Storage {
     pub(super) backend: Arc<dyn Backend>,
     pub(super) limits: PartLimits,
@@ -31,19 +32,7 @@ impl Storage {
     pub fn new(backend: Arc<dyn Backend>, limits: PartLimits) -> Storage {
         Storage { backend, limits }
     }
-}
 
-impl StoredPart {
-    pub fn info(&self) -> PartInfo {
-        PartInfo {
-            md5: md5_to_hex(&self.digest.md5),
-            part_number: self.part_number,
-            size: self.digest.size,
-        }
-    }
-}
-
-impl Storage {
     /// Starts an upload of `resource_key` (already validated); answers the new id and whether a
     /// completed object with this key exists now.
     pub async fn init_upload(&self, resource_key: &str) -> AppResult<(UploadId, bool)> {
