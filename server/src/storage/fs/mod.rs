@@ -4,7 +4,7 @@
 //! fsynced, renamed into place and its directory fsynced (`part_file.rs`); an object is assembled
 //! beside its final name, fsynced, then renamed (`object_file.rs`); an upload's records are written
 //! with [`write_atomic`]. A crash therefore leaves only whole files in `uploads/` and `objects/`,
-//! and debris in `tmp/`, which is emptied at start. State changes of one upload are serialised by
+//! and debris in `tmp/`, which is emptied at start (and swept when old). State changes of one upload are serialised by
 //! [`KeyedLocks`]; readers need no lock.
 
 mod activity;
