@@ -178,3 +178,91 @@ pub fn same_part_list(a: &[CompletePart], b: &[CompletePart]) -> bool {
             .zip(b)
             .all(|(x, y)| x.part_number == y.part_number && x.md5.eq_ignore_ascii_case(&y.md5))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::backend::PartDigest;
+
+    fn stored(parts: &[(u32, u8, u64)]) -> BTreeMap<u32, StoredPart> {
+        parts
+            .iter()
+            .map(|&(part_number, fill, size)| {
+                let digest = PartDigest {
+                    md5: [fill; 16],
+                    size,
+                };
+                let source = String::new();
+                let part = StoredPart {
+                    part_number,
+                    digest,
+                    source,
+                };
+                (part_number, part)
+            })
+            .collect()
+    }
+
+    fn listed(parts: &[(u32, u8)]) -> Vec<CompletePart> {
+        parts
+            .iter()
+            .map(|&(part_number, fill)| CompletePart {
+                part_number,
+                md5: partup_wire::md5_to_hex(&[fill; 16]),
+            })
+            .collect()
+    }
+
+    fn code(result: AppResult<Vec<&StoredPart>>) -> ErrorCode {
+        result.expect_err("refused").code
+    }
+
+    #[test]
+    fn the_checks_come_in_spec_order() {
+        let parts = stored(&[(1, 1, 10), (2, 2, 100), (5, 5, 1)]);
+        assert_eq!(
+            code(check_complete_list(&[], &parts, 10)),
+            ErrorCode::InvalidArgument
+        );
+        // Out of order beats a missing part; a missing part beats a small one.
+        let unordered = listed(&[(2, 2), (1, 1), (9, 9)]);
+        assert_eq!(
+            code(check_complete_list(&unordered, &parts, 10)),
+            ErrorCode::InvalidPartOrder
+        );
+        let missing = listed(&[(1, 1), (3, 3)]);
+        assert_eq!(
+            code(check_complete_list(&missing, &parts, 1000)),
+            ErrorCode::InvalidPart
+        );
+        let wrong_md5 = listed(&[(1, 7)]);
+        assert_eq!(
+            code(check_complete_list(&wrong_md5, &parts, 10)),
+            ErrorCode::InvalidPart
+        );
+        let small = listed(&[(1, 1), (2, 2), (5, 5)]);
+        assert_eq!(
+            code(check_complete_list(&small, &parts, 11)),
+            ErrorCode::EntityTooSmall
+        );
+        // Gaps are fine and the last part may be small.
+        let chosen = check_complete_list(&small, &parts, 10).expect("complete");
+        let numbers: Vec<u32> = chosen.iter().map(|p| p.part_number).collect();
+        assert_eq!(numbers, [1, 2, 5]);
+    }
+
+    #[test]
+    fn a_repeated_list_matches_ignoring_md5_case() {
+        let mut upper = listed(&[(1, 0xab)]);
+        upper[0].md5 = upper[0].md5.to_uppercase();
+        assert!(same_part_list(&listed(&[(1, 0xab)]), &upper));
+        assert!(!same_part_list(
+            &listed(&[(1, 0xab)]),
+            &listed(&[(2, 0xab)])
+        ));
+        assert!(!same_part_list(
+            &listed(&[(1, 0xab)]),
+            &listed(&[(1, 0xab), (2, 1)])
+        ));
+    }
+}

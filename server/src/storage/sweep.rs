@@ -71,3 +71,44 @@ impl Storage {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::upload_id::UploadId;
+
+    fn activity(has_upload_record: bool, completed_age: Option<u64>, idle: u64) -> UploadActivity {
+        UploadActivity {
+            upload_id: UploadId::generate().expect("random id"),
+            has_upload_record,
+            completed_age: completed_age.map(Duration::from_secs),
+            idle: Duration::from_secs(idle),
+        }
+    }
+
+    #[test]
+    fn one_policy_decides_what_is_stale() {
+        let ttl = Duration::from_secs(600);
+        let day = COMPLETED_RECORD_RETENTION.as_secs();
+        assert_eq!(verdict(&activity(true, None, 10), ttl), Verdict::Keep);
+        assert_eq!(
+            verdict(&activity(true, None, 601), ttl),
+            Verdict::AbortStale
+        );
+        // What an abort or a crashed init left goes after the grace, whatever the TTL.
+        assert_eq!(verdict(&activity(false, None, 30), ttl), Verdict::Keep);
+        assert_eq!(
+            verdict(&activity(false, None, 61), ttl),
+            Verdict::AbortStale
+        );
+        // A completed upload answers retries for its retention, however idle.
+        assert_eq!(
+            verdict(&activity(true, Some(10), 10_000), ttl),
+            Verdict::Keep
+        );
+        assert_eq!(
+            verdict(&activity(true, Some(day + 1), 10), ttl),
+            Verdict::RemoveFinished
+        );
+    }
+}
