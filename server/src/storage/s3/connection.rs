@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use opendal::Operator;
 
-use super::layout::UPLOADS;
+use super::layout::{self, UPLOADS};
 use crate::config::Config;
 use crate::error::AppError;
 
@@ -45,7 +45,7 @@ pub async fn connect(settings: &S3Settings) -> Result<Operator, String> {
     let mut builder = opendal::services::S3::default()
         .bucket(&settings.bucket)
         .region(&settings.region)
-        .root(&format!("/{}", settings.prefix.trim_matches('/')));
+        .root(&layout::root(&settings.prefix));
     if let Some(endpoint) = &settings.endpoint {
         builder = builder.endpoint(endpoint);
     }

@@ -31,6 +31,10 @@ fn unix_nanos() -> u128 {
         .as_nanos()
 }
 
+/// The operator's root for `--s3-prefix`: every key below lives under it.
+pub fn root(prefix: &str) -> String {
+    format!("/{}", prefix.trim_matches('/'))
+}
 pub fn upload_prefix(id: &UploadId) -> String {
     format!("{UPLOADS}{id}/")
 }
