@@ -202,22 +202,4 @@ impl Config {
     pub fn sweep_interval(&self) -> Duration {
         (self.upload_ttl / 4).clamp(Duration::from_millis(250), Duration::from_secs(600))
     }
-
-    /// The S3 settings, when `--store s3`.
-    pub fn s3_settings(&self) -> Option<crate::storage::s3::S3Settings> {
-        (self.store == StoreKind::S3).then(|| crate::storage::s3::S3Settings {
-            endpoint: self.s3_endpoint.clone(),
-            bucket: self.s3_bucket.clone().unwrap_or_default(),
-            region: self.s3_region.clone(),
-            prefix: self.s3_prefix.clone(),
-            virtual_host_style: self.s3_virtual_host_style,
-        })
-    }
-
-    /// A config for tests and embedding: defaults, with the given data directory.
-    pub fn with_data_dir(data: PathBuf) -> Config {
-        let mut config = Config::parse_from(["partup-server"]);
-        config.data = data;
-        config
-    }
 }

@@ -1,7 +1,7 @@
 //! `AppError`: every failure the API can answer, as SPEC.md's `{code, message, requestId}`.
 //!
 //! Handlers and storage backends return `AppError`; it turns into a response that carries an
-//! [`ErrorReport`] extension, and the `finish_response` middleware (see `app.rs`) writes the JSON body
+//! [`ErrorReport`] extension, and the `finish_response` middleware (`http/request_id.rs`) writes the JSON body
 //! with the request's id. Internal errors are logged there too, so the id in the body finds the log line.
 
 use axum::http::StatusCode;

@@ -1,10 +1,14 @@
-//! partup-server as a library: `run` starts the whole service; `app::router` builds the HTTP layer
-//! so tests can drive it; `storage` holds the backend interface and its backends (local disk, S3).
+//! partup-server as a library: `run` starts the whole service. The layers, each importing only
+//! those below it: `router` (the one place that knows every endpoint and layer) over `api` (one file
+//! per endpoint) over `http` (state, request ids and error bodies, body reading, CORS, static files,
+//! health) over `storage` (SPEC.md's rules of stored uploads, over a local-disk or S3 backend);
+//! `config` and `error` are shared by all; `sweep` runs storage's stale-upload sweep in the background.
 
 pub mod api;
-pub mod app;
 pub mod config;
 pub mod error;
+pub mod http;
+pub mod router;
 pub mod storage;
 pub mod sweep;
 
@@ -14,10 +18,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
-use crate::app::AppState;
 use crate::config::Config;
-use crate::storage::Store;
-use crate::storage::fs::FsStore;
+use crate::http::AppState;
 
 /// Runs the server until `shutdown` resolves: requests in flight finish, assembling completes run to
 /// their end, then it returns.
@@ -25,20 +27,14 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let store: Arc<dyn Store> = match config.s3_settings() {
-        Some(settings) => storage::s3::open(&settings).await?,
-        None => Arc::new(
-            FsStore::open(config.data.clone())
-                .map_err(|e| format!("cannot use data directory {}: {e}", config.data.display()))?,
-        ),
-    };
+    let storage = storage::open(&config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let background = TaskTracker::new();
-    let _sweeper = sweep::spawn_sweeper(store.clone(), &config);
+    let _sweeper = sweep::spawn_sweeper(storage.clone(), &config);
     let state = AppState {
-        store,
+        storage,
         config: Arc::new(config.clone()),
         background: background.clone(),
     };
@@ -46,7 +42,7 @@ pub async fn run(
         listen = %config.listen, store = ?config.store, data = %config.data.display(), www = %config.www.display(),
         "partup-server ready on http://{}/", config.listen
     );
-    axum::serve(listener, app::router(state))
+    axum::serve(listener, router::router(state))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| format!("server failed: {e}"))?;

@@ -1,12 +1,12 @@
-//! The background task that aborts stale uploads (untouched longer than `--upload-ttl`) and drops
-//! completion records past their retention. Stopped by dropping its [`SweepGuard`] (mini-redis style).
+//! The background task that runs storage's sweep (which uploads are stale is decided there) every
+//! `Config::sweep_interval`. Stopped by dropping its [`SweepGuard`] (mini-redis style).
 
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::storage::Store;
+use crate::storage::Storage;
 
 /// Aborts the sweep task when dropped.
 pub struct SweepGuard(JoinHandle<()>);
@@ -17,14 +17,14 @@ impl Drop for SweepGuard {
     }
 }
 
-pub fn spawn_sweeper(store: Arc<dyn Store>, config: &Config) -> SweepGuard {
+pub fn spawn_sweeper(storage: Arc<Storage>, config: &Config) -> SweepGuard {
     let ttl = config.upload_ttl;
     let mut interval = tokio::time::interval(config.sweep_interval());
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     SweepGuard(tokio::spawn(async move {
         loop {
             interval.tick().await;
-            match store.sweep(ttl).await {
+            match storage.sweep(ttl).await {
                 Ok(report)
                     if report.stale_uploads_aborted + report.finished_records_removed > 0 =>
                 {

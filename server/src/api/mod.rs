@@ -1,13 +1,10 @@
-//! The HTTP endpoints, one file each, plus `request_body.rs` for reading bodies within SPEC.md's
-//! limits. Handlers validate input, call the `Store`, and answer SPEC.md's JSON; they know nothing of
-//! where bytes are kept.
+//! The endpoints, one file each. A handler reads its request with `http::body`, validates it, calls
+//! [`Storage`](crate::storage::Storage), and returns its wire type from `partup_wire` (the object
+//! reader streams, so it returns a response). Handlers know nothing of where bytes are kept: every
+//! rule of SPEC.md about stored uploads lives in `storage`.
 
-pub mod demo_page;
-pub mod drain;
-pub mod health;
 pub mod list_parts;
 pub mod objects;
-pub mod request_body;
 pub mod upload_abort;
 pub mod upload_complete;
 pub mod upload_init;

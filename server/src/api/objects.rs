@@ -4,8 +4,6 @@
 //! tower-http's `ServeFile` because objects are stored with a header and because an unsatisfiable
 //! range must answer SPEC.md's JSON `InvalidRange`.
 
-use std::ops::Range;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -13,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use partup_wire::{ErrorCode, OBJECTS_PREFIX, validate_resource_key};
 use percent_encoding::percent_decode_str;
 
-use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::storage::OpenRangeError;
+use crate::http::AppState;
+use crate::storage::{ByteRange, ObjectRead};
 
 pub async fn handle(
     State(state): State<AppState>,
@@ -25,15 +23,7 @@ pub async fn handle(
 ) -> Response {
     match serve(&state, &method, &uri, &headers).await {
         Ok(response) => response,
-        Err((error, size)) => {
-            let mut response = error.into_response();
-            if let Some(value) =
-                size.and_then(|size| HeaderValue::from_str(&format!("bytes */{size}")).ok())
-            {
-                response.headers_mut().insert(header::CONTENT_RANGE, value);
-            }
-            response
-        }
+        Err(error) => error.into_response(),
     }
 }
 
@@ -62,110 +52,103 @@ async fn serve(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<Response, (AppError, Option<u64>)> {
-    let key = key_from_path(uri).map_err(|e| (e, None))?;
-    // A store may replace the object between opening and reading it; then read the new one.
-    for _attempt in 0..3 {
-        let object = state.store.open_object(&key).await.map_err(|e| (e, None))?;
-        let size = object.size;
-        let requested = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-        let range = match requested.map(|r| parse_range(r, size)) {
-            None | Some(RangeRequest::Ignored) => None,
-            Some(RangeRequest::Satisfiable(range)) => Some(range),
-            Some(RangeRequest::Unsatisfiable) => {
-                let error = AppError::new(
-                    ErrorCode::InvalidRange,
-                    format!(
-                        "the range '{}' lies outside the object's {size} bytes",
-                        requested.unwrap_or_default()
-                    ),
-                );
-                return Err((error, Some(size)));
-            }
-        };
-        let body_range = range.clone().unwrap_or(0..size);
-        let body = if method == Method::HEAD {
-            Body::empty()
-        } else {
-            match (object.open_range)(body_range.clone()).await {
-                Ok(stream) => Body::from_stream(stream),
-                Err(OpenRangeError::Replaced) => continue,
-                Err(OpenRangeError::Failed(e)) => return Err((e, None)),
-            }
-        };
-        let content_type = mime_guess::from_path(&key).first_or_octet_stream();
-        let mut response = Response::builder()
-            .header(header::CONTENT_TYPE, content_type.as_ref())
-            .header(header::ETAG, format!("\"{}\"", object.etag))
-            .header(header::ACCEPT_RANGES, "bytes")
-            .header(header::CONTENT_LENGTH, body_range.end - body_range.start);
-        if let Some(range) = &range {
-            response = response.status(StatusCode::PARTIAL_CONTENT).header(
-                header::CONTENT_RANGE,
-                format!("bytes {}-{}/{size}", range.start, range.end - 1),
-            );
-        }
-        return response.body(body).map_err(|e| {
-            (
-                AppError::internal(format!("building the response failed: {e}")),
-                None,
-            )
-        });
-    }
-    Err((
-        AppError::internal("the object kept changing while being read; try again"),
-        None,
-    ))
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum RangeRequest {
-    /// Not a single byte range we understand: serve the whole object (RFC 9110 allows ignoring Range).
-    Ignored,
-    Satisfiable(Range<u64>),
-    Unsatisfiable,
-}
-
-/// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n` against an object of `size` bytes.
-fn parse_range(value: &str, size: u64) -> RangeRequest {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
-        return RangeRequest::Ignored;
+) -> AppResult<Response> {
+    let key = key_from_path(uri)?;
+    let requested = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let wanted = requested.and_then(parse_range_header);
+    let read = state
+        .storage
+        .read_object(&key, wanted, method != Method::HEAD)
+        .await?;
+    let (size, etag, range, body) = match read {
+        ObjectRead::Found {
+            size,
+            etag,
+            range,
+            body,
+        } => (size, etag, range, body),
+        ObjectRead::Unsatisfiable { size } => return Ok(unsatisfiable(requested, size)),
     };
+    let served = range.clone().unwrap_or(0..size);
+    let content_type = mime_guess::from_path(&key).first_or_octet_stream();
+    let mut response = Response::builder()
+        .header(header::CONTENT_TYPE, content_type.as_ref())
+        .header(header::ETAG, format!("\"{etag}\""))
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_LENGTH, served.end - served.start);
+    if let Some(range) = &range {
+        response = response.status(StatusCode::PARTIAL_CONTENT).header(
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{size}", range.start, range.end - 1),
+        );
+    }
+    let body = body.map(Body::from_stream).unwrap_or_else(Body::empty);
+    response
+        .body(body)
+        .map_err(|e| AppError::internal(format!("building the response failed: {e}")))
+}
+
+/// 416 `InvalidRange`, with the size the client can ask within.
+fn unsatisfiable(requested: Option<&str>, size: u64) -> Response {
+    let mut response = AppError::new(
+        ErrorCode::InvalidRange,
+        format!(
+            "the range '{}' lies outside the object's {size} bytes",
+            requested.unwrap_or_default()
+        ),
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        response.headers_mut().insert(header::CONTENT_RANGE, value);
+    }
+    response
+}
+
+/// Parses `bytes=a-b`, `bytes=a-` and `bytes=-n`; `None` for anything else, which is served as the
+/// whole object (RFC 9110 allows ignoring Range): several ranges, other units, `a-b` with `a > b`.
+fn parse_range_header(value: &str) -> Option<ByteRange> {
+    let spec = value.trim().strip_prefix("bytes=")?;
     if spec.contains(',') {
-        return RangeRequest::Ignored;
+        return None;
     }
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return RangeRequest::Ignored;
-    };
+    let (first, last) = spec.trim().split_once('-')?;
     let number = |s: &str| -> Option<u64> {
         (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
             .then(|| s.parse().ok())
             .flatten()
     };
     match (first.trim(), last.trim()) {
-        ("", suffix) => match number(suffix) {
-            Some(0) => RangeRequest::Unsatisfiable,
-            Some(n) if size > 0 => RangeRequest::Satisfiable(size.saturating_sub(n)..size),
-            Some(_) => RangeRequest::Unsatisfiable,
-            None => RangeRequest::Ignored,
-        },
-        (start, "") => match number(start) {
-            Some(start) if start < size => RangeRequest::Satisfiable(start..size),
-            Some(_) => RangeRequest::Unsatisfiable,
-            None => RangeRequest::Ignored,
-        },
-        (start, end) => match (number(start), number(end)) {
-            (Some(start), Some(end)) if start > end => RangeRequest::Ignored,
-            (Some(start), Some(_)) if start >= size => RangeRequest::Unsatisfiable,
-            (Some(start), Some(end)) => RangeRequest::Satisfiable(start..end.min(size - 1) + 1),
-            _ => RangeRequest::Ignored,
+        ("", suffix) => Some(ByteRange::Suffix(number(suffix)?)),
+        (start, "") => Some(ByteRange::From(number(start)?)),
+        (start, end) => match (number(start)?, number(end)?) {
+            (start, end) if start > end => None,
+            (start, end) => Some(ByteRange::FromTo(start, end)),
         },
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::ops::Range;
+
     use super::*;
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum RangeRequest {
+        /// Not a single byte range we understand: serve the whole object (RFC 9110 allows ignoring Range).
+        Ignored,
+        Satisfiable(Range<u64>),
+        Unsatisfiable,
+    }
+
+    /// What a `Range` header asks of an object of `size` bytes: parsing here, resolving in storage.
+    fn parse_range(value: &str, size: u64) -> RangeRequest {
+        match parse_range_header(value).map(|range| range.resolve(size)) {
+            None => RangeRequest::Ignored,
+            Some(Some(range)) => RangeRequest::Satisfiable(range),
+            Some(None) => RangeRequest::Unsatisfiable,
+        }
+    }
 
     #[test]
     fn ranges_follow_rfc_9110() {

@@ -3,38 +3,32 @@
 //! The assembly runs as its own task, tracked for shutdown: a client hanging up mid-request does not
 //! stop it, so a retry of the same request finds it finished (or waits for it) and gets the same 200.
 
-use axum::body::Body;
+use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
-use partup_wire::CompleteRequest;
+use partup_wire::{CompleteRequest, CompleteResponse};
 
-use crate::api::request_body::{parse_json_object, read_limited};
-use crate::app::{AppState, json_ok};
 use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+use crate::http::body::JsonObject;
 use crate::storage::UploadId;
 
 pub async fn handle(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> AppResult<Response> {
-    let bytes = read_limited(&headers, body).await?;
-    let fields = parse_json_object(&bytes)?;
+    JsonObject(fields): JsonObject,
+) -> AppResult<Json<CompleteResponse>> {
     let request = CompleteRequest::from_json(&serde_json::Value::Object(fields))
         .map_err(AppError::invalid_argument)?;
     let upload_id = UploadId::parse(&request.upload_id)?;
-    let store = state.store.clone();
-    let min_part_size = state.config.min_part_size;
+    let storage = state.storage.clone();
     let id = upload_id.clone();
     let assembling = state.background.spawn(async move {
-        store
-            .complete(&id, &request.complete_multipart_upload, min_part_size)
+        storage
+            .complete(&id, &request.complete_multipart_upload)
             .await
     });
     let response = assembling
         .await
         .map_err(|e| AppError::internal(format!("assembling task failed: {e}")))??;
     tracing::info!(%upload_id, resource_key = response.resource_key, size = response.size, parts = response.parts, "upload completed");
-    Ok(json_ok(&response))
+    Ok(Json(response))
 }

@@ -1,35 +1,26 @@
 //! `POST upload`: one part as `multipart/form-data` (SPEC.md §2), streamed to storage.
 //!
-//! Fields may come in any order. `content` is hashed and counted on its way into the store's staging
-//! ([`HashingStream`]), never held whole in memory; only after the form ends are the claimed md5 and
-//! the upload checked and the part committed, so a bad or broken upload never replaces a stored part.
-//! When `uploadId` comes first (as partup's client sends it), a dead upload is refused before its
-//! bytes are received.
+//! Fields may come in any order. `content` goes chunk by chunk into storage's [`IncomingPart`],
+//! which counts it against the part-size limit and hashes it; it is never held whole in memory. Only
+//! after the form ends are the claimed md5 and the upload checked and the part committed, so a bad
+//! or broken upload never replaces a stored part. When `uploadId` comes first (as partup's client
+//! sends it), a dead upload is refused before its bytes are received.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
-use axum::response::Response;
-use futures_util::TryStreamExt;
-use partup_wire::{ErrorCode, md5_to_hex, parse_md5_hex, parse_part_number};
+use partup_wire::{PartInfo, parse_md5_hex, parse_part_number};
 
-use crate::api::drain::{SharedBody, worth_draining};
-use crate::api::request_body::declared_length;
-use crate::app::{AppState, json_ok};
 use crate::config::FORM_OVERHEAD_BYTES;
 use crate::error::{AppError, AppResult};
-use crate::storage::digest::HashingStream;
-use crate::storage::{PartTarget, StagedPart, UploadId};
+use crate::http::AppState;
+use crate::http::body::declared_length;
+use crate::http::drain::{SharedBody, worth_draining};
+use crate::storage::{IncomingPart, PartDestination, UploadId};
 
 fn multer_error(err: multer::Error, max_part_size: u64) -> AppError {
     match err {
-        multer::Error::FieldSizeExceeded { field_name, .. }
-            if field_name.as_deref() == Some("content") =>
-        {
-            AppError::too_large(format!(
-                "the part is larger than the server's limit of {max_part_size} bytes"
-            ))
-        }
         multer::Error::FieldSizeExceeded { field_name, .. } => AppError::too_large(format!(
             "form field '{}' is longer than {FORM_OVERHEAD_BYTES} bytes",
             field_name.unwrap_or_default()
@@ -48,7 +39,7 @@ pub async fn handle(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> AppResult<Response> {
+) -> AppResult<Json<PartInfo>> {
     let body = SharedBody::new(body);
     let result = receive(&state, &headers, body.clone()).await;
     // Any refusal may come before the body was read (a dead upload, a bad field, a size over the
@@ -61,11 +52,51 @@ pub async fn handle(
     {
         body.drain().await;
     }
-    result
+    result.map(Json)
 }
 
-async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> AppResult<Response> {
-    let max_part_size = state.config.max_part_size;
+/// The form's fields as they arrive.
+#[derive(Default)]
+struct PartForm {
+    upload_id: Option<UploadId>,
+    part_number: Option<u32>,
+    claimed_md5: Option<[u8; 16]>,
+    content: Option<IncomingPart>,
+}
+
+impl PartForm {
+    /// The part with its upload, number and claimed md5, once the form has ended.
+    fn complete(self) -> AppResult<(IncomingPart, UploadId, u32, [u8; 16])> {
+        let upload_id = self
+            .upload_id
+            .ok_or_else(|| AppError::invalid_argument("uploadId is missing"))?;
+        let part_number = self
+            .part_number
+            .ok_or_else(|| AppError::invalid_argument("partNumber is missing"))?;
+        let claimed_md5 = self
+            .claimed_md5
+            .ok_or_else(|| AppError::invalid_argument("md5 is missing"))?;
+        let content = self.content.ok_or_else(|| {
+            AppError::invalid_argument("content is missing (the part's bytes, as a file field)")
+        })?;
+        Ok((content, upload_id, part_number, claimed_md5))
+    }
+
+    /// Where the part goes, if the fields before its bytes said so.
+    fn destination(&self) -> Option<PartDestination> {
+        Some(PartDestination {
+            upload_id: self.upload_id.clone()?,
+            part_number: self.part_number?,
+            claimed_md5: self.claimed_md5?,
+        })
+    }
+}
+
+fn open_form(
+    headers: &HeaderMap,
+    body: SharedBody,
+    max_part_size: u64,
+) -> AppResult<multer::Multipart<'static>> {
     let max_request = max_part_size + FORM_OVERHEAD_BYTES;
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -81,107 +112,94 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> App
             declared.unwrap_or_default()
         )));
     }
+    // `content` has no limit of its own here: the part-size rule is storage's (`IncomingPart`), one
+    // rule with one message; the whole request still bounds it.
     let limits = multer::SizeLimit::new()
         .whole_stream(max_request)
         .per_field(FORM_OVERHEAD_BYTES)
-        .for_field("content", max_part_size);
-    let mut form = multer::Multipart::with_constraints(
+        .for_field("content", max_request);
+    Ok(multer::Multipart::with_constraints(
         body,
         boundary,
         multer::Constraints::new().size_limit(limits),
-    );
+    ))
+}
 
-    let mut upload_id: Option<UploadId> = None;
-    let mut part_number: Option<u32> = None;
-    let mut claimed_md5: Option<[u8; 16]> = None;
-    let mut staged: Option<StagedPart> = None;
-    while let Some(field) = form
+async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> AppResult<PartInfo> {
+    let max_part_size = state.config.max_part_size;
+    let mut form = open_form(headers, body, max_part_size)?;
+    let mut fields = PartForm::default();
+    while let Some(mut field) = form
         .next_field()
         .await
         .map_err(|e| multer_error(e, max_part_size))?
     {
         let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "content" => {
-                if staged.is_some() {
-                    return Err(AppError::invalid_argument(
-                        "the form has more than one content field",
-                    ));
-                }
-                let bytes = Box::pin(field.map_err(move |e| multer_error(e, max_part_size)));
-                let (hashing, hash_state) = HashingStream::new(bytes, max_part_size);
-                let target = PartTarget {
-                    upload_id: upload_id.clone(),
-                    part_number,
-                    claimed_md5,
-                };
-                let handle = state.store.stage_part(&target, Box::pin(hashing)).await?;
-                let mut hash_state = hash_state.lock().expect("hash state lock");
-                staged = Some(StagedPart {
-                    md5: hash_state.finish(),
-                    size: hash_state.size(),
-                    backend_handle: handle,
-                });
+        if name == "content" {
+            if fields.content.is_some() {
+                return Err(AppError::invalid_argument(
+                    "the form has more than one content field",
+                ));
             }
-            "uploadId" | "partNumber" | "md5" => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|e| multer_error(e, max_part_size))?;
-                match name.as_str() {
-                    "uploadId" => {
-                        let id = UploadId::parse(&text)?;
-                        state.store.ensure_upload_open(&id).await?;
-                        upload_id = Some(id);
-                    }
-                    "partNumber" => {
-                        part_number = Some(parse_part_number(&text).ok_or_else(|| {
-                            AppError::invalid_argument(
-                                "partNumber must be decimal digits from 0 to 10000",
-                            )
-                        })?);
-                    }
-                    _ => {
-                        claimed_md5 = Some(parse_md5_hex(&text).ok_or_else(|| {
-                            AppError::invalid_argument("md5 must be 32 hex digits")
-                        })?);
-                    }
-                }
+            let mut part = state.storage.begin_part(fields.destination()).await?;
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| multer_error(e, max_part_size))?
+            {
+                part.write(chunk).await?;
             }
-            // Unknown fields are read and ignored, as form handlers usually do.
-            _ => {
-                let mut field = field;
-                while field
-                    .chunk()
-                    .await
-                    .map_err(|e| multer_error(e, max_part_size))?
-                    .is_some()
-                {}
-            }
+            fields.content = Some(part);
+            continue;
         }
+        if matches!(name.as_str(), "uploadId" | "partNumber" | "md5") {
+            let text = field
+                .text()
+                .await
+                .map_err(|e| multer_error(e, max_part_size))?;
+            take_field(state, &mut fields, &name, &text).await?;
+            continue;
+        }
+        // Unknown fields are read and ignored, as form handlers usually do.
+        while field
+            .chunk()
+            .await
+            .map_err(|e| multer_error(e, max_part_size))?
+            .is_some()
+        {}
     }
+    let (part, upload_id, part_number, claimed_md5) = fields.complete()?;
+    state
+        .storage
+        .commit_part(part, &upload_id, part_number, claimed_md5)
+        .await
+}
 
-    let upload_id = upload_id.ok_or_else(|| AppError::invalid_argument("uploadId is missing"))?;
-    let part_number =
-        part_number.ok_or_else(|| AppError::invalid_argument("partNumber is missing"))?;
-    let claimed_md5 = claimed_md5.ok_or_else(|| AppError::invalid_argument("md5 is missing"))?;
-    let staged = staged.ok_or_else(|| {
-        AppError::invalid_argument("content is missing (the part's bytes, as a file field)")
-    })?;
-    if staged.md5 != claimed_md5 {
-        return Err(AppError::new(
-            ErrorCode::BadDigest,
-            format!(
-                "part {part_number}: the {} bytes received have md5 {}, not {}; they were damaged on the way, send the part again",
-                staged.size,
-                md5_to_hex(&staged.md5),
-                md5_to_hex(&claimed_md5)
-            ),
-        ));
+/// Takes one of the text fields.
+async fn take_field(
+    state: &AppState,
+    fields: &mut PartForm,
+    name: &str,
+    text: &str,
+) -> AppResult<()> {
+    match name {
+        "uploadId" => {
+            let id = UploadId::parse(text)?;
+            state.storage.upload_in_progress(&id).await?;
+            fields.upload_id = Some(id);
+        }
+        "partNumber" => {
+            fields.part_number = Some(parse_part_number(text).ok_or_else(|| {
+                AppError::invalid_argument("partNumber must be decimal digits from 0 to 10000")
+            })?);
+        }
+        "md5" => {
+            fields.claimed_md5 = Some(
+                parse_md5_hex(text)
+                    .ok_or_else(|| AppError::invalid_argument("md5 must be 32 hex digits"))?,
+            );
+        }
+        _ => {}
     }
-    let info = state
-        .store
-        .commit_part(&upload_id, part_number, staged)
-        .await?;
-    Ok(json_ok(&info))
+    Ok(())
 }

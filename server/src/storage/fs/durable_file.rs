@@ -13,6 +13,8 @@ use std::path::Path;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::error::{AppError, AppResult};
+
 pub const HEADER_LEN: u64 = 4096;
 const MAGIC: &[u8; 8] = b"PARTUP1\n";
 
@@ -78,18 +80,22 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Writes a small JSON file atomically and durably: temp file beside it in `tmp_dir`, fsync, rename,
+/// Writes a small file (a record) atomically and durably: temp file in `tmp_dir`, fsync, rename,
 /// fsync the directory. Readers see the old file or the new one.
-pub fn write_json_atomic<M: Serialize>(tmp_dir: &Path, target: &Path, value: &M) -> io::Result<()> {
+pub fn write_atomic(tmp_dir: &Path, target: &Path, content: &[u8]) -> io::Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(tmp_dir)?;
-    serde_json::to_writer(&mut tmp, value)?;
+    tmp.write_all(content)?;
     tmp.flush()?;
     tmp.as_file().sync_all()?;
     tmp.persist(target).map_err(|e| e.error)?;
     sync_dir(target.parent().expect("target has a parent"))
 }
 
-pub fn read_json<M: DeserializeOwned>(path: &Path) -> io::Result<M> {
-    let bytes = std::fs::read(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+/// Runs blocking filesystem work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::internal(format!("storage task failed: {e}")))?
 }

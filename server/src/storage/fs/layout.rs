@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::storage::UploadId;
+use crate::storage::records::Record;
+use crate::storage::upload_id::UploadId;
 
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -40,11 +41,8 @@ impl Layout {
     pub fn upload_dir(&self, id: &UploadId) -> PathBuf {
         self.uploads_dir().join(id.as_str())
     }
-    pub fn upload_record(&self, id: &UploadId) -> PathBuf {
-        self.upload_dir(id).join("upload.json")
-    }
-    pub fn completed_record(&self, id: &UploadId) -> PathBuf {
-        self.upload_dir(id).join("completed.json")
+    pub fn record(&self, id: &UploadId, record: Record) -> PathBuf {
+        self.upload_dir(id).join(record.file_name())
     }
     pub fn parts_dir(&self, id: &UploadId) -> PathBuf {
         self.upload_dir(id).join("parts")
@@ -57,6 +55,14 @@ impl Layout {
         (file_name.len() == 5)
             .then(|| partup_wire::parse_part_number(file_name))
             .flatten()
+    }
+    /// Where an upload's directory goes to be deleted: out of `uploads/` in one rename.
+    pub fn removed_upload_dir(&self, id: &UploadId) -> PathBuf {
+        self.tmp_dir().join(format!("removed-{id}"))
+    }
+    /// Where a completed upload's parts go to be deleted after the answer.
+    pub fn discarded_parts_dir(&self, id: &UploadId) -> PathBuf {
+        self.tmp_dir().join(format!("completed-parts-{id}"))
     }
     pub fn object_file(&self, resource_key: &str) -> PathBuf {
         let hash = hex::encode(Sha256::digest(resource_key.as_bytes()));

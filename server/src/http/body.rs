@@ -3,14 +3,16 @@
 //! handlers then pick with [`string_field`], so every error names its field.
 
 use axum::body::Body;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use partup_wire::MAX_JSON_BODY_BYTES;
 use serde_json::{Map, Value};
 
-use crate::api::drain::{SharedBody, worth_draining};
 use crate::error::{AppError, AppResult};
+use crate::http::drain::{SharedBody, worth_draining};
+use crate::storage::UploadId;
 
 fn too_large() -> AppError {
     AppError::too_large(format!(
@@ -109,5 +111,35 @@ pub fn string_field(fields: &Map<String, Value>, name: &str) -> AppResult<String
             "{name} must be a string"
         ))),
         None => Err(AppError::invalid_argument(format!("{name} is missing"))),
+    }
+}
+
+/// The `uploadId` field of a set of fields, as an id (`NoSuchUpload` when it cannot be one).
+pub fn upload_id_field(fields: &Map<String, Value>) -> AppResult<UploadId> {
+    UploadId::parse(&string_field(fields, "uploadId")?)
+}
+
+/// Extracts a body's fields as a JSON object, whatever form it came in (see [`read_fields`]).
+pub struct Fields(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, _state: &S) -> AppResult<Fields> {
+        let (parts, body) = request.into_parts();
+        Ok(Fields(read_fields(&parts.headers, body).await?))
+    }
+}
+
+/// Extracts a JSON body that must be an object (see [`read_limited`], [`parse_json_object`]).
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, _state: &S) -> AppResult<JsonObject> {
+        let (parts, body) = request.into_parts();
+        let bytes = read_limited(&parts.headers, body).await?;
+        Ok(JsonObject(parse_json_object(&bytes)?))
     }
 }

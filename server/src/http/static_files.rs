@@ -8,8 +8,8 @@ use partup_wire::ErrorCode;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-use crate::app::AppState;
 use crate::error::{AppError, truncate_for_message};
+use crate::http::AppState;
 
 pub async fn handle(State(state): State<AppState>, request: Request) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {

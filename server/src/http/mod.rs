@@ -1,0 +1,13 @@
+//! The HTTP layer under the endpoints: shared state, request ids and error bodies, reading and
+//! draining request bodies within SPEC.md's limits, CORS, the demo page and health. It knows no
+//! endpoint; `api/` uses it, and `router.rs` puts both together.
+
+pub mod body;
+pub mod cors;
+pub mod drain;
+pub mod health;
+pub mod request_id;
+mod state;
+pub mod static_files;
+
+pub use state::AppState;

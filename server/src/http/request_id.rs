@@ -1,0 +1,71 @@
+//! `finish_response`, the one place that renders error bodies: every response gets an
+//! `x-request-id`, every [`AppError`] becomes SPEC.md's JSON body with that id.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use partup_wire::{ErrorBody, ErrorCode};
+
+use crate::error::{AppError, ErrorReport, truncate_for_message};
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Gives every response an `x-request-id`, renders `AppError`s as SPEC.md's JSON body with that id,
+/// and turns the router's own bare 404/405 into `NotFound`/`MethodNotAllowed`.
+pub async fn finish_response(request: Request, next: Next) -> Response {
+    let request_id = new_request_id();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let report = response
+        .extensions_mut()
+        .remove::<ErrorReport>()
+        .map(|r| r.0)
+        .or_else(|| match response.status() {
+            StatusCode::NOT_FOUND => Some(AppError::new(
+                ErrorCode::NotFound,
+                format!("nothing is served at {}", truncate_for_message(&path)),
+            )),
+            StatusCode::METHOD_NOT_ALLOWED => Some(AppError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{method} is not allowed on {}", truncate_for_message(&path)),
+            )),
+            _ => None,
+        });
+    if let Some(error) = report {
+        if error.code == ErrorCode::InternalError {
+            tracing::error!(request_id, %method, path, "{}", error.message);
+        } else {
+            tracing::debug!(request_id, %method, path, code = %error.code, "{}", error.message);
+        }
+        write_error_body(&mut response, error, &request_id);
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+fn write_error_body(response: &mut Response, error: AppError, request_id: &str) {
+    let body = ErrorBody {
+        code: error.code,
+        message: error.message,
+        request_id: request_id.to_owned(),
+    };
+    let json = serde_json::to_vec(&body).expect("error bodies serialize");
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.remove(header::CONTENT_LENGTH);
+    *response.body_mut() = Body::from(json);
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    hex::encode(bytes)
+}

@@ -1,0 +1,18 @@
+//! The state every handler may use: storage, the configuration, and the tracker of work that
+//! outlives its request.
+
+use std::sync::Arc;
+
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::storage::Storage;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Arc<Storage>,
+    pub config: Arc<Config>,
+    /// Work that must finish even if its request is dropped (uploadComplete); waited for at shutdown.
+    pub background: TaskTracker,
+}

@@ -1,0 +1,48 @@
+//! The router: every endpoint of `api/` at its path, with the layers of `http/` around them. The
+//! only module that imports both, so neither imports the other's caller.
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+use partup_wire::{Endpoint, OBJECTS_PREFIX};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::api;
+use crate::http::{AppState, cors, health, request_id, static_files};
+
+pub fn router(state: AppState) -> Router {
+    let cors = cors::cors_layer(&state.config.cors_origins);
+    let router = Router::new()
+        .route(&Endpoint::UploadInit.path(), post(api::upload_init::handle))
+        .route(&Endpoint::UploadPart.path(), post(api::upload_part::handle))
+        .route(
+            &Endpoint::UploadComplete.path(),
+            post(api::upload_complete::handle),
+        )
+        .route(
+            &Endpoint::ListParts.path(),
+            post(api::list_parts::handle_post).get(api::list_parts::handle_get),
+        )
+        .route(
+            &Endpoint::UploadAbort.path(),
+            post(api::upload_abort::handle),
+        )
+        .route(
+            &format!("{OBJECTS_PREFIX}/{{*key}}"),
+            get(api::objects::handle),
+        )
+        .route("/healthz", get(health::handle))
+        .fallback(static_files::handle)
+        .with_state(state)
+        .layer(middleware::from_fn(request_id::finish_response));
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+            .on_response(DefaultOnResponse::new().level(Level::INFO)),
+    )
+}

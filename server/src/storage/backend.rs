@@ -1,0 +1,184 @@
+//! What a backend supplies: primitive operations on records, parts, objects and uploads, and no
+//! protocol rule. The rules (what "in progress" means, the checks and answer of uploadComplete, its
+//! replay, which uploads are stale) live once above this trait, in [`Storage`](super::Storage), so
+//! every backend gets them alike. A new backend implements [`Backend`], [`PartWriter`] and
+//! [`ObjectReader`]; nothing else changes.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+use partup_wire::{PartInfo, md5_to_hex};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::error::{AppError, AppResult};
+use crate::storage::records::Record;
+use crate::storage::upload_id::UploadId;
+
+/// A stream of stored bytes; an error means the store failed mid-way.
+pub type ByteStream<'a> = Pin<Box<dyn Stream<Item = Result<Bytes, AppError>> + Send + 'a>>;
+
+/// Where a part will go, when the form named it before sending its bytes. A backend may use it to
+/// write the bytes straight to their final place; it must still work without it.
+#[derive(Debug, Clone)]
+pub struct PartDestination {
+    pub upload_id: UploadId,
+    pub part_number: u32,
+    pub claimed_md5: [u8; 16],
+}
+
+/// What the bytes of a received part turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartDigest {
+    pub md5: [u8; 16],
+    pub size: u64,
+}
+
+/// One stored part: its number, digest and size.
+#[derive(Debug, Clone)]
+pub struct StoredPart {
+    pub part_number: u32,
+    pub digest: PartDigest,
+    /// Where the backend keeps exactly these bytes when the part number alone does not say (S3 keeps
+    /// several versions of a part); handed back to [`Backend::assemble`]. Empty where unneeded.
+    pub source: String,
+}
+
+impl StoredPart {
+    /// As listParts shows it.
+    pub fn info(&self) -> PartInfo {
+        PartInfo {
+            md5: md5_to_hex(&self.digest.md5),
+            part_number: self.part_number,
+            size: self.digest.size,
+        }
+    }
+}
+
+/// An object to assemble from chosen parts, in order.
+#[derive(Debug, Clone)]
+pub struct AssemblyPlan {
+    pub upload_id: UploadId,
+    pub resource_key: String,
+    pub parts: Vec<StoredPart>,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// Why an assembly failed.
+pub struct AssembleFailure {
+    pub error: AppError,
+    /// The store dropped this assembly because another one of the same key finished first (Garage
+    /// does); assembling again makes this complete the later one, which SPEC.md says wins.
+    pub assemble_again: bool,
+}
+
+/// A completed object, opened: its size and etag, and a reader for one range of it.
+pub struct OpenedObject {
+    pub size: u64,
+    pub etag: String,
+    pub reader: Box<dyn ObjectReader>,
+}
+
+/// Why a range of an opened object could not be read.
+pub enum ReadFailure {
+    /// The object was replaced by a newer one since it was opened (a store that cannot keep the
+    /// opened version readable): open it again.
+    Replaced,
+    Failed(AppError),
+}
+
+/// What a listing shows of one upload, for the sweep's policy.
+#[derive(Debug, Clone)]
+pub struct UploadActivity {
+    pub upload_id: UploadId,
+    /// `upload.json` is stored.
+    pub has_upload_record: bool,
+    /// Age of `completed.json`, when stored.
+    pub completed_age: Option<Duration>,
+    /// Time since the upload last changed (init or a part).
+    pub idle: Duration,
+}
+
+/// Held while one upload's state changes; `None` from a backend that needs no lock.
+pub type UploadLock = Option<OwnedMutexGuard<()>>;
+
+/// The bytes of one part on their way in. Dropped before [`PartWriter::commit`], it discards what
+/// it wrote (a temporary file is deleted, an S3 multipart upload aborted).
+#[async_trait]
+pub trait PartWriter: Send {
+    async fn write(&mut self, chunk: Bytes) -> AppResult<()>;
+
+    /// All bytes are written and verified: make them durable where they are. Called before the
+    /// upload's lock is taken, so slow work (an fsync) belongs here rather than in `commit`.
+    async fn seal(&mut self, digest: PartDigest) -> AppResult<()>;
+
+    /// Publishes the sealed bytes as the upload's part `part_number`, durably, replacing an earlier
+    /// version. Called with the upload's lock held, after it was found in progress.
+    async fn commit(self: Box<Self>, upload_id: &UploadId, part_number: u32) -> AppResult<()>;
+}
+
+/// Reads one byte range of an opened object.
+#[async_trait]
+pub trait ObjectReader: Send {
+    /// Starts reading `range` (already checked against the size). Resolves once the first bytes are
+    /// on their way, so a failure can still become a clean error response.
+    async fn read(self: Box<Self>, range: Range<u64>) -> Result<ByteStream<'static>, ReadFailure>;
+}
+
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Creates a new upload with its `upload.json` (`record` is the file's content).
+    async fn create_upload(&self, upload_id: &UploadId, record: &[u8]) -> AppResult<()>;
+
+    /// A record's content; `None` when it is not stored.
+    async fn read_record(&self, id: &UploadId, record: Record) -> AppResult<Option<Vec<u8>>>;
+
+    async fn record_exists(&self, upload_id: &UploadId, record: Record) -> AppResult<bool>;
+
+    /// Writes a record atomically: readers see the old content or the new, never part of it.
+    async fn write_record(&self, id: &UploadId, record: Record, content: &[u8]) -> AppResult<()>;
+
+    /// Serialises state changes of one upload, where concurrent ones could interfere.
+    async fn lock_upload(&self, _upload_id: &UploadId) -> UploadLock {
+        None
+    }
+
+    /// Starts receiving a part's bytes.
+    async fn begin_part(
+        &self,
+        destination: Option<&PartDestination>,
+    ) -> AppResult<Box<dyn PartWriter>>;
+
+    /// The upload's stored parts, the current version of each.
+    async fn stored_parts(&self, upload_id: &UploadId) -> AppResult<BTreeMap<u32, StoredPart>>;
+
+    /// Writes the object as the planned parts concatenated, replacing an older one at once: readers
+    /// see the old object or the new one.
+    async fn assemble(&self, plan: &AssemblyPlan) -> Result<(), AssembleFailure>;
+
+    /// Frees the parts of a completed upload (its records stay).
+    async fn discard_parts(&self, upload_id: &UploadId) -> AppResult<()>;
+
+    /// Removes an upload with its records and parts; from its first step on, it is gone for readers.
+    async fn remove_upload(&self, upload_id: &UploadId) -> AppResult<()>;
+
+    async fn object_exists(&self, resource_key: &str) -> AppResult<bool>;
+
+    /// Opens a completed object; `None` when absent.
+    async fn open_object(&self, resource_key: &str) -> AppResult<Option<OpenedObject>>;
+
+    /// Every upload stored, with its activity.
+    async fn list_uploads(&self) -> AppResult<Vec<UploadActivity>>;
+
+    /// One upload's activity; `None` when nothing of it is stored.
+    async fn upload_activity(&self, upload_id: &UploadId) -> AppResult<Option<UploadActivity>>;
+
+    /// Deletes staged bytes (of parts or objects in the making) untouched for longer than `age`:
+    /// what a request or an instance that died mid-way left behind.
+    async fn remove_stale_staging(&self, age: Duration) -> AppResult<()>;
+}

@@ -1,0 +1,146 @@
+//! Object files: assembled from part files beside their final name, fsynced, renamed in; read back
+//! from an open file, which keeps its version readable even if a newer complete replaces it.
+
+use std::fs::{self, File};
+use std::io::{self, Seek, SeekFrom};
+use std::ops::Range;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tempfile::NamedTempFile;
+use tokio::io::AsyncSeekExt;
+
+use super::durable_file::{HEADER_LEN, read_header, start_writeback, sync_dir, write_header};
+use super::layout::Layout;
+use crate::error::{AppError, AppResult};
+use crate::storage::backend::{
+    AssemblyPlan, ByteStream, ObjectReader, OpenedObject, ReadFailure, StoredPart,
+};
+use crate::storage::upload_id::UploadId;
+
+/// Read size when serving objects.
+const OBJECT_READ_CHUNK: usize = 256 << 10;
+
+/// Header of an object file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectHeader {
+    resource_key: String,
+    size: u64,
+    etag: String,
+}
+
+/// Concatenates the planned parts into a new object file beside its final name, then renames it in.
+pub fn assemble_object(layout: &Layout, plan: &AssemblyPlan) -> AppResult<()> {
+    let mut assembled = NamedTempFile::new_in(layout.tmp_dir())?;
+    write_header(
+        assembled.as_file(),
+        &ObjectHeader {
+            resource_key: plan.resource_key.clone(),
+            size: plan.size,
+            etag: plan.etag.clone(),
+        },
+    )?;
+    assembled.as_file_mut().seek(SeekFrom::Start(HEADER_LEN))?;
+    let mut written = HEADER_LEN;
+    for part in &plan.parts {
+        append_part(layout, &plan.upload_id, part, assembled.as_file_mut())?;
+        // The disk writes this part while the next ones are copied: the final fsync then waits
+        // for the tail only, not for the whole object (what `cat` + `sync` would wait for).
+        start_writeback(assembled.as_file(), written, part.digest.size);
+        written += part.digest.size;
+    }
+    assembled.as_file().sync_all()?;
+    let target = layout.object_file(&plan.resource_key);
+    let shard = target
+        .parent()
+        .expect("object files live in a shard directory");
+    if !shard.exists() {
+        fs::create_dir_all(shard)?;
+        sync_dir(&layout.objects_dir())?;
+    }
+    assembled.persist(&target).map_err(|e| e.error)?;
+    sync_dir(shard)?;
+    Ok(())
+}
+
+fn append_part(
+    layout: &Layout,
+    upload_id: &UploadId,
+    part: &StoredPart,
+    object: &mut File,
+) -> AppResult<()> {
+    let path = layout.part_file(upload_id, part.part_number);
+    let size = part.digest.size;
+    let mut source = File::open(&path)?;
+    if source.metadata()?.len() != HEADER_LEN + size {
+        return Err(AppError::internal(format!(
+            "part file {} has the wrong length",
+            path.display()
+        )));
+    }
+    source.seek(SeekFrom::Start(HEADER_LEN))?;
+    // File-to-file io::copy uses copy_file_range on Linux: the bytes never pass through user space.
+    let copied = io::copy(&mut io::Read::take(source, size), object)?;
+    if copied != size {
+        return Err(AppError::internal(format!(
+            "part {} was shorter than recorded",
+            part.part_number
+        )));
+    }
+    Ok(())
+}
+
+/// Opens the object file of `key`; `None` when there is none (or it belongs to another key).
+pub fn open_object(layout: &Layout, key: &str) -> AppResult<Option<OpenedObject>> {
+    let mut file = match File::open(layout.object_file(key)) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let header: ObjectHeader = read_header(&mut file)?;
+    if header.resource_key != key {
+        return Ok(None);
+    }
+    Ok(Some(OpenedObject {
+        size: header.size,
+        etag: header.etag,
+        reader: Box::new(ObjectFileReader { file }),
+    }))
+}
+
+/// The open file keeps this version readable even if a newer complete replaces it meanwhile.
+struct ObjectFileReader {
+    file: File,
+}
+
+#[async_trait]
+impl ObjectReader for ObjectFileReader {
+    async fn read(self: Box<Self>, range: Range<u64>) -> Result<ByteStream<'static>, ReadFailure> {
+        Ok(stream_of_file(
+            self.file,
+            HEADER_LEN + range.start,
+            range.end - range.start,
+        ))
+    }
+}
+
+/// Streams `len` bytes of `file` from `offset`.
+fn stream_of_file(file: File, offset: u64, len: u64) -> ByteStream<'static> {
+    let stream = futures_util::stream::once(async move {
+        let mut file = tokio::fs::File::from_std(file);
+        file.seek(SeekFrom::Start(offset)).await?;
+        Ok::<_, io::Error>(tokio_util::io::ReaderStream::with_capacity(
+            tokio::io::AsyncReadExt::take(file, len),
+            OBJECT_READ_CHUNK,
+        ))
+    })
+    .map(|opened| match opened {
+        Ok(reader) => reader.left_stream(),
+        Err(e) => futures_util::stream::once(async move { Err(e) }).right_stream(),
+    })
+    .flatten()
+    .map(|chunk| chunk.map_err(AppError::from));
+    Box::pin(stream)
+}

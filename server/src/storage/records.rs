@@ -1,0 +1,54 @@
+//! The two records of an upload, the same in every backend: `upload.json` (written once at init) and
+//! `completed.json` (what a repeated uploadComplete is compared with and answered from).
+
+use partup_wire::{CompletePart, CompleteResponse};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
+
+/// Which record of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    Upload,
+    Completed,
+}
+
+impl Record {
+    /// The record's name beside the upload's parts, in every backend.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Record::Upload => "upload.json",
+            Record::Completed => "completed.json",
+        }
+    }
+}
+
+/// `upload.json`: the upload's key and start.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadRecord {
+    pub resource_key: String,
+    pub created_unix_ms: u64,
+}
+
+/// `completed.json`: the complete request and its answer.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompletedRecord {
+    pub parts: Vec<CompletePart>,
+    pub response: CompleteResponse,
+}
+
+/// How long a completed upload still answers a repeated uploadComplete (SPEC.md: at least 24 hours).
+pub const COMPLETED_RECORD_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(24 * 3600);
+
+pub fn encode<T: Serialize>(record: &T) -> AppResult<Vec<u8>> {
+    serde_json::to_vec(record).map_err(AppError::internal)
+}
+
+pub fn decode<T: DeserializeOwned>(record: Record, content: &[u8]) -> AppResult<T> {
+    serde_json::from_slice(content)
+        .map_err(|e| AppError::internal(format!("corrupt {}: {e}", record.file_name())))
+}

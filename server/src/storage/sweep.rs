@@ -1,0 +1,114 @@
+//! Which uploads are stale, one policy for every backend: an upload untouched for longer than the
+//! TTL is aborted; a completion record past its retention goes with its upload; what an abort or a
+//! crashed init left without a record goes after a short grace; staged bytes untouched for the TTL
+//! (at least an hour) go too.
+
+use std::time::Duration;
+
+use crate::error::AppResult;
+use crate::storage::backend::UploadActivity;
+use crate::storage::records::COMPLETED_RECORD_RETENTION;
+use crate::storage::uploads::Storage;
+
+/// How long an upload without `upload.json` is left alone: an init may be writing it right now.
+const ORPHAN_GRACE: Duration = Duration::from_secs(60);
+/// Staged bytes are never removed sooner than this, however short the TTL: a slow part may still
+/// be arriving.
+const MIN_STAGING_AGE: Duration = Duration::from_secs(3600);
+
+/// Result of one stale-upload sweep.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    pub stale_uploads_aborted: usize,
+    pub finished_records_removed: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Keep,
+    AbortStale,
+    RemoveFinished,
+}
+
+fn verdict(activity: &UploadActivity, ttl: Duration) -> Verdict {
+    match activity.completed_age {
+        Some(age) if age > COMPLETED_RECORD_RETENTION => Verdict::RemoveFinished,
+        Some(_) => Verdict::Keep,
+        None if activity.idle > ttl
+            || (!activity.has_upload_record && activity.idle > ORPHAN_GRACE) =>
+        {
+            Verdict::AbortStale
+        }
+        None => Verdict::Keep,
+    }
+}
+
+impl Storage {
+    /// Aborts uploads untouched for longer than `ttl` and drops completion records past retention.
+    /// Two instances sweeping at once both delete the same things: harmless.
+    pub async fn sweep(&self, ttl: Duration) -> AppResult<SweepReport> {
+        let mut report = SweepReport::default();
+        for listed in self.backend.list_uploads().await? {
+            if verdict(&listed, ttl) == Verdict::Keep {
+                continue;
+            }
+            let upload_id = &listed.upload_id;
+            let _lock = self.backend.lock_upload(upload_id).await;
+            // Decided again under the lock: a part may have arrived since the listing.
+            let Some(current) = self.backend.upload_activity(upload_id).await? else {
+                continue;
+            };
+            match verdict(&current, ttl) {
+                Verdict::Keep => continue,
+                Verdict::AbortStale => report.stale_uploads_aborted += 1,
+                Verdict::RemoveFinished => report.finished_records_removed += 1,
+            }
+            self.backend.remove_upload(upload_id).await?;
+        }
+        self.backend
+            .remove_stale_staging(ttl.max(MIN_STAGING_AGE))
+            .await?;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::upload_id::UploadId;
+
+    fn activity(has_upload_record: bool, completed_age: Option<u64>, idle: u64) -> UploadActivity {
+        UploadActivity {
+            upload_id: UploadId::generate().expect("random id"),
+            has_upload_record,
+            completed_age: completed_age.map(Duration::from_secs),
+            idle: Duration::from_secs(idle),
+        }
+    }
+
+    #[test]
+    fn one_policy_decides_what_is_stale() {
+        let ttl = Duration::from_secs(600);
+        let day = COMPLETED_RECORD_RETENTION.as_secs();
+        assert_eq!(verdict(&activity(true, None, 10), ttl), Verdict::Keep);
+        assert_eq!(
+            verdict(&activity(true, None, 601), ttl),
+            Verdict::AbortStale
+        );
+        // What an abort or a crashed init left goes after the grace, whatever the TTL.
+        assert_eq!(verdict(&activity(false, None, 30), ttl), Verdict::Keep);
+        assert_eq!(
+            verdict(&activity(false, None, 61), ttl),
+            Verdict::AbortStale
+        );
+        // A completed upload answers retries for its retention, however idle.
+        assert_eq!(
+            verdict(&activity(true, Some(10), 10_000), ttl),
+            Verdict::Keep
+        );
+        assert_eq!(
+            verdict(&activity(true, Some(day + 1), 10), ttl),
+            Verdict::RemoveFinished
+        );
+    }
+}

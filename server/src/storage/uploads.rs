@@ -1,0 +1,125 @@
+//! The flows of an upload in progress: init, a part's begin and commit, listParts, abort; and the
+//! one definition of "in progress": `upload.json` present, no `completed.json`.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use partup_wire::{ErrorCode, PartInfo, md5_to_hex};
+
+use crate::error::{AppError, AppResult};
+use crate::storage::backend::{Backend, PartDestination, StoredPart};
+use crate::storage::incoming_part::IncomingPart;
+use crate::storage::records::{self, Record, UploadRecord};
+use crate::storage::upload_id::UploadId;
+
+/// The limits of SPEC.md §2 and §3 that storage enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct PartLimits {
+    /// Largest part accepted (`--max-part-size`).
+    pub max_part_size: u64,
+    /// Smallest size of every listed part but the last (`--min-part-size`).
+    pub min_part_size: u64,
+}
+
+/// The uploads and objects of one backend, with SPEC.md's rules. Its flows: here (an upload in
+/// progress), `complete.rs`, `objects.rs` (reading), `sweep.rs` (stale uploads).
+pub struct Storage {
+    pub(super) backend: Arc<dyn Backend>,
+    pub(super) limits: PartLimits,
+}
+
+impl Storage {
+    pub fn new(backend: Arc<dyn Backend>, limits: PartLimits) -> Storage {
+        Storage { backend, limits }
+    }
+
+    /// Starts an upload of `resource_key` (already validated); answers the new id and whether a
+    /// completed object with this key exists now.
+    pub async fn init_upload(&self, resource_key: &str) -> AppResult<(UploadId, bool)> {
+        let upload_id = UploadId::generate()?;
+        let record = UploadRecord {
+            resource_key: resource_key.to_owned(),
+            created_unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64,
+        };
+        self.backend
+            .create_upload(&upload_id, &records::encode(&record)?)
+            .await?;
+        let exists = self.backend.object_exists(resource_key).await?;
+        Ok((upload_id, exists))
+    }
+
+    /// The upload's record when it is in progress; `NoSuchUpload` when unknown, aborted or completed.
+    pub async fn upload_in_progress(&self, upload_id: &UploadId) -> AppResult<UploadRecord> {
+        let (record, completed) = tokio::join!(
+            self.backend.read_record(upload_id, Record::Upload),
+            self.backend.record_exists(upload_id, Record::Completed)
+        );
+        match (record?, completed?) {
+            (Some(record), false) => records::decode(Record::Upload, &record),
+            _ => Err(AppError::no_such_upload(upload_id.as_str())),
+        }
+    }
+
+    /// Starts receiving a part; `destination` when the form named it before the bytes.
+    pub async fn begin_part(
+        &self,
+        destination: Option<PartDestination>,
+    ) -> AppResult<IncomingPart> {
+        let writer = self.backend.begin_part(destination.as_ref()).await?;
+        Ok(IncomingPart::new(writer, self.limits.max_part_size))
+    }
+
+    /// Makes a received part the upload's part `part_number` once its MD5 matches `claimed_md5`;
+    /// otherwise `BadDigest` and nothing is kept.
+    pub async fn commit_part(
+        &self,
+        part: IncomingPart,
+        upload_id: &UploadId,
+        part_number: u32,
+        claimed_md5: [u8; 16],
+    ) -> AppResult<PartInfo> {
+        let (mut writer, digest) = part.finish();
+        if digest.md5 != claimed_md5 {
+            return Err(AppError::new(
+                ErrorCode::BadDigest,
+                format!(
+                    "part {part_number}: the {} bytes received have md5 {}, not {}; they were damaged on the way, send the part again",
+                    digest.size,
+                    md5_to_hex(&digest.md5),
+                    md5_to_hex(&claimed_md5)
+                ),
+            ));
+        }
+        // The slow part (an fsync) happens before taking the upload's lock.
+        writer.seal(digest).await?;
+        let _lock = self.backend.lock_upload(upload_id).await;
+        self.upload_in_progress(upload_id).await?;
+        writer.commit(upload_id, part_number).await?;
+        Ok(PartInfo {
+            md5: md5_to_hex(&digest.md5),
+            part_number,
+            size: digest.size,
+        })
+    }
+
+    /// The upload's key and its stored parts, ascending.
+    pub async fn list_parts(&self, upload_id: &UploadId) -> AppResult<(String, Vec<PartInfo>)> {
+        let _lock = self.backend.lock_upload(upload_id).await;
+        let record = self.upload_in_progress(upload_id).await?;
+        let parts = self.backend.stored_parts(upload_id).await?;
+        Ok((
+            record.resource_key,
+            parts.values().map(StoredPart::info).collect(),
+        ))
+    }
+
+    /// Ends an upload in progress and frees its parts.
+    pub async fn abort(&self, upload_id: &UploadId) -> AppResult<()> {
+        let _lock = self.backend.lock_upload(upload_id).await;
+        self.upload_in_progress(upload_id).await?;
+        self.backend.remove_upload(upload_id).await
+    }
+}
