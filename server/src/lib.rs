@@ -1,4 +1,4 @@
-//! partup-server as a library: `run` starts the whole service; `app::router` builds the HTTP layer
+//! partup-server as a library: `run` serves the whole service on a bound listener; `app::router` builds the HTTP layer
 //! so tests can drive it; `storage` holds the backend interface and its backends (local disk, S3).
 
 pub mod api;
@@ -19,9 +19,11 @@ use crate::config::Config;
 use crate::storage::Store;
 use crate::storage::fs::FsStore;
 
-/// Runs the server until `shutdown` resolves: requests in flight finish, assembling completes run to
-/// their end, then it returns.
+/// Serves on `listener` (already bound, so a caller that asked for port 0 knows the port before
+/// anything starts) until `shutdown` resolves: requests in flight finish, assembling completes run
+/// to their end, then it returns. `config.listen` is not used: the listener says where it listens.
 pub async fn run(
+    listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
@@ -32,9 +34,9 @@ pub async fn run(
                 .map_err(|e| format!("cannot use data directory {}: {e}", config.data.display()))?,
         ),
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let background = TaskTracker::new();
     let _sweeper = sweep::spawn_sweeper(store.clone(), &config);
     let state = AppState {
@@ -43,8 +45,8 @@ pub async fn run(
         background: background.clone(),
     };
     tracing::info!(
-        listen = %config.listen, store = ?config.store, data = %config.data.display(), www = %config.www.display(),
-        "partup-server ready on http://{}/", config.listen
+        listen = %address, store = ?config.store, data = %config.data.display(), www = %config.www.display(),
+        "partup-server ready on http://{address}/"
     );
     axum::serve(listener, app::router(state))
         .with_graceful_shutdown(shutdown)
