@@ -1,4 +1,4 @@
-//! partup-server as a library: `run` serves the whole service on a bound listener; `app::router` builds the HTTP layer
+//! partup-server as a library: `run` starts the whole service; `app::router` builds the HTTP layer
 //! so tests can drive it; `storage` holds the backend interface and its backends (local disk, S3).
 
 pub mod api;
