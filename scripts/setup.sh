@@ -88,24 +88,25 @@ announced_url() {
 # start_service VAR LOG CMD...: the process is told its port (0, so the system picks a free one) and
 # says which it got; reading that back means no port is picked beforehand for another process to take.
 start_service() {
-    local var=$1 log=$2 pid url=""
+    # The locals are prefixed so that they never shadow the caller's VAR (bash scopes dynamically).
+    local __var=$1 __log=$2 __pid __url=""
     shift 2
-    "$@" >"$log" 2>&1 &
-    pid=$!
-    SERVICE_PID=$pid
-    stop_on_exit "$pid"
+    "$@" >"$__log" 2>&1 &
+    __pid=$!
+    SERVICE_PID=$__pid
+    stop_on_exit "$__pid"
     for _ in $(seq 1 600); do
-        url=$(announced_url "$log")
-        [ -n "$url" ] && break
-        if ! kill -0 "$pid" 2>/dev/null; then
+        __url=$(announced_url "$__log")
+        [ -n "$__url" ] && break
+        if ! kill -0 "$__pid" 2>/dev/null; then
             printf '%s exited before saying where it listens:\n' "$1" >&2
-            cat "$log" >&2
+            cat "$__log" >&2
             return 1
         fi
         sleep 0.05
     done
-    [ -n "$url" ] || { printf '%s did not say where it listens (log: %s)\n' "$1" "$log" >&2; return 1; }
-    printf -v "$var" '%s' "$url"
+    [ -n "$__url" ] || { printf '%s did not say where it listens (log: %s)\n' "$1" "$__log" >&2; return 1; }
+    printf -v "$__var" '%s' "$__url"
 }
 
 wait_healthy() {
