@@ -35,19 +35,7 @@ cargo build --release -q -p partup-server -p partup-bench
 scripts/build-client.sh
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/partup-bench.XXXXXX")"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_healthy() {
-    for _ in $(seq 1 200); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
-    echo "nothing answers $1" >&2; return 1
-}
+remove_on_exit "$work"
 
 # The machine, for the report.
 python3 - "$work/machine.json" "$work" <<'PY'
@@ -77,7 +65,6 @@ else
     source scripts/s3-store.sh
     ensure_garage
     start_garage "$work/garage"
-    pids+=("$GARAGE_PID")
     server_args+=(--s3)
 fi
 "$CARGO_TARGET_DIR/release/partup-bench" server-rows "${server_args[@]}"
@@ -89,17 +76,13 @@ cp -r www/pkg "$work/www/pkg"
 cp bench/browser/index.html bench/browser/bench.js "$work/www/bench/"
 cp bench/node_modules/hash-wasm/dist/md5.umd.min.js "$work/www/bench/hash-wasm-md5.umd.min.js"
 cp bench/node_modules/spark-md5/spark-md5.min.js "$work/www/bench/"
-server_port=$(free_port)
-sink_port=$(free_port)
-RUST_LOG=warn "$CARGO_TARGET_DIR/release/partup-server" --listen "127.0.0.1:$server_port" \
-    --data "$work/browser-data" --www "$work/www" >"$work/server.log" 2>&1 &
-pids+=($!)
-"$CARGO_TARGET_DIR/release/partup-bench" sink --listen "127.0.0.1:$sink_port" 2>"$work/sink.log" &
-pids+=($!)
-wait_healthy "http://127.0.0.1:$server_port/healthz"
-wait_healthy "http://127.0.0.1:$sink_port/"
+start_service server_url "$work/server.log" env RUST_LOG=warn "$CARGO_TARGET_DIR/release/partup-server" \
+    --listen 127.0.0.1:0 --data "$work/browser-data" --www "$work/www"
+start_service sink_url "$work/sink.log" "$CARGO_TARGET_DIR/release/partup-bench" sink --listen 127.0.0.1:0
+wait_healthy "$server_url/healthz"
+wait_healthy "$sink_url/"
 mkdir -p "$work/files"
-browser_args=(--page "http://127.0.0.1:$server_port/bench/" --sink "http://127.0.0.1:$sink_port/sink"
+browser_args=(--page "$server_url/bench/" --sink "$sink_url/sink"
     --pkg www/pkg --work "$work/files" --out "$work/browser.json")
 [ "$mode" = quick ] && browser_args+=(--quick)
 node bench/browser/run.mjs "${browser_args[@]}"

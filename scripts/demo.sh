@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs the demo: installs what is missing, builds the wasm client into www/pkg and the server (only
 # when something changed), then serves the page on http://127.0.0.1:8080/ with data in ./data.
-# Another address: PARTUP_LISTEN=0.0.0.0:9000 scripts/demo.sh. Extra arguments go to partup-server.
+# Another address: PARTUP_LISTEN=0.0.0.0:9000 scripts/demo.sh (port 0: any free port). Extra
+# arguments go to partup-server.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$PARTUP_ROOT"
 "$PARTUP_ROOT/scripts/build-client.sh"
 cargo build --release --quiet -p partup-server
 export PARTUP_LISTEN="${PARTUP_LISTEN:-127.0.0.1:8080}" PARTUP_DATA="${PARTUP_DATA:-./data}" PARTUP_WWW="${PARTUP_WWW:-./www}"
-echo "partup demo: open http://$PARTUP_LISTEN/ (data in $PARTUP_DATA; Ctrl-C stops)"
+# The server prints the address it bound (the real port, also when PARTUP_LISTEN asks for port 0).
+echo "partup demo: open the address on the 'partup-server listening on' line below (data in $PARTUP_DATA; Ctrl-C stops)"
 exec ./target/release/partup-server "$@"

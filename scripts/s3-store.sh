@@ -5,15 +5,15 @@
 #                        PARTUP_TEST_S3_ENDPOINT/BUCKET/REGION and AWS_ACCESS_KEY_ID/SECRET; GARAGE_PID
 #   ensure_moto          installs moto's server (pinned) with pip
 #   start_moto DIR       starts moto_server, creates bucket "partup"; exports the same variables; MOTO_PID
+# Both are stopped when the calling script exits (setup.sh's stop_on_exit).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 GARAGE_VERSION=2.5.0
 GARAGE_BIN="${PARTUP_CACHE:-$HOME/.cache/partup}/garage-$GARAGE_VERSION/bin/garage"
 MOTO_VERSION=5.2.5
 
 s3log() { printf '[s3] %s\n' "$*" >&2; }
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 ensure_garage() {
     if [ -x "$GARAGE_BIN" ] && "$GARAGE_BIN" --version 2>/dev/null | grep -q "$GARAGE_VERSION"; then
@@ -24,19 +24,11 @@ ensure_garage() {
         --features bundled-libs,sqlite,lmdb --root "$(dirname "$(dirname "$GARAGE_BIN")")"
 }
 
-wait_for_port() {
-    local port=$1
-    for _ in $(seq 1 200); do
-        (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    s3log "nothing listens on port $port"
-    return 1
-}
-
 start_garage() {
     local dir=$1
     mkdir -p "$dir/meta" "$dir/data"
+    # Garage takes its ports from its config and does not say which it bound, so they are picked
+    # here: the one place left where a port is chosen before its server binds it.
     local s3_port rpc_port admin_port
     s3_port=$(free_port); rpc_port=$(free_port); admin_port=$(free_port)
     cat > "$dir/garage.toml" <<TOML
@@ -59,6 +51,7 @@ TOML
     local garage="$GARAGE_BIN -c $dir/garage.toml"
     RUST_LOG=warn $GARAGE_BIN -c "$dir/garage.toml" server > "$dir/garage.log" 2>&1 &
     GARAGE_PID=$!
+    stop_on_exit "$GARAGE_PID"
     wait_for_port "$rpc_port"
     wait_for_port "$s3_port"
     local node=""
@@ -87,14 +80,12 @@ ensure_moto() {
 }
 
 start_moto() {
-    local dir=$1 port
+    local dir=$1 url
     mkdir -p "$dir"
-    port=$(free_port)
-    python3 -m moto.server -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
-    MOTO_PID=$!
-    wait_for_port "$port"
+    start_service url "$dir/moto.log" python3 -m moto.server -H 127.0.0.1 -p 0
+    MOTO_PID=$SERVICE_PID
     export AWS_ACCESS_KEY_ID=partup-test AWS_SECRET_ACCESS_KEY=partup-test-secret MOTO_PID
-    export PARTUP_TEST_S3_ENDPOINT="http://127.0.0.1:$port" PARTUP_TEST_S3_BUCKET=partup PARTUP_TEST_S3_REGION=us-east-1
+    export PARTUP_TEST_S3_ENDPOINT="$url" PARTUP_TEST_S3_BUCKET=partup PARTUP_TEST_S3_REGION=us-east-1
     curl -sf -X PUT "$PARTUP_TEST_S3_ENDPOINT/partup" > /dev/null
     s3log "moto $MOTO_VERSION on $PARTUP_TEST_S3_ENDPOINT (bucket partup)"
 }

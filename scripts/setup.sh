@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Installs what partup's demo and tests need on a fresh machine, skipping whatever is already there.
-# Sourced by demo.sh and test-all.sh; run directly to install everything:  scripts/setup.sh [--browser]
+# Installs what partup's demo and tests need on a fresh machine, skipping whatever is already there,
+# and holds the helpers every script shares. Sourced by the other scripts (sourcing twice is harmless);
+# run directly to install everything:  scripts/setup.sh [--browser]
 #   ensure_wasm_tools   rustup's wasm32 target, wasm-bindgen-cli 0.2.130 (= the locked wasm-bindgen), wasm-pack
 #   ensure_chromium     Debian's chromium + chromium-driver (same version), for the browser tests
 #   ensure_npm_packages the pinned npm packages of the page tests (package-lock.json)
+# For scripts that start services:
+#   start_service VAR LOG CMD...  runs CMD in the background (output to LOG, stopped on exit), sets
+#                       VAR to the base URL it says it listens on (our services are given port 0)
+#                       and SERVICE_PID to its pid
+#   wait_healthy URL    waits until URL answers 2xx
+#   stop_on_exit PID / remove_on_exit PATH   what to stop or delete when the script exits
+#   free_port / wait_for_port PORT   only for tools that must be told their ports (Garage's config)
 set -euo pipefail
+[ -n "${PARTUP_SETUP_SOURCED:-}" ] && return 0
+PARTUP_SETUP_SOURCED=1
 
 PARTUP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION=0.2.130
@@ -19,7 +29,8 @@ ensure_wasm_tools() {
     fi
     if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\b"; then
         log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 4 minutes, once)"
-        # Not --locked: that fails for this version here (see DEVELOPERS.md).
+        # Not --locked: with it, the install of this version failed on the project's machines when
+        # this script was written (the lock file it ships does not build here); without it, it builds.
         cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
     fi
     if ! wasm-pack --version 2>/dev/null | grep -q " $WASM_PACK_VERSION\b"; then
@@ -46,6 +57,74 @@ ensure_npm_packages() {
         log "installing the page tests' npm packages (pinned by package-lock.json)"
         (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
     fi
+}
+
+# Background processes and paths the script registered, stopped and deleted when it exits (also on
+# Ctrl-C or SIGTERM, which exit through the EXIT trap).
+on_exit_pids=()
+on_exit_paths=()
+clean_up_on_exit() {
+    local pid
+    for pid in "${on_exit_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${on_exit_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "${on_exit_paths[@]}"
+}
+arm_exit_trap() {
+    trap clean_up_on_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+stop_on_exit() { on_exit_pids+=("$@"); arm_exit_trap; }
+remove_on_exit() { on_exit_paths+=("$@"); arm_exit_trap; }
+
+# The base URL in a service's log: partup-server, fault-proxy and the bench sink print
+# "NAME listening on http://HOST:PORT/", moto "Running on http://HOST:PORT", chromedriver
+# "... started successfully on port PORT.".
+announced_url() {
+    sed -n -e 's#.* on \(http://[^ /]*[0-9]\).*#\1#p' \
+        -e 's#.* started successfully on port \([0-9]*\).*#http://127.0.0.1:\1#p' "$1" | sed -n 1p
+}
+
+# start_service VAR LOG CMD...: the process is told its port (0, so the system picks a free one) and
+# says which it got; reading that back means no port is picked beforehand for another process to take.
+start_service() {
+    # The locals are prefixed so that they never shadow the caller's VAR (bash scopes dynamically).
+    local __var=$1 __log=$2 __pid __url=""
+    shift 2
+    "$@" >"$__log" 2>&1 &
+    __pid=$!
+    SERVICE_PID=$__pid
+    stop_on_exit "$__pid"
+    for _ in $(seq 1 600); do
+        __url=$(announced_url "$__log")
+        [ -n "$__url" ] && break
+        if ! kill -0 "$__pid" 2>/dev/null; then
+            printf '%s exited before saying where it listens:\n' "$1" >&2
+            cat "$__log" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    [ -n "$__url" ] || { printf '%s did not say where it listens (log: %s)\n' "$1" "$__log" >&2; return 1; }
+    printf -v "$__var" '%s' "$__url"
+}
+
+wait_healthy() {
+    for _ in $(seq 1 200); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
+    echo "nothing answers $1" >&2
+    return 1
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_for_port() {
+    local port=$1
+    for _ in $(seq 1 200); do
+        (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on port $port" >&2
+    return 1
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

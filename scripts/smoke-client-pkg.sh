@@ -4,18 +4,12 @@
 # drives headless Chromium through chromedriver (plain WebDriver over HTTP) to upload a file with
 # `import init, { Uploader } from './pkg/partup.js'`. Prints the sizes and the page's verdict.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$PARTUP_ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+remove_on_exit "$work"
 
 wasm-pack build --release --target web --mode no-install wasm-client
 echo "partup_bg.wasm: $(stat -c %s wasm-client/pkg/partup_bg.wasm) bytes, $(gzip -9c wasm-client/pkg/partup_bg.wasm | wc -c) gzipped"
@@ -25,22 +19,15 @@ mkdir -p "$work/www" "$work/data"
 cp -r wasm-client/pkg "$work/www/pkg"
 cp wasm-client/smoke/index.html "$work/www/index.html"
 cargo build -p partup-server
-server_port="$(free_port)"
-driver_port="$(free_port)"
-"$CARGO_TARGET_DIR/debug/partup-server" --listen "127.0.0.1:$server_port" --data "$work/data" \
-  --www "$work/www" --min-part-size 1024 >"$work/server.log" 2>&1 &
-pids+=($!)
-/usr/bin/chromedriver --port="$driver_port" >"$work/driver.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$server_port/healthz" >/dev/null 2>&1 \
-    && curl -fsS "http://127.0.0.1:$driver_port/status" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_service server_url "$work/server.log" "$CARGO_TARGET_DIR/debug/partup-server" \
+  --listen 127.0.0.1:0 --data "$work/data" --www "$work/www" --min-part-size 1024
+start_service driver_url "$work/driver.log" /usr/bin/chromedriver --port=0
+wait_healthy "$server_url/healthz"
+wait_healthy "$driver_url/status"
 
-python3 - "$driver_port" "http://127.0.0.1:$server_port/index.html" <<'PY'
+python3 - "$driver_url" "$server_url/index.html" <<'PY'
 import json, sys, urllib.request
-driver, page = f"http://127.0.0.1:{sys.argv[1]}", sys.argv[2]
+driver, page = sys.argv[1], sys.argv[2]
 def call(method, path, body=None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(driver + path, data=data, method=method, headers={"Content-Type": "application/json"})

@@ -7,12 +7,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/s3-store.sh"
 cd "$here/.."
 work=$(mktemp -d)
-cleanup() {
-    [ -n "${GARAGE_PID:-}" ] && kill "$GARAGE_PID" 2>/dev/null || true
-    [ -n "${MOTO_PID:-}" ] && kill "$MOTO_PID" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+remove_on_exit "$work"
 
 ensure_garage
 ensure_moto
@@ -20,7 +15,7 @@ cargo build -p partup-server
 
 start_garage "$work/garage"
 PARTUP_TEST_STORE=s3 cargo test -p partup-tests --features s3-tests
-kill "$GARAGE_PID"; GARAGE_PID=""
+kill "$GARAGE_PID"
 
 start_moto "$work/moto"
 PARTUP_TEST_STORE=s3 cargo test -p partup-tests --features s3-tests \

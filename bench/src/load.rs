@@ -9,25 +9,24 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use md5::{Digest, Md5};
-use partup_wire::CompletePart;
-
-use crate::api::Api;
+use partup_testkit::{Api, md5_hex, test_bytes};
+use partup_wire::{AbortResponse, PartInfo};
 
 /// Distinct parts to send, with their MD5s.
 pub struct PartPool {
     parts: Vec<(Bytes, String)>,
 }
 
-/// Fills `buffer` with a xorshift64* stream seeded by `seed`.
-pub fn pseudo_random(buffer: &mut [u8], seed: u64) {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    for chunk in buffer.chunks_mut(8) {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        let word = state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
-        chunk.copy_from_slice(&word[..chunk.len()]);
+/// The API of the server at `base`, with a client for many concurrent uploads: HTTP/1.1 (as
+/// browsers upload) and an idle pool big enough that no connection is opened twice.
+pub fn load_api(base: &str) -> Api {
+    Api {
+        base: base.to_owned(),
+        http: reqwest::Client::builder()
+            .http1_only()
+            .pool_max_idle_per_host(1024)
+            .build()
+            .expect("HTTP client"),
     }
 }
 
@@ -35,9 +34,8 @@ impl PartPool {
     pub fn new(part_size: usize, distinct: usize) -> PartPool {
         let parts = (0..distinct)
             .map(|i| {
-                let mut buffer = vec![0u8; part_size];
-                pseudo_random(&mut buffer, 1 + i as u64);
-                let md5 = hex::encode(Md5::digest(&buffer));
+                let buffer = test_bytes(1 + i as u64, part_size);
+                let md5 = md5_hex(&buffer);
                 (Bytes::from(buffer), md5)
             })
             .collect();
@@ -59,8 +57,8 @@ pub struct IngestRun {
     pub secs: f64,
     /// Each part request's duration, in milliseconds.
     pub latencies_ms: Vec<f64>,
-    /// The uploads used and, for each, its parts in ascending order (for a complete).
-    pub uploads: Vec<(String, Vec<CompletePart>)>,
+    /// The uploads used and, for each, its parts (number, md5) in ascending order (for a complete).
+    pub uploads: Vec<(String, Vec<(u32, String)>)>,
 }
 
 /// `clients` concurrent clients upload `parts_total` parts between them, as fast as they can.
@@ -77,7 +75,7 @@ pub async fn ingest(
     let upload_count = if shared_upload { 1 } else { clients };
     let mut upload_ids = Vec::with_capacity(upload_count);
     for i in 0..upload_count {
-        upload_ids.push(api.init(&format!("{key_prefix}/{i}.bin")).await);
+        upload_ids.push(api.init(&format!("{key_prefix}/{i}.bin")).await.upload_id);
     }
     let next = Arc::new(AtomicU32::new(0));
     let started = Instant::now();
@@ -97,16 +95,19 @@ pub async fn ingest(
                 }
                 let (bytes, md5) = pool.get(index as usize);
                 let part_number = index + 1;
-                let (info, elapsed) = api
-                    .upload_part(&upload_id, part_number, md5, bytes.clone())
-                    .await;
+                let started = Instant::now();
+                let info: PartInfo = api
+                    .upload_part_raw(&upload_id, &part_number.to_string(), md5, bytes.clone())
+                    .await
+                    .ok();
+                let elapsed = started.elapsed();
                 assert_eq!(&info.md5, md5, "the server stored other bytes");
                 done.push((upload_index, part_number, info.md5, elapsed));
             }
             done
         }));
     }
-    let mut uploads: Vec<(String, Vec<CompletePart>)> =
+    let mut uploads: Vec<(String, Vec<(u32, String)>)> =
         upload_ids.into_iter().map(|id| (id, Vec::new())).collect();
     let mut latencies_ms = Vec::with_capacity(parts_total as usize);
     let mut bytes = 0u64;
@@ -114,14 +115,12 @@ pub async fn ingest(
         for (upload_index, part_number, md5, elapsed) in task.await.expect("client task") {
             latencies_ms.push(elapsed.as_secs_f64() * 1e3);
             bytes += pool.get(part_number as usize - 1).0.len() as u64;
-            uploads[upload_index]
-                .1
-                .push(CompletePart { part_number, md5 });
+            uploads[upload_index].1.push((part_number, md5));
         }
     }
     let secs = started.elapsed().as_secs_f64();
     for (_, parts) in &mut uploads {
-        parts.sort_by_key(|p| p.part_number);
+        parts.sort_by_key(|(part_number, _)| *part_number);
     }
     IngestRun {
         bytes,
@@ -134,6 +133,6 @@ pub async fn ingest(
 /// Aborts the uploads of a run (frees their parts; not timed).
 pub async fn abort_all(api: &Api, run: &IngestRun) {
     for (id, _) in &run.uploads {
-        api.abort(id).await;
+        api.abort(id).await.ok::<AbortResponse>();
     }
 }

@@ -1,20 +1,19 @@
 //! `partup-bench`: the Rust half of `scripts/bench.sh`.
 //!
 //! ```text
-//! partup-bench sink --listen 127.0.0.1:PORT
+//! partup-bench sink --listen 127.0.0.1:0
 //!     An HTTP endpoint that reads and discards every request body (CORS open): the browser's raw
-//!     upload ceiling is measured against it.
+//!     upload ceiling is measured against it. Prints `partup-bench sink listening on http://ADDR/`
+//!     once bound (port 0 picks a free port).
 //! partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4]
 //!     Rows 3 (ingest vs dd), 4 (server peak RSS), 5 (uploadComplete vs cat) and, with --s3, the
 //!     S3-store ingest beside the filesystem store (Garage's endpoint and keys from the environment,
 //!     as scripts/s3-store.sh exports them). Writes the rows as JSON for bench/report.mjs.
 //! ```
 
-mod api;
 mod baseline;
 mod load;
 mod rows;
-mod server_process;
 mod sink;
 mod stats;
 

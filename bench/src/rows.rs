@@ -12,12 +12,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use partup_testkit::{ServerProcess, TestStore};
 use serde::Serialize;
 
-use crate::api::Api;
 use crate::baseline::{cat_into, dd_copy, evict_from_page_cache, sync_all};
-use crate::load::{PartPool, abort_all, ingest};
-use crate::server_process::{ServerProcess, StoreArgs};
+use crate::load::{PartPool, abort_all, ingest, load_api};
 use crate::stats::{mb_per_s, median, percentile};
 
 const MIB: usize = 1 << 20;
@@ -63,6 +62,17 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
+/// A fresh `partup-server` on `store`, data in `data_dir`, its log in `data_dir`.log: started anew
+/// for each row so its peak RSS (`VmHWM`) belongs to that row alone.
+async fn start_server(settings: &Settings, data_dir: &Path, store: &TestStore) -> ServerProcess {
+    std::fs::create_dir_all(data_dir).expect("create the data dir");
+    let log = std::fs::File::create(data_dir.with_extension("log")).expect("server log");
+    let mut command =
+        ServerProcess::command(&settings.server_bin, data_dir, &data_dir.join("www"), store);
+    command.stderr(log);
+    ServerProcess::start(command).await
+}
+
 fn log(message: &str) {
     eprintln!("[bench] {message}");
 }
@@ -84,13 +94,8 @@ async fn ingest_row(settings: &Settings, pool: Arc<PartPool>, rounds: usize) -> 
     let dd_source = settings.work.join("dd-source.bin");
     write_dd_source(&pool, &dd_source, parts_total as usize);
     let dd_target = settings.work.join("dd-target.bin");
-    let server = ServerProcess::start(
-        &settings.server_bin,
-        &settings.work.join("row3-data"),
-        &StoreArgs::Fs,
-    )
-    .await;
-    let api = Api::new(&server.base_url);
+    let server = start_server(settings, &settings.work.join("row3-data"), &TestStore::Fs).await;
+    let api = load_api(&server.base_url());
     let mut rows = Vec::new();
     for clients in levels {
         let (mut subject, mut baseline, mut ratios, mut latencies) =
@@ -155,23 +160,14 @@ async fn ingest_row(settings: &Settings, pool: Arc<PartPool>, rounds: usize) -> 
 }
 
 async fn s3_row(settings: &Settings, pool: Arc<PartPool>, rounds: usize, parts: u32) -> Row {
-    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("--s3 needs {name}"));
-    let s3 = StoreArgs::S3 {
-        endpoint: var("PARTUP_TEST_S3_ENDPOINT"),
-        bucket: var("PARTUP_TEST_S3_BUCKET"),
-        region: var("PARTUP_TEST_S3_REGION"),
-        prefix: "bench".into(),
-    };
+    let s3 = TestStore::s3_from_env("bench".into());
     let clients = 32;
-    let fs_server = ServerProcess::start(
-        &settings.server_bin,
-        &settings.work.join("s3row-fs"),
-        &StoreArgs::Fs,
-    )
-    .await;
-    let s3_server =
-        ServerProcess::start(&settings.server_bin, &settings.work.join("s3row-s3"), &s3).await;
-    let (fs_api, s3_api) = (Api::new(&fs_server.base_url), Api::new(&s3_server.base_url));
+    let fs_server = start_server(settings, &settings.work.join("s3row-fs"), &TestStore::Fs).await;
+    let s3_server = start_server(settings, &settings.work.join("s3row-s3"), &s3).await;
+    let (fs_api, s3_api) = (
+        load_api(&fs_server.base_url()),
+        load_api(&s3_server.base_url()),
+    );
     let (mut subject, mut baseline, mut ratios, mut latencies) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
@@ -227,9 +223,9 @@ async fn s3_row(settings: &Settings, pool: Arc<PartPool>, rounds: usize, parts: 
 async fn memory_row(settings: &Settings, parts: u32) -> Row {
     let pool = Arc::new(PartPool::new(100 * MIB, 2));
     let data = settings.work.join("row4-data");
-    let server = ServerProcess::start(&settings.server_bin, &data, &StoreArgs::Fs).await;
+    let server = start_server(settings, &data, &TestStore::Fs).await;
     let idle = server.rss_bytes();
-    let api = Api::new(&server.base_url);
+    let api = load_api(&server.base_url());
     let run = ingest(&api, pool, 8, parts, false, "bench/memory").await;
     let peak = server.peak_rss_bytes();
     abort_all(&api, &run).await;
@@ -260,8 +256,8 @@ async fn complete_row(settings: &Settings, part_size: usize, rounds: usize) -> R
     let parts = 1000u32;
     let pool = Arc::new(PartPool::new(part_size, 16));
     let data = settings.work.join("row5-data");
-    let server = ServerProcess::start(&settings.server_bin, &data, &StoreArgs::Fs).await;
-    let api = Api::new(&server.base_url);
+    let server = start_server(settings, &data, &TestStore::Fs).await;
+    let api = load_api(&server.base_url());
     let cat_target = settings.work.join("cat-target.bin");
     let (mut subject, mut baseline, mut ratios, mut setup) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -275,7 +271,7 @@ async fn complete_row(settings: &Settings, part_size: usize, rounds: usize) -> R
                 data.join("uploads")
                     .join(upload_id)
                     .join("parts")
-                    .join(format!("{:05}", p.part_number))
+                    .join(format!("{:05}", p.0))
             })
             .collect();
         // cat first (complete consumes the parts); both read the parts from disk.

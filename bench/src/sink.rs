@@ -36,11 +36,16 @@ async fn discard(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, In
     Ok(response)
 }
 
+/// Serves on `listen` (port 0 picks a free port) until killed. Once bound, prints
+/// `partup-bench sink listening on http://ADDR/` on stdout: scripts/bench.sh reads the port there.
 pub async fn serve(listen: &str) {
     let listener = TcpListener::bind(listen)
         .await
         .expect("bind the sink's address");
-    eprintln!("sink listening on {}", listener.local_addr().unwrap());
+    println!(
+        "partup-bench sink listening on http://{}/",
+        listener.local_addr().unwrap()
+    );
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;

@@ -27,7 +27,8 @@ pub const FORM_OVERHEAD_BYTES: u64 = 64 << 10;
     long_about = None
 )]
 pub struct Config {
-    /// Address and port to listen on.
+    /// Address and port to listen on; port 0 picks a free port. Once bound, the address is printed
+    /// on stdout as `partup-server listening on http://ADDR/`.
     #[arg(
         long,
         env = "PARTUP_LISTEN",

@@ -21,16 +21,18 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::http::AppState;
 
-/// Runs the server until `shutdown` resolves: requests in flight finish, assembling completes run to
-/// their end, then it returns.
+/// Serves on `listener` (already bound, so a caller that asked for port 0 knows the port before
+/// anything starts) until `shutdown` resolves: requests in flight finish, assembling completes run
+/// to their end, then it returns. `config.listen` is not used: the listener says where it listens.
 pub async fn run(
+    listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let storage = storage::open(&config).await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let background = TaskTracker::new();
     let _sweeper = sweep::spawn_sweeper(storage.clone(), &config);
     let state = AppState {
@@ -39,8 +41,8 @@ pub async fn run(
         background: background.clone(),
     };
     tracing::info!(
-        listen = %config.listen, store = ?config.store, data = %config.data.display(), www = %config.www.display(),
-        "partup-server ready on http://{}/", config.listen
+        listen = %address, store = ?config.store, data = %config.data.display(), www = %config.www.display(),
+        "partup-server ready on http://{address}/"
     );
     axum::serve(listener, router::router(state))
         .with_graceful_shutdown(shutdown)

@@ -1,10 +1,10 @@
 //! The command line: `--help`, environment variables, one-line errors with exit code 2 for bad
 //! values, and a graceful stop on SIGTERM that lets requests in flight finish.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use partup_tests::{Api, TestServer, free_port, md5_hex, server_binary, test_bytes};
+use partup_tests::{Api, TestServer, announced_address, md5_hex, server_binary, test_bytes};
 use partup_wire::{ErrorCode, ListPartsResponse, PartInfo};
 
 #[test]
@@ -58,7 +58,7 @@ fn bad_values_are_one_line_errors_with_exit_code_2() {
                 "--data",
                 data.path().to_str().unwrap(),
                 "--listen",
-                &format!("127.0.0.1:{}", free_port()),
+                "127.0.0.1:0",
             ])
             .args(args)
             .output()
@@ -77,17 +77,18 @@ fn bad_values_are_one_line_errors_with_exit_code_2() {
 #[tokio::test]
 async fn environment_variables_configure_the_server() {
     let data = tempfile::tempdir().unwrap();
-    let port = free_port();
     let mut child = Command::new(server_binary())
-        .env("PARTUP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PARTUP_LISTEN", "127.0.0.1:0")
         .env("PARTUP_DATA", data.path())
         .env("PARTUP_MAX_PART_SIZE", "200000")
         .env("PARTUP_MIN_PART_SIZE", "1000")
         .env("PARTUP_CORS_ORIGIN", "https://a.example,https://b.example")
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let address = announced_address(&mut child).await;
     let api = Api {
-        base: format!("http://127.0.0.1:{port}"),
+        base: format!("http://{address}"),
         http: reqwest::Client::new(),
     };
     let mut ready = false;

@@ -6,23 +6,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use md5::{Digest, Md5};
-use partup_tests::{TestServer, test_bytes};
+use partup_tests::{TestServer, peak_rss_bytes, test_bytes};
 use partup_wire::PartInfo;
-
-/// Peak resident memory of a process, from /proc (kB → bytes).
-fn peak_rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM in /proc/pid/status");
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        * 1024
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_100_mib_part_streams_through_without_filling_memory() {

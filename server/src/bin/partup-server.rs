@@ -1,8 +1,10 @@
-//! The `partup-server` binary: parse the config, set up logging, run until Ctrl-C or SIGTERM.
+//! The `partup-server` binary: parse the config, set up logging, bind `--listen`, say where it
+//! listens, and run the library's server until Ctrl-C or SIGTERM.
 
 use std::process::ExitCode;
 
 use partup_server::config::Config;
+use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -13,11 +15,24 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    match partup_server::run(config, partup_server::shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(problem) => {
-            eprintln!("partup-server: {problem}");
-            ExitCode::FAILURE
-        }
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(e) => return fail(format!("cannot listen on {}: {e}", config.listen)),
+    };
+    // With port 0 the system picks the port: this line, whatever RUST_LOG says, is how tests and
+    // scripts learn it (the bound address, never a port picked beforehand that another process
+    // could take first).
+    match listener.local_addr() {
+        Ok(address) => println!("partup-server listening on http://{address}/"),
+        Err(e) => return fail(format!("cannot read the listening address: {e}")),
     }
+    match partup_server::run(listener, config, partup_server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => fail(problem),
+    }
+}
+
+fn fail(problem: String) -> ExitCode {
+    eprintln!("partup-server: {problem}");
+    ExitCode::FAILURE
 }

@@ -1,7 +1,10 @@
 //! fault-proxy: an HTTP proxy in front of partup-server that injects faults into part uploads,
 //! so the browser suite can show the client finishes byte-exact through them.
 //!
-//! `fault-proxy --listen 127.0.0.1:PORT --upstream http://127.0.0.1:SERVER`
+//! `fault-proxy --listen 127.0.0.1:0 --upstream http://127.0.0.1:SERVER`
+//!
+//! Port 0 picks a free port; once bound, the proxy prints `fault-proxy listening on http://ADDR → …`
+//! (scripts/test-client.sh reads the address there, as it does the server's).
 //!
 //! Every request is forwarded as is (bodies streamed). Part uploads (`POST …/upload`) are
 //! numbered 1, 2, 3… since the last reset, and request k gets, first rule that matches:

@@ -1,0 +1,196 @@
+//! A real `partup-server` process on port 0. It announces the address it bound on stdout
+//! (`partup-server listening on http://127.0.0.1:PORT/`), which is read back here: nothing picks a
+//! port beforehand, so no other process can take it between the pick and the server's bind.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::store::TestStore;
+
+/// How long a process may take to announce its address and then answer `/healthz`.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The `partup-server` binary next to the running test executable (`target/<profile>/`). The
+/// README's test command builds it before running the suites.
+pub fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let binary = profile_dir.join("partup-server");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build -p partup-server` before the tests (scripts/test-all.sh does)",
+        binary.display()
+    );
+    binary
+}
+
+/// The address in a line `NAME listening on http://ADDR/…`, the form partup-server, the fault
+/// proxy and the bench sink announce themselves in.
+fn listening_address(line: &str) -> Option<SocketAddr> {
+    let (_, rest) = line.split_once(" listening on http://")?;
+    rest.split(|c: char| c == '/' || c.is_whitespace())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Waits until `child` (spawned with `stdout(Stdio::piped())`) announces the address it listens
+/// on, and returns it. Its stdout is read on to the end on a thread of its own, so that a
+/// process logging there never blocks on a full pipe.
+pub async fn announced_address(child: &mut Child) -> SocketAddr {
+    let stdout = child
+        .stdout
+        .take()
+        .expect("the child's stdout is piped, to read its address from");
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut sender = Some(sender);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(address) = listening_address(&line)
+                && let Some(sender) = sender.take()
+            {
+                let _ = sender.send(address);
+            }
+        }
+    });
+    match tokio::time::timeout(READY_TIMEOUT, receiver).await {
+        Ok(Ok(address)) => address,
+        Ok(Err(_)) => panic!(
+            "the process exited ({:?}) before saying where it listens",
+            child.wait()
+        ),
+        Err(_) => panic!("the process did not say where it listens within {READY_TIMEOUT:?}"),
+    }
+}
+
+/// A running `partup-server`; killed (`kill -9`) when dropped.
+pub struct ServerProcess {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl ServerProcess {
+    /// `binary --listen 127.0.0.1:0 --data DATA --www WWW` with the flags of `store`, logging at
+    /// `warn`: callers add their flags and, if they want, a file for stderr.
+    pub fn command(binary: &Path, data: &Path, www: &Path, store: &TestStore) -> Command {
+        let mut command = Command::new(binary);
+        command
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data")
+            .arg(data)
+            .arg("--www")
+            .arg(www)
+            .args(store.server_args())
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    /// Starts `command`, reads the address it announces and waits until it answers `/healthz`.
+    pub async fn start(mut command: Command) -> ServerProcess {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start partup-server");
+        let started = Instant::now();
+        let address = announced_address(&mut child).await;
+        let mut server = ServerProcess { child, address };
+        let health = format!("{}/healthz", server.base_url());
+        let client = reqwest::Client::new();
+        loop {
+            let answer = client.get(&health).send().await;
+            if answer.is_ok_and(|r| r.status() == 200) {
+                return server;
+            }
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("partup-server exited early with {status}");
+            }
+            assert!(
+                started.elapsed() < READY_TIMEOUT,
+                "partup-server did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then waits for the process to exit; returns its exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().unwrap()
+    }
+
+    /// Peak resident set size so far, in bytes (`VmHWM`).
+    pub fn peak_rss_bytes(&self) -> u64 {
+        peak_rss_bytes(self.pid())
+    }
+
+    /// Current resident set size, in bytes (`VmRSS`).
+    pub fn rss_bytes(&self) -> u64 {
+        status_kib(self.pid(), "VmRSS:") * 1024
+    }
+}
+
+impl Drop for ServerProcess {
+    /// `kill -9`: no chance to flush or clean up anything (a no-op once the process was waited for).
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Peak resident set size of a process, in bytes (`VmHWM` of `/proc/PID/status`).
+pub fn peak_rss_bytes(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:") * 1024
+}
+
+/// A `kB` field of `/proc/PID/status`.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/status: {e}"));
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listening_address;
+
+    #[test]
+    fn the_address_is_read_from_a_listening_line() {
+        assert_eq!(
+            listening_address("partup-server listening on http://127.0.0.1:4321/"),
+            Some("127.0.0.1:4321".parse().unwrap())
+        );
+        assert_eq!(
+            listening_address("fault-proxy listening on http://[::1]:80 → http://x/"),
+            Some("[::1]:80".parse().unwrap())
+        );
+        assert_eq!(listening_address("partup-server ready"), None);
+    }
+}
