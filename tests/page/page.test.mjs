@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -147,27 +146,29 @@ function assertSentence(text) {
   assert.match(text, /^[A-Z“"][^]{20,}[.!?]$/, `not a sentence: ${text}`);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-/** A server of this test's own (so killing it leaves the shared one alone). */
+/**
+ * A server of this test's own (so killing it leaves the shared one alone). `port` 0 lets the system
+ * pick a free port, read back from the line the server prints; a restart passes the port it had, so
+ * the page (whose origin holds the resume entries) finds it again.
+ */
 async function startServer(port, data) {
   const child = spawn(SERVER_BIN, ['--listen', `127.0.0.1:${port}`, '--data', data, '--www', WWW,
-    '--min-part-size', '65536'], { stdio: 'ignore' });
-  const base = `http://127.0.0.1:${port}`;
+    '--min-part-size', '65536'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const base = await new Promise((resolve, reject) => {
+    let printed = '';
+    child.stdout.on('data', (chunk) => {
+      printed += chunk;
+      const address = /listening on (http:\/\/[^/\s]+)\//.exec(printed);
+      if (address) resolve(address[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`the test server exited (${code}) before listening`)));
+  });
+  child.stdout.resume();
   for (let i = 0; i < 200; i++) {
     try {
-      if ((await fetch(`${base}/healthz`)).ok) return { child, base };
+      if ((await fetch(`${base}/healthz`)).ok) return { child, base, port: Number(new URL(base).port) };
     } catch {
-      // not listening yet
+      // not answering yet
     }
     await sleep(50);
   }
@@ -448,9 +449,8 @@ test('a refused resource key shows the server\'s reason as a sentence', LONG, as
 
 test('the server dying mid-upload gives a readable error; after a restart "Try again" resumes', LONG, async () => {
   const file = makeFile(`outage-${RUN}.bin`, 8 * MiB);
-  const port = await freePort();
   const data = fs.mkdtempSync(path.join(TMP, 'outage-data-'));
-  let server = await startServer(port, data);
+  let server = await startServer(0, data);
   const { context, page, problems } = await openPage({ base: server.base });
   try {
     await setSettings(page, { partSize: 256 * KiB, concurrency: 2, retries: 1 });
@@ -467,7 +467,7 @@ test('the server dying mid-upload gives a readable error; after a restart "Try a
     assert.match(await upload.locator('.error-detail').innerText(), /NetworkError/);
     await shot(page, 'error.png');
 
-    server = await startServer(port, data);
+    server = await startServer(server.port, data);
     await upload.locator('button.retry').click();
     await waitPhase(upload, 'done');
     const skipped = Number(await upload.getAttribute('data-skipped-parts'));
