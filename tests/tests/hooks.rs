@@ -71,6 +71,18 @@ fn assert_per_upload_order(received: &[Received]) {
     }
 }
 
+/// A refused uploadInit left no upload and no event behind.
+#[track_caller]
+fn assert_nothing_stored(server: &TestServer) {
+    let stored = server.data_files();
+    assert!(
+        stored
+            .iter()
+            .all(|p| !p.starts_with("uploads") && !p.starts_with("events")),
+        "{stored:?}"
+    );
+}
+
 /// Waits until the store holds no undelivered event.
 async fn wait_for_empty_queue(server: &TestServer) {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -227,13 +239,7 @@ async fn the_pre_create_hook_vetoes_an_upload_with_its_message() {
         .await
         .error(ErrorCode::AccessDenied);
     assert_eq!(message, "quota exceeded for this key");
-    assert!(
-        hooked
-            .server
-            .data_files()
-            .iter()
-            .all(|p| !p.starts_with("uploads"))
-    );
+    assert_nothing_stored(&hooked.server);
     let asked = hook.received();
     assert_eq!(asked.len(), 1);
     assert!(asked[0].signed_validly());
@@ -276,16 +282,14 @@ async fn a_pre_create_hook_that_fails_or_does_not_answer_refuses_with_503() {
         let retry_after = response.headers().get("retry-after").cloned();
         let answer = partup_tests::Api::answer(response).await;
         answer.error(ErrorCode::ServiceUnavailable);
-        assert!(retry_after.is_some(), "{mode:?}: no Retry-After");
+        assert_eq!(
+            retry_after.as_ref().map(|v| v.to_str().unwrap()),
+            Some("5"),
+            "{mode:?}"
+        );
     }
     assert_eq!(hook.received().len(), 3);
-    assert!(
-        hooked
-            .server
-            .data_files()
-            .iter()
-            .all(|p| !p.starts_with("uploads"))
-    );
+    assert_nothing_stored(&hooked.server);
 }
 
 #[test]
