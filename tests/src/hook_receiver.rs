@@ -25,6 +25,14 @@ use tokio::task::JoinHandle;
 /// The secret the suites sign hooks with.
 pub const HOOK_SECRET: &str = "the-suites-hook-secret-0123456789";
 
+/// Writes [`HOOK_SECRET`] (with a trailing newline, as an editor would) to a file in `dir`, for
+/// `--hook-secret-file`.
+pub fn write_hook_secret(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("hook-secret");
+    std::fs::write(&path, format!("{HOOK_SECRET}\n")).unwrap();
+    path
+}
+
 /// How the receiver answers.
 #[derive(Debug, Clone)]
 pub enum Mode {
@@ -218,4 +226,34 @@ pub fn delivered_events(received: &[Received]) -> Vec<Value> {
         .map(Received::json)
         .filter(|event| seen.insert(event["id"].as_str().unwrap().to_owned()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(secret: &[u8], t: u64, body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(body);
+        format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn only_a_fresh_signature_over_the_exact_body_verifies() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let header = signed(b"secret", now, b"{}");
+        assert!(verify_signature(b"secret", &header, b"{}"));
+        assert!(!verify_signature(b"secret", &header, b"{ }"));
+        assert!(!verify_signature(b"other", &header, b"{}"));
+        assert!(!verify_signature(
+            b"secret",
+            &signed(b"secret", now - 600, b"{}"),
+            b"{}"
+        ));
+        assert!(!verify_signature(b"secret", "v1=00", b"{}"));
+    }
 }

@@ -5,12 +5,14 @@
 
 use std::process::Command;
 
-use partup_tests::hook_receiver::{HOOK_SECRET, HookReceiver, Mode, Received, delivered_events};
+use partup_tests::hook_receiver::{
+    HookReceiver, Mode, Received, delivered_events, write_hook_secret,
+};
 use partup_tests::{TestServer, expected_etag, server_binary};
 use partup_wire::ErrorCode;
 use serde_json::{Value, json};
 
-/// A server whose hooks are signed with [`HOOK_SECRET`]; the secret file lives as long as it.
+/// A server whose hooks are signed with the suites' secret; the secret file lives as long as it.
 struct Hooked {
     server: TestServer,
     _secret: tempfile::TempDir,
@@ -19,8 +21,7 @@ struct Hooked {
 /// Starts a server with `hook_flags` (e.g. `["--hook-url", URL]`) and the suites' secret.
 async fn start_hooked(hook_flags: &[&str]) -> Hooked {
     let secret = tempfile::tempdir().unwrap();
-    let secret_file = secret.path().join("hook-secret");
-    std::fs::write(&secret_file, format!("{HOOK_SECRET}\n")).unwrap();
+    let secret_file = write_hook_secret(secret.path());
     let mut args = vec![
         "--min-part-size",
         "1",
@@ -290,6 +291,25 @@ async fn a_pre_create_hook_that_fails_or_does_not_answer_refuses_with_503() {
     }
     assert_eq!(hook.received().len(), 3);
     assert_nothing_stored(&hooked.server);
+}
+
+#[test]
+fn help_explains_the_hook_options() {
+    let output = Command::new(server_binary())
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for option in [
+        "--hook-url",
+        "--hook-secret-file",
+        "--hook-pre-create",
+        "--hook-timeout",
+        "PARTUP_HOOK_URL",
+        "PARTUP_HOOK_SECRET_FILE",
+    ] {
+        assert!(help.contains(option), "--help does not mention {option}");
+    }
 }
 
 #[test]
