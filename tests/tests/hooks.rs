@@ -300,16 +300,17 @@ fn help_explains_the_hook_options() {
         .output()
         .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
-    for option in [
-        "--hook-url",
-        "--hook-secret-file",
-        "--hook-pre-create",
-        "--hook-timeout",
-        "PARTUP_HOOK_URL",
-        "PARTUP_HOOK_SECRET_FILE",
-    ] {
-        assert!(help.contains(option), "--help does not mention {option}");
-    }
+    let options = [
+        ("--hook-url", "PARTUP_HOOK_URL"),
+        ("--hook-secret-file", "PARTUP_HOOK_SECRET_FILE"),
+        ("--hook-pre-create", "PARTUP_HOOK_PRE_CREATE"),
+        ("--hook-timeout", "PARTUP_HOOK_TIMEOUT"),
+    ];
+    let missing: Vec<_> = options
+        .iter()
+        .filter(|(flag, env)| !help.contains(flag) || !help.contains(env))
+        .collect();
+    assert!(missing.is_empty(), "--help does not explain {missing:?}");
 }
 
 #[test]
