@@ -224,7 +224,8 @@ impl Config {
             ("--hook-pre-create", &self.hook_pre_create),
         ] {
             let Some(url) = url else { continue };
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+            let parsed = reqwest::Url::parse(url).ok();
+            if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
                 return Err(format!(
                     "{flag} must be an http:// or https:// URL, not '{url}'"
                 ));

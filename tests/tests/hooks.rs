@@ -314,21 +314,38 @@ fn help_explains_the_hook_options() {
 }
 
 #[test]
-fn a_hook_url_without_a_secret_is_a_one_line_error() {
+fn a_hook_without_a_secret_or_with_a_bad_url_is_a_one_line_error() {
     let data = tempfile::tempdir().unwrap();
-    let output = Command::new(server_binary())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
+    let secret_file = write_hook_secret(data.path());
+    let secret_file = secret_file.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--hook-url", "http://127.0.0.1:9/events"],
+            "--hook-secret-file",
+        ),
+        (
+            &["--hook-pre-create", "http://127.0.0.1:9/"],
+            "--hook-secret-file",
+        ),
+        (
+            &["--hook-secret-file", secret_file, "--hook-url", "ftp://x/"],
             "--hook-url",
-            "http://127.0.0.1:9/events",
-        ])
-        .arg("--data")
-        .arg(data.path())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("--hook-secret-file"), "{stderr}");
+        ),
+        (
+            &["--hook-secret-file", secret_file, "--hook-timeout", "0s"],
+            "--hook-timeout",
+        ),
+    ];
+    for (args, mentions) in cases {
+        let output = Command::new(server_binary())
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(mentions), "{args:?}: {stderr}");
+    }
 }

@@ -24,6 +24,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Events sent at once.
 const CONCURRENT_DELIVERIES: usize = 8;
+/// Events tried in one round at most, so a long backlog to a receiver that does not answer does
+/// not hold up the next round for long (the ones that fail wait out their backoff meanwhile).
+const EVENTS_PER_ROUND: usize = 64;
 
 /// Aborts the delivery task when dropped.
 pub struct DeliveryGuard(JoinHandle<()>);
@@ -87,6 +90,7 @@ impl Delivery {
         let due: Vec<EventKey> = firsts
             .into_iter()
             .filter(|key| self.retries.get(key).is_none_or(|retry| retry.due <= now))
+            .take(EVENTS_PER_ROUND)
             .collect();
         let this = &*self;
         let outcomes: Vec<(EventKey, Result<(), String>)> = futures_util::stream::iter(due)
