@@ -1,8 +1,9 @@
 //! The durable queue of hook events, an optional capability of a backend (as tusd's stores opt into
 //! locking or termination): a backend that implements [`EventStore`] can carry `--hook-url`. Storage's
-//! flows put an event in the queue before the change it reports takes effect ([`Storage::emit`]),
-//! so an answered request's event survives a crash; `hooks::delivery` takes events out once the
-//! receiver accepted them.
+//! flows put an event in the queue before they answer ([`Storage::emit`]) — `upload.created` once
+//! the upload exists, the others before the change they report becomes final — so an answered
+//! request's event survives a crash; `hooks::delivery` takes events out once the receiver accepted
+//! them.
 
 use std::sync::Arc;
 
@@ -78,7 +79,7 @@ impl EventQueue {
 
 impl Storage {
     /// Puts `event` in the queue, durably, when hooks are on; a no-op otherwise. Called by each flow
-    /// before the change the event reports becomes final.
+    /// before it answers.
     pub(super) async fn emit(&self, event: Event) -> AppResult<()> {
         let Some(queue) = &self.events else {
             return Ok(());

@@ -70,11 +70,17 @@ impl Storage {
                 .as_millis() as u64,
             sub: sub.map(str::to_owned),
         };
-        self.emit(Event::new(EventKind::Created, &upload_id, &record))
-            .await?;
         self.backend
             .create_upload(&upload_id, &records::encode(&record)?)
             .await?;
+        // After the upload exists (a receiver may look at it at once), before the answer.
+        if let Err(e) = self
+            .emit(Event::new(EventKind::Created, &upload_id, &record))
+            .await
+        {
+            let _ = self.backend.remove_upload(&upload_id).await;
+            return Err(e);
+        }
         let exists = self.backend.object_exists(resource_key).await?;
         Ok((upload_id, exists))
     }
