@@ -1,7 +1,7 @@
 //! A real hook receiver for the suites: an HTTP server in the test process (127.0.0.1, port 0)
 //! that records every request partup sends it and answers as told ([`Mode`]): accepting, refusing,
-//! never answering, or closing the connection. Waits are on conditions with a deadline, never
-//! sleeps.
+//! never answering, or closing the connection; or it stops listening for a while. Waits are on
+//! conditions with a deadline.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -107,7 +107,8 @@ struct Shared {
 pub struct HookReceiver {
     address: SocketAddr,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
+    /// The accept loop with its connections, while listening.
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl HookReceiver {
@@ -123,8 +124,22 @@ impl HookReceiver {
         HookReceiver {
             address,
             shared,
-            task,
+            task: Mutex::new(Some(task)),
         }
+    }
+
+    /// Closes the listening socket and every connection: partup's requests are refused.
+    pub fn stop_listening(&self) {
+        if let Some(task) = self.task.lock().unwrap().take() {
+            task.abort();
+        }
+    }
+
+    /// Listens again on the same address (the port was ours a moment ago).
+    pub async fn listen_again(&self) {
+        let listener = TcpListener::bind(self.address).await.unwrap();
+        let task = tokio::spawn(accept_loop(listener, self.shared.clone()));
+        *self.task.lock().unwrap() = Some(task);
     }
 
     /// Its URL, at `path`.
@@ -166,22 +181,25 @@ impl HookReceiver {
 
 impl Drop for HookReceiver {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop_listening();
     }
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    // Dropped with this task, which aborts every connection.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         let Ok((socket, _)) = listener.accept().await else {
             continue;
         };
         let shared = shared.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let service = service_fn(move |request| answer(shared.clone(), request));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(socket), service)
                 .await;
         });
+        while connections.try_join_next().is_some() {}
     }
 }
 

@@ -184,7 +184,8 @@ async fn events_wait_out_a_receiver_that_is_down_and_none_is_lost() {
     api.abort(&dropped).await.ok::<Value>();
     uploads.push(dropped);
 
-    // Refused with 503, then connections closed without an answer, then accepted.
+    // Refused with 503, then connections closed without an answer, then no one listening, then
+    // accepted.
     receiver
         .wait_until("refused attempts", |r| r.len() >= 8)
         .await;
@@ -192,7 +193,12 @@ async fn events_wait_out_a_receiver_that_is_down_and_none_is_lost() {
     receiver
         .wait_until("attempts on closed connections", |r| r.len() >= 12)
         .await;
+    // Not listening at all: connections refused. Nothing to wait for but time (the test passes
+    // without it; it only gives the outage some length).
+    receiver.stop_listening();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     receiver.set_mode(Mode::Accept);
+    receiver.listen_again().await;
     let events = wait_for_delivered(&receiver, 8).await;
     assert_eq!(events.len(), 8, "{events:#?}");
     for id in &uploads {
