@@ -5,7 +5,7 @@
 //! event waits until the earlier one was delivered. Stopped by dropping its [`DeliveryGuard`]; an
 //! event cut off mid-way stays stored and is sent again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,7 +86,8 @@ impl Delivery {
         };
         let now = Instant::now();
         let firsts = first_event_of_each_upload(keys);
-        self.retries.retain(|key, _| firsts.contains(key));
+        let listed: HashSet<&EventKey> = firsts.iter().collect();
+        self.retries.retain(|key, _| listed.contains(key));
         let due: Vec<EventKey> = firsts
             .into_iter()
             .filter(|key| self.retries.get(key).is_none_or(|retry| retry.due <= now))
