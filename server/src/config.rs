@@ -122,6 +122,25 @@ pub struct Config {
     #[arg(long, env = "PARTUP_UPLOAD_TTL", default_value = "7d", value_name = "DURATION",
           value_parser = humantime::parse_duration)]
     pub upload_ttl: Duration,
+
+    /// URL the upload events (upload.created, .completed, .aborted, .expired) are POSTed to, signed
+    /// with the secret of `--hook-secret-file`; delivered at least once (SPEC.md, Events).
+    #[arg(long, env = "PARTUP_HOOK_URL", value_name = "URL")]
+    pub hook_url: Option<String>,
+
+    /// File holding the secret that signs every hook request (HMAC-SHA256, `Partup-Signature`).
+    #[arg(long, env = "PARTUP_HOOK_SECRET_FILE", value_name = "FILE")]
+    pub hook_secret_file: Option<PathBuf>,
+
+    /// URL asked before every uploadInit; 2xx lets the upload start, 4xx refuses it (403), no answer
+    /// in `--hook-timeout` or 5xx refuses it with 503 (fail closed).
+    #[arg(long, env = "PARTUP_HOOK_PRE_CREATE", value_name = "URL")]
+    pub hook_pre_create: Option<String>,
+
+    /// How long one hook request may take.
+    #[arg(long, env = "PARTUP_HOOK_TIMEOUT", default_value = "5s", value_name = "DURATION",
+          value_parser = humantime::parse_duration)]
+    pub hook_timeout: Duration,
 }
 
 fn parse_origin(text: &str) -> Result<String, String> {
@@ -194,6 +213,31 @@ impl Config {
         }
         if self.upload_ttl.is_zero() {
             return Err("--upload-ttl must be longer than 0".into());
+        }
+        self.validate_hooks()
+    }
+
+    /// Hook URLs are http(s) and come with the secret that signs their requests.
+    fn validate_hooks(&self) -> Result<(), String> {
+        for (flag, url) in [
+            ("--hook-url", &self.hook_url),
+            ("--hook-pre-create", &self.hook_pre_create),
+        ] {
+            let Some(url) = url else { continue };
+            let parsed = reqwest::Url::parse(url).ok();
+            if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
+                return Err(format!(
+                    "{flag} must be an http:// or https:// URL, not '{url}'"
+                ));
+            }
+            if self.hook_secret_file.is_none() {
+                return Err(format!(
+                    "{flag} needs --hook-secret-file (or PARTUP_HOOK_SECRET_FILE) to sign its requests"
+                ));
+            }
+        }
+        if self.hook_timeout.is_zero() {
+            return Err("--hook-timeout must be longer than 0".into());
         }
         Ok(())
     }

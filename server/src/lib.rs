@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod hooks;
 pub mod http;
 pub mod router;
 pub mod storage;
@@ -35,10 +36,26 @@ pub async fn run(
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let background = TaskTracker::new();
     let _sweeper = sweep::spawn_sweeper(storage.clone(), &config);
+    let sender = hooks::HookSender::from_config(&config)?;
+    let _delivery = match (&sender, storage.events(), &config.hook_url) {
+        (Some(sender), Some(queue), Some(url)) => Some(hooks::delivery::spawn_delivery(
+            queue,
+            sender.clone(),
+            url.clone(),
+        )),
+        _ => None,
+    };
+    let pre_create = match (sender, &config.hook_pre_create) {
+        (Some(sender), Some(url)) => {
+            Some(hooks::pre_create::PreCreateHook::new(sender, url.clone()))
+        }
+        _ => None,
+    };
     let state = AppState {
         storage,
         config: Arc::new(config.clone()),
         background: background.clone(),
+        pre_create: pre_create.map(Arc::new),
     };
     tracing::info!(
         listen = %address, store = ?config.store, data = %config.data.display(), www = %config.www.display(),

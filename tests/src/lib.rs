@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 pub use partup_testkit::*;
 
+pub mod hook_receiver;
+
 /// The store the suites run against: the local filesystem (the default), or an S3-compatible store
 /// when `PARTUP_TEST_STORE=s3` (set by `scripts/test-s3.sh`, with `PARTUP_TEST_S3_ENDPOINT`,
 /// `PARTUP_TEST_S3_BUCKET`, `PARTUP_TEST_S3_REGION` and the `AWS_*` credentials). Each server gets its

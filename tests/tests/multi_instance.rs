@@ -1,10 +1,12 @@
 //! Stateless instances over one S3-compatible store (needs `--features s3-tests` and the store of
 //! `scripts/test-s3.sh`): one upload's parts go alternately to two `partup-server` processes,
 //! listParts asks one and complete the other; one instance dies mid-upload and the other finishes;
-//! both complete the same upload at once; both sweep at once.
+//! both complete the same upload at once; both sweep at once; a peer delivers the hook events a
+//! killed instance stored.
 
 use std::time::Duration;
 
+use partup_tests::hook_receiver::{HookReceiver, Mode, delivered_events, write_hook_secret};
 use partup_tests::{TestServer, md5_hex, test_bytes};
 use partup_wire::{CompleteResponse, ErrorCode, ListPartsResponse};
 
@@ -147,4 +149,40 @@ async fn two_instances_sweeping_at_once_is_harmless() {
             200
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_delivers_the_hook_events_a_killed_instance_stored() {
+    let receiver = HookReceiver::start(Mode::Reply(503, "later".into())).await;
+    let secret = tempfile::tempdir().unwrap();
+    let secret_file = write_hook_secret(secret.path());
+    let url = receiver.url("/events");
+    let args = [
+        "--min-part-size",
+        "1",
+        "--hook-url",
+        &url,
+        "--hook-secret-file",
+    ];
+    let args: Vec<&str> = args.into_iter().chain(secret_file.to_str()).collect();
+    let mut first = TestServer::start(&args).await;
+    assert!(first.store.is_s3(), "multi-instance tests run against S3");
+    let (id, _) = first
+        .api()
+        .upload_whole("multi/hooked.bin", &[b"x".to_vec()])
+        .await;
+    receiver
+        .wait_until("a refused attempt", |r| !r.is_empty())
+        .await;
+    first.kill_hard();
+    receiver.set_mode(Mode::Accept);
+    let _peer = first.start_peer(&args).await;
+    let received = receiver
+        .wait_until("both events delivered", |r| delivered_events(r).len() >= 2)
+        .await;
+    let events = delivered_events(&received);
+    assert_eq!(events[0]["type"], "upload.created");
+    assert_eq!(events[1]["type"], "upload.completed");
+    assert!(events.iter().all(|e| e["uploadId"] == id.as_str()));
+    assert!(received.iter().all(|r| r.signed_validly()));
 }

@@ -171,10 +171,12 @@ pub enum ErrorCode {
     InternalError,
     /// Not in SPEC.md's table: the server is shutting down or overloaded; retry elsewhere/later.
     ServiceUnavailable,
+    /// The caller may not do this (the application's pre-create hook refused the upload).
+    AccessDenied,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidArgument,
         ErrorCode::MalformedRequest,
         ErrorCode::InvalidObjectName,
@@ -190,6 +192,7 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::InternalError,
         ErrorCode::ServiceUnavailable,
+        ErrorCode::AccessDenied,
     ];
 
     /// The code named `name` in a JSON error body; `None` for a code this version does not know
@@ -216,6 +219,7 @@ impl ErrorCode {
             ErrorCode::InvalidRange => 416,
             ErrorCode::InternalError => 500,
             ErrorCode::ServiceUnavailable => 503,
+            ErrorCode::AccessDenied => 403,
         }
     }
 
@@ -237,6 +241,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "MethodNotAllowed",
             ErrorCode::InternalError => "InternalError",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
+            ErrorCode::AccessDenied => "AccessDenied",
         }
     }
 }

@@ -1,21 +1,40 @@
-//! `POST uploadInit`: validates the resource key and starts an upload (SPEC.md §1).
+//! `POST uploadInit`: validates the resource key, asks the application's pre-create hook when one
+//! is configured, and starts an upload (SPEC.md §1).
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use partup_wire::{ErrorCode, InitResponse, validate_resource_key};
+use serde_json::Value;
 
-use crate::error::{AppError, AppResult};
+use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::body::{Fields, string_field};
 
 pub async fn handle(
     State(state): State<AppState>,
     Fields(fields): Fields,
-) -> AppResult<Json<InitResponse>> {
-    let resource_key = string_field(&fields, "resourceKey")?;
+) -> Result<Json<InitResponse>, Response> {
+    // The caller is anonymous until upload tokens give a `sub` and its claims.
+    let (sub, claims): (Option<String>, Option<Value>) = (None, None);
+    let resource_key = string_field(&fields, "resourceKey").map_err(IntoResponse::into_response)?;
     validate_resource_key(&resource_key)
-        .map_err(|why| AppError::new(ErrorCode::InvalidObjectName, why))?;
-    let (upload_id, is_exist) = state.storage.init_upload(&resource_key).await?;
+        .map_err(|why| AppError::new(ErrorCode::InvalidObjectName, why).into_response())?;
+    if let Some(hook) = &state.pre_create {
+        let is_exist = state
+            .storage
+            .object_exists(&resource_key)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        hook.ask(&resource_key, sub.as_deref(), claims.as_ref(), is_exist)
+            .await
+            .map_err(IntoResponse::into_response)?;
+    }
+    let (upload_id, is_exist) = state
+        .storage
+        .init_upload(&resource_key, sub.as_deref())
+        .await
+        .map_err(IntoResponse::into_response)?;
     tracing::info!(%upload_id, resource_key, is_exist, "upload started");
     Ok(Json(InitResponse {
         upload_id: upload_id.to_string(),

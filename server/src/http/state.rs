@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::hooks::pre_create::PreCreateHook;
 use crate::storage::Storage;
 
 /// What every handler may use.
@@ -15,4 +16,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Work that must finish even if its request is dropped (uploadComplete); waited for at shutdown.
     pub background: TaskTracker,
+    /// The application's say on new uploads (`--hook-pre-create`), when configured.
+    pub pre_create: Option<Arc<PreCreateHook>>,
 }

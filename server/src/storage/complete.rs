@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use partup_wire::{CompletePart, CompleteResponse, ErrorCode, multipart_etag};
 
 use crate::error::{AppError, AppResult};
+use crate::hooks::event::{Event, EventKind};
 use crate::storage::backend::{AssemblyPlan, StoredPart};
 use crate::storage::records::{self, CompletedRecord, Record};
 use crate::storage::upload_id::UploadId;
@@ -34,7 +35,7 @@ impl Storage {
             etag: multipart_etag(chosen.iter().map(|p| &p.digest.md5)),
             size: chosen.iter().map(|p| p.digest.size).sum(),
             parts: chosen.into_iter().cloned().collect(),
-            resource_key: record.resource_key,
+            resource_key: record.resource_key.clone(),
         };
         let mut attempts = 0;
         while let Err(failure) = self.backend.assemble(&plan).await {
@@ -54,6 +55,9 @@ impl Storage {
             parts: plan.parts.len() as u32,
             etag: plan.etag,
         };
+        // Stored before the completion record: from that record on the upload is final.
+        let event = Event::new(EventKind::Completed, upload_id, &record).with_object(&response);
+        self.emit(event).await?;
         let done = CompletedRecord {
             parts: listed.to_vec(),
             response,

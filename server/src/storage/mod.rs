@@ -10,6 +10,7 @@
 
 pub mod backend;
 mod complete;
+mod event_queue;
 pub mod fs;
 mod incoming_part;
 mod objects;
@@ -24,26 +25,46 @@ use std::sync::Arc;
 use crate::config::{Config, StoreKind};
 use backend::Backend;
 pub use backend::PartDestination;
+pub use event_queue::{EventKey, EventQueue, EventStore};
 pub use incoming_part::IncomingPart;
 pub use objects::{ByteRange, ObjectRead};
+pub use records::UploadRecord;
 pub use sweep::SweepReport;
 pub use upload_id::UploadId;
 pub use uploads::{PartLimits, Storage};
 
-/// Opens the backend `config` names (the data directory or the bucket).
+/// Opens the backend `config` names (the data directory or the bucket), with its event queue when
+/// `--hook-url` is set.
 pub async fn open(config: &Config) -> Result<Arc<Storage>, String> {
-    let backend: Arc<dyn Backend> = match config.store {
+    let (backend, events): (Arc<dyn Backend>, Option<Arc<dyn EventStore>>) = match config.store {
         StoreKind::S3 => {
-            Arc::new(s3::S3Backend::connect(&s3::S3Settings::from_config(config)).await?)
+            let bucket =
+                Arc::new(s3::S3Backend::connect(&s3::S3Settings::from_config(config)).await?);
+            (
+                bucket.clone() as Arc<dyn Backend>,
+                Some(bucket as Arc<dyn EventStore>),
+            )
         }
-        StoreKind::Fs => Arc::new(
-            fs::FsBackend::open(config.data.clone())
-                .map_err(|e| format!("cannot use data directory {}: {e}", config.data.display()))?,
-        ),
+        StoreKind::Fs => {
+            let disk = Arc::new(fs::FsBackend::open(config.data.clone()).map_err(|e| {
+                format!("cannot use data directory {}: {e}", config.data.display())
+            })?);
+            (
+                disk.clone() as Arc<dyn Backend>,
+                Some(disk as Arc<dyn EventStore>),
+            )
+        }
     };
     let limits = PartLimits {
         max_part_size: config.max_part_size,
         min_part_size: config.min_part_size,
     };
-    Ok(Arc::new(Storage::new(backend, limits)))
+    let storage = Storage::new(backend, limits);
+    if config.hook_url.is_none() {
+        return Ok(Arc::new(storage));
+    }
+    let events = events.ok_or("--hook-url needs a store that can queue events")?;
+    Ok(Arc::new(
+        storage.with_events(Arc::new(EventQueue::new(events))),
+    ))
 }

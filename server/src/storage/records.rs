@@ -30,6 +30,9 @@ impl Record {
 pub struct UploadRecord {
     pub resource_key: String,
     pub created_unix_ms: u64,
+    /// Who started the upload (the token's `sub`); absent when anonymous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
 }
 
 /// `completed.json`: the complete request and its answer.

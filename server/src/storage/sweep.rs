@@ -6,8 +6,10 @@
 use std::time::Duration;
 
 use crate::error::AppResult;
+use crate::hooks::event::{Event, EventKind};
 use crate::storage::backend::UploadActivity;
-use crate::storage::records::COMPLETED_RECORD_RETENTION;
+use crate::storage::records::{self, COMPLETED_RECORD_RETENTION, Record, UploadRecord};
+use crate::storage::upload_id::UploadId;
 use crate::storage::uploads::Storage;
 
 /// How long an upload without `upload.json` is left alone: an init may be writing it right now.
@@ -60,7 +62,10 @@ impl Storage {
             };
             match verdict(&current, ttl) {
                 Verdict::Keep => continue,
-                Verdict::AbortStale => report.stale_uploads_aborted += 1,
+                Verdict::AbortStale => {
+                    self.report_expired(upload_id).await?;
+                    report.stale_uploads_aborted += 1;
+                }
                 Verdict::RemoveFinished => report.finished_records_removed += 1,
             }
             self.backend.remove_upload(upload_id).await?;
@@ -69,6 +74,17 @@ impl Storage {
             .remove_stale_staging(ttl.max(MIN_STAGING_AGE))
             .await?;
         Ok(report)
+    }
+
+    /// Emits `upload.expired` for a stale upload about to be removed. One that never got its
+    /// `upload.json` (an init cut short) has no key to report and was never answered: no event.
+    async fn report_expired(&self, upload_id: &UploadId) -> AppResult<()> {
+        if let Some(content) = self.backend.read_record(upload_id, Record::Upload).await? {
+            let record: UploadRecord = records::decode(Record::Upload, &content)?;
+            self.emit(Event::new(EventKind::Expired, upload_id, &record))
+                .await?;
+        }
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@ use partup_wire::md5_to_hex;
 
 use crate::error::{AppError, AppResult};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UploadId(String);
 
 impl UploadId {

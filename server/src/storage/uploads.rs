@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use partup_wire::{ErrorCode, PartInfo, md5_to_hex};
 
 use crate::error::{AppError, AppResult};
+use crate::hooks::event::{Event, EventKind};
 use crate::storage::backend::{Backend, PartDestination, StoredPart};
+use crate::storage::event_queue::EventQueue;
 use crate::storage::incoming_part::IncomingPart;
 use crate::storage::records::{self, Record, UploadRecord};
 use crate::storage::upload_id::UploadId;
@@ -26,16 +28,39 @@ pub struct PartLimits {
 pub struct Storage {
     pub(super) backend: Arc<dyn Backend>,
     pub(super) limits: PartLimits,
+    /// Where events go when hooks are on (`event_queue.rs`).
+    pub(super) events: Option<Arc<EventQueue>>,
 }
 
 impl Storage {
     pub fn new(backend: Arc<dyn Backend>, limits: PartLimits) -> Storage {
-        Storage { backend, limits }
+        Storage {
+            backend,
+            limits,
+            events: None,
+        }
     }
 
-    /// Starts an upload of `resource_key` (already validated); answers the new id and whether a
-    /// completed object with this key exists now.
-    pub async fn init_upload(&self, resource_key: &str) -> AppResult<(UploadId, bool)> {
+    /// The same storage, emitting events into `queue`.
+    pub fn with_events(self, queue: Arc<EventQueue>) -> Storage {
+        Storage {
+            events: Some(queue),
+            ..self
+        }
+    }
+
+    /// The event queue, when hooks are on.
+    pub fn events(&self) -> Option<Arc<EventQueue>> {
+        self.events.clone()
+    }
+
+    /// Starts an upload of `resource_key` (already validated) for `sub` (the caller; `None` when
+    /// anonymous); answers the new id and whether a completed object with this key exists now.
+    pub async fn init_upload(
+        &self,
+        resource_key: &str,
+        sub: Option<&str>,
+    ) -> AppResult<(UploadId, bool)> {
         let upload_id = UploadId::generate()?;
         let record = UploadRecord {
             resource_key: resource_key.to_owned(),
@@ -43,10 +68,19 @@ impl Storage {
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_millis() as u64,
+            sub: sub.map(str::to_owned),
         };
         self.backend
             .create_upload(&upload_id, &records::encode(&record)?)
             .await?;
+        // After the upload exists (a receiver may look at it at once), before the answer.
+        if let Err(e) = self
+            .emit(Event::new(EventKind::Created, &upload_id, &record))
+            .await
+        {
+            let _ = self.backend.remove_upload(&upload_id).await;
+            return Err(e);
+        }
         let exists = self.backend.object_exists(resource_key).await?;
         Ok((upload_id, exists))
     }
@@ -119,7 +153,14 @@ impl Storage {
     /// Ends an upload in progress and frees its parts.
     pub async fn abort(&self, upload_id: &UploadId) -> AppResult<()> {
         let _lock = self.backend.lock_upload(upload_id).await;
-        self.upload_in_progress(upload_id).await?;
+        let record = self.upload_in_progress(upload_id).await?;
+        self.emit(Event::new(EventKind::Aborted, upload_id, &record))
+            .await?;
         self.backend.remove_upload(upload_id).await
+    }
+
+    /// Whether a completed object with this key exists now (what uploadInit answers as `isExist`).
+    pub async fn object_exists(&self, resource_key: &str) -> AppResult<bool> {
+        self.backend.object_exists(resource_key).await
     }
 }

@@ -91,6 +91,15 @@ pub fn write_atomic(tmp_dir: &Path, target: &Path, content: &[u8]) -> io::Result
     sync_dir(target.parent().expect("target has a parent"))
 }
 
+/// A small file's content; `None` when it does not exist.
+pub fn read_if_exists(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(content) => Ok(Some(content)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Runs blocking filesystem work off the async threads.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> AppResult<T> + Send + 'static,

@@ -6,6 +6,7 @@
 //! DATA/uploads/ID/parts/NNNNN    one file per stored part: header (md5, size) + bytes
 //! DATA/uploads/ID/completed.json the complete request and its answer, for retries (kept 24 h)
 //! DATA/objects/HH/SHA256(key)    completed objects: header (key, size, etag) + bytes
+//! DATA/events/ID-STEP.json       a hook event not yet delivered (STEP 1: created, 2: its end)
 //! ```
 //! Keys never become paths: an object's file name is the SHA-256 of its key, so `photos` and
 //! `photos/1.jpg` coexist and no key can point outside `DATA`. Upload ids are strictly parsed hex.
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::storage::event_queue::EventKey;
 use crate::storage::records::Record;
 use crate::storage::upload_id::UploadId;
 
@@ -63,6 +65,16 @@ impl Layout {
     /// Where a completed upload's parts go to be deleted after the answer.
     pub fn discarded_parts_dir(&self, id: &UploadId) -> PathBuf {
         self.tmp_dir().join(format!("completed-parts-{id}"))
+    }
+    pub fn events_dir(&self) -> PathBuf {
+        self.root.join("events")
+    }
+    pub fn event_file(&self, key: &EventKey) -> PathBuf {
+        self.events_dir().join(key.file_name())
+    }
+    /// The event a file in `events/` holds, if the name is one of ours.
+    pub fn event_key_of(file_name: &str) -> Option<EventKey> {
+        EventKey::from_file_name(file_name)
     }
     pub fn object_file(&self, resource_key: &str) -> PathBuf {
         let hash = hex::encode(Sha256::digest(resource_key.as_bytes()));

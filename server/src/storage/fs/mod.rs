@@ -9,6 +9,7 @@
 
 mod activity;
 mod durable_file;
+mod events;
 mod keyed_locks;
 mod layout;
 mod object_file;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use self::durable_file::{blocking, sync_dir, write_atomic};
+use self::durable_file::{blocking, read_if_exists, sync_dir, write_atomic};
 use self::keyed_locks::KeyedLocks;
 use self::layout::Layout;
 use self::part_file::{FsPartWriter, read_stored_parts};
@@ -45,7 +46,11 @@ impl FsBackend {
     /// staged parts, half-assembled objects and aborted uploads being deleted.
     pub fn open(root: PathBuf) -> io::Result<FsBackend> {
         let layout = Layout::new(root);
-        for dir in [layout.uploads_dir(), layout.objects_dir()] {
+        for dir in [
+            layout.uploads_dir(),
+            layout.objects_dir(),
+            layout.events_dir(),
+        ] {
             fs::create_dir_all(&dir)?;
         }
         let tmp = layout.tmp_dir();
@@ -112,12 +117,8 @@ impl Backend for FsBackend {
 
     async fn read_record(&self, id: &UploadId, record: Record) -> AppResult<Option<Vec<u8>>> {
         let id = id.clone();
-        self.with_layout(move |layout| match fs::read(layout.record(&id, record)) {
-            Ok(content) => Ok(Some(content)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        })
-        .await
+        self.with_layout(move |layout| Ok(read_if_exists(&layout.record(&id, record))?))
+            .await
     }
 
     async fn record_exists(&self, upload_id: &UploadId, record: Record) -> AppResult<bool> {

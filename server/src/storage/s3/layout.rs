@@ -7,6 +7,7 @@
 //! PREFIX/uploads/ID/completed.json              the complete request and its answer (24 h)
 //! PREFIX/tmp/TS-NONCE                           a part whose fields came after its bytes, until placed
 //! PREFIX/objects/KEY                            completed objects; user metadata `partup-etag`
+//! PREFIX/events/ID-STEP.json                    a hook event not yet delivered (1: created, 2: its end)
 //! ```
 //! (`PREFIX` is the operator's root, `--s3-prefix`.) Upload ids are strictly parsed hex; keys were
 //! validated by SPEC.md's rules, so no key can reach outside `objects/`.
@@ -16,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use partup_wire::{parse_md5_hex, parse_part_number};
 
 use crate::error::AppResult;
+use crate::storage::event_queue::EventKey;
 use crate::storage::records::Record;
 use crate::storage::upload_id::UploadId;
 
@@ -23,6 +25,8 @@ use crate::storage::upload_id::UploadId;
 pub const UPLOADS: &str = "uploads/";
 /// Under this, parts received before their form said where they belong.
 pub const STAGING: &str = "tmp/";
+/// Under this, one object per hook event not yet delivered.
+pub const EVENTS: &str = "events/";
 
 fn unix_nanos() -> u128 {
     SystemTime::now()
@@ -63,6 +67,13 @@ pub fn new_staging_object() -> AppResult<String> {
         unix_nanos(),
         UploadId::generate()?
     ))
+}
+pub fn event(key: &EventKey) -> String {
+    format!("{EVENTS}{}", key.file_name())
+}
+/// The event an object under [`EVENTS`] holds, if the key is one of ours.
+pub fn event_key_of(path: &str) -> Option<EventKey> {
+    EventKey::from_file_name(path.strip_prefix(EVENTS)?)
 }
 pub fn object(key: &str) -> String {
     format!("objects/{key}")

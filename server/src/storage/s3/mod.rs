@@ -10,6 +10,7 @@
 //! about 5 MiB per request in flight. Reads are pinned to the version opened (`object_reader.rs`).
 
 mod connection;
+mod events;
 mod layout;
 mod listing;
 mod object_reader;
@@ -65,6 +66,15 @@ impl S3Backend {
         Ok(())
     }
 
+    /// A small object's content; `None` when it does not exist.
+    async fn read_if_exists(&self, path: &str) -> AppResult<Option<Vec<u8>>> {
+        match self.op.read(path).await {
+            Ok(buffer) => Ok(Some(buffer.to_vec())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(storage_error(e)),
+        }
+    }
+
     async fn assemble_object(&self, plan: &AssemblyPlan) -> opendal::Result<()> {
         // No explicit `.chunk()`: OpenDAL 0.59's exact-chunk mode can commit a natively copied range
         // before the buffered bytes that precede it (parts out of order); its default, S3's 5 MiB
@@ -98,11 +108,7 @@ impl Backend for S3Backend {
     }
 
     async fn read_record(&self, id: &UploadId, record: Record) -> AppResult<Option<Vec<u8>>> {
-        match self.op.read(&layout::record(id, record)).await {
-            Ok(buffer) => Ok(Some(buffer.to_vec())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(storage_error(e)),
-        }
+        self.read_if_exists(&layout::record(id, record)).await
     }
 
     async fn record_exists(&self, upload_id: &UploadId, record: Record) -> AppResult<bool> {
