@@ -8,6 +8,7 @@
 //! (`fs/`: the local disk; `s3/`: an S3-compatible bucket shared by stateless instances) supplies
 //! only the primitive operations of [`backend::Backend`].
 
+mod access;
 pub mod backend;
 mod complete;
 pub mod fs;
@@ -24,8 +25,9 @@ use std::sync::Arc;
 use crate::config::{Config, StoreKind};
 use backend::Backend;
 pub use backend::PartDestination;
-pub use incoming_part::IncomingPart;
+pub use incoming_part::{IncomingPart, UploadBudget};
 pub use objects::{ByteRange, ObjectRead};
+pub use records::UploadRecord;
 pub use sweep::SweepReport;
 pub use upload_id::UploadId;
 pub use uploads::{PartLimits, Storage};
