@@ -144,7 +144,9 @@ async fn the_token_command_mints_tokens_the_server_accepts() {
         );
         let api = Api::with_token(&server.base_url(), &signed);
         let part = test_bytes(2, 500);
-        let done = api.upload_whole("inbox/b.bin", &[part.clone()]).await;
+        let done = api
+            .upload_whole("inbox/b.bin", std::slice::from_ref(&part))
+            .await;
         assert_eq!(done.1.size, 500, "{key}");
         api.assert_object("inbox/b.bin", &part).await;
     }
