@@ -39,6 +39,9 @@ impl Storage {
             parts: chosen.into_iter().cloned().collect(),
             resource_key: record.resource_key.clone(),
         };
+        // Completes of one key take turns here, so no other complete of the key lands between the
+        // `replace: false` check and the assembly it allows (within this process).
+        let _key_lock = self.key_locks.lock(&plan.resource_key).await;
         self.may_assemble(&record, plan.size).await?;
         let mut attempts = 0;
         while let Err(failure) = self.backend.assemble(&plan).await {

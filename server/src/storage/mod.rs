@@ -13,6 +13,7 @@ pub mod backend;
 mod complete;
 pub mod fs;
 mod incoming_part;
+mod keyed_locks;
 mod objects;
 mod records;
 pub mod s3;

@@ -12,6 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::storage::access;
 use crate::storage::backend::{Backend, PartDestination, StoredPart};
 use crate::storage::incoming_part::{IncomingPart, UploadBudget};
+use crate::storage::keyed_locks::KeyedLocks;
 use crate::storage::records;
 use crate::storage::upload_id::UploadId;
 
@@ -29,11 +30,17 @@ pub struct PartLimits {
 pub struct Storage {
     pub(super) backend: Arc<dyn Backend>,
     pub(super) limits: PartLimits,
+    /// One lock per object key: completes of a key take turns in this process (`complete.rs`).
+    pub(super) key_locks: KeyedLocks,
 }
 
 impl Storage {
     pub fn new(backend: Arc<dyn Backend>, limits: PartLimits) -> Storage {
-        Storage { backend, limits }
+        Storage {
+            backend,
+            limits,
+            key_locks: KeyedLocks::default(),
+        }
     }
 
     /// Starts an upload of `resource_key` (already validated) for `caller`, whose token must allow
