@@ -161,3 +161,77 @@ fn read_public_key(path: &Path) -> Result<VerifyingKey, String> {
         path.display()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/auth")
+            .join(name)
+    }
+
+    fn later() -> u64 {
+        jsonwebtoken::get_current_timestamp() + 600
+    }
+
+    fn hs256(claims: &Value) -> String {
+        let secret = read_secret(&fixture("secret.txt")).unwrap();
+        let key = EncodingKey::from_secret(&secret);
+        encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
+    }
+
+    fn refusal(verifier: &Verifier, token: &str) -> String {
+        verifier.verify(token).expect_err("refused").0
+    }
+
+    #[test]
+    fn a_secret_verifies_its_tokens_and_refuses_odd_claims() {
+        let verifier = Verifier::load(Some(&fixture("secret.txt")), &[])
+            .unwrap()
+            .unwrap();
+        let scope = json!({"write": ["a/"], "maxSize": 5});
+        let grant = verifier
+            .verify(&hs256(
+                &json!({"sub": "alice", "exp": later(), "partup": scope}),
+            ))
+            .unwrap();
+        assert_eq!(
+            (grant.sub.as_str(), grant.scope.max_size),
+            ("alice", Some(5))
+        );
+        let early = json!({"sub": "alice", "exp": later(), "nbf": later()});
+        assert!(refusal(&verifier, &hs256(&early)).contains("nbf"));
+        let typed = json!({"sub": "alice", "exp": later(), "partup": {"maxSize": "big"}});
+        assert!(refusal(&verifier, &hs256(&typed)).contains("claims"));
+        let nobody = json!({"sub": "", "exp": later()});
+        assert!(refusal(&verifier, &hs256(&nobody)).contains("empty"));
+    }
+
+    #[test]
+    fn a_public_key_verifies_no_hmac_token_even_one_keyed_with_its_own_bytes() {
+        let verifier = Verifier::load(None, &[fixture("rsa-public.pem")])
+            .unwrap()
+            .unwrap();
+        let pem = std::fs::read(fixture("rsa-public.pem")).unwrap();
+        let claims = json!({"sub": "mallory", "exp": later()});
+        let key = EncodingKey::from_secret(&pem);
+        let forged = encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap();
+        assert!(refusal(&verifier, &forged).contains("HS256"));
+        let private = std::fs::read(fixture("rsa-private.pem")).unwrap();
+        let key = EncodingKey::from_rsa_pem(&private).unwrap();
+        let signed = encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
+        assert_eq!(verifier.verify(&signed).unwrap().sub, "mallory");
+    }
+
+    #[test]
+    fn no_auth_option_means_no_verifier() {
+        assert!(Verifier::load(None, &[]).unwrap().is_none());
+    }
+}
