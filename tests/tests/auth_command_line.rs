@@ -161,3 +161,76 @@ fn the_token_command_needs_a_key() {
         .unwrap();
     assert_refused(&output, "--auth-secret-file");
 }
+
+#[tokio::test]
+async fn tokens_and_secrets_never_reach_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let mut child = Command::new(server_binary())
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .args(auth_args())
+        .env("RUST_LOG", "debug")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let base = logged_address(&log).await;
+    let scope = [
+        "--sub",
+        "erin",
+        "--write",
+        "inbox/",
+        "--read",
+        "inbox/",
+        "--replace",
+    ];
+    let valid = mint(&scope);
+    let api = Api::with_token(&base, &valid);
+    api.upload_whole("inbox/a.bin", &[test_bytes(1, 100)]).await;
+    let object = format!("{base}/v1/objects/inbox/a.bin");
+    let by_query = reqwest::get(format!("{object}?token={valid}"))
+        .await
+        .unwrap();
+    assert_eq!(by_query.status(), 200);
+    let forged = format!("{valid}x");
+    let refused = reqwest::get(format!("{object}?token={forged}"))
+        .await
+        .unwrap();
+    Api::answer(refused).await.unauthorized();
+    let outside = json!({"resourceKey": "elsewhere/a.bin"});
+    api.post_json("uploadInit", &outside)
+        .await
+        .error(ErrorCode::AccessDenied);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    assert!(
+        text.contains("/v1/objects/inbox/a.bin"),
+        "no request logged:\n{text}"
+    );
+    let signature = valid.rsplit('.').next().unwrap();
+    let secret = std::fs::read_to_string(fixture("secret.txt")).unwrap();
+    for (what, needle) in [("token", signature), ("secret", secret.trim())] {
+        assert!(!text.contains(needle), "the {what} is in the log:\n{text}");
+    }
+}
+
+/// The base URL a server logging to `log` announces there.
+async fn logged_address(log: &std::path::Path) -> String {
+    for _ in 0..400 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let announced = text
+            .lines()
+            .find_map(|line| line.split_once("listening on http://"));
+        if let Some((_, rest)) = announced {
+            return format!("http://{}", rest.trim_end_matches('/'));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!(
+        "the server did not say where it listens:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
