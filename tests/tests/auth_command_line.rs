@@ -1,10 +1,12 @@
 //! The command line of upload tokens: where a server without them may listen, the key files it
 //! refuses to start with, and `partup-server token`, whose tokens the server accepts.
 
-use std::process::{Command, Output, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output};
 
 use partup_tests::tokens::{auth_args, fixture};
-use partup_tests::{Api, TestServer, announced_address, md5_hex, server_binary, test_bytes};
+use partup_tests::{Api, TestServer, md5_hex, server_binary, test_bytes};
 use partup_wire::ErrorCode;
 use serde_json::json;
 
@@ -39,37 +41,15 @@ fn a_server_without_auth_refuses_to_listen_beyond_loopback() {
 
 #[tokio::test]
 async fn allow_anonymous_listens_beyond_loopback_and_warns() {
-    let data = tempfile::tempdir().unwrap();
-    let stderr = data.path().join("stderr.log");
-    let mut child = Command::new(server_binary())
-        .args(["--listen", "0.0.0.0:0", "--allow-anonymous", "--data"])
-        .arg(data.path().join("store"))
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap();
-    let address = announced_address(&mut child).await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--listen", "0.0.0.0:0", "--allow-anonymous"].map(String::from);
+    let (mut child, address) = start_logging(dir.path(), &args, "warn").await;
     assert!(address.ip().is_unspecified(), "{address}");
     let api = Api::new(&format!("http://127.0.0.1:{}", address.port()));
-    let mut started = None;
-    for _ in 0..200 {
-        let body = json!({"resourceKey": "anyone.bin"});
-        let answer = api
-            .http
-            .post(api.url("uploadInit"))
-            .json(&body)
-            .send()
-            .await;
-        if let Ok(answer) = answer {
-            started = Some(Api::answer(answer).await);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert_eq!(started.expect("the server answers").status, 200);
+    api.init("anyone.bin").await;
     child.kill().unwrap();
     child.wait().unwrap();
-    let warning = std::fs::read_to_string(&stderr).unwrap();
+    let warning = logs(dir.path());
     assert!(
         warning.contains("warning") && warning.contains("anyone"),
         "{warning}"
@@ -165,17 +145,10 @@ fn the_token_command_needs_a_key() {
 #[tokio::test]
 async fn tokens_and_secrets_never_reach_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("server.log");
-    let mut child = Command::new(server_binary())
-        .args(["--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path().join("data"))
-        .args(auth_args())
-        .env("RUST_LOG", "debug")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let base = logged_address(&log).await;
+    let mut args = auth_args();
+    args.extend(["--listen", "127.0.0.1:0"].map(String::from));
+    let (mut child, address) = start_logging(dir.path(), &args, "debug").await;
+    let base = format!("http://{address}");
     let scope = [
         "--sub",
         "erin",
@@ -204,8 +177,7 @@ async fn tokens_and_secrets_never_reach_the_log() {
         .error(ErrorCode::AccessDenied);
     child.kill().unwrap();
     child.wait().unwrap();
-    let text = std::fs::read_to_string(&log).unwrap()
-        + &std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    let text = logs(dir.path());
     assert!(
         text.contains("/v1/objects/inbox/a.bin"),
         "no request logged:\n{text}"
@@ -217,20 +189,34 @@ async fn tokens_and_secrets_never_reach_the_log() {
     }
 }
 
-/// The base URL a server logging to `log` announces there.
-async fn logged_address(log: &std::path::Path) -> String {
+/// Starts the server with `args` at `RUST_LOG=rust_log`, its data and its stdout and stderr in
+/// `dir`; returns it and the address it says it listens on.
+async fn start_logging(dir: &Path, args: &[String], rust_log: &str) -> (Child, SocketAddr) {
+    let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
+    let child = Command::new(server_binary())
+        .arg("--data")
+        .arg(dir.join("data"))
+        .args(args)
+        .env("RUST_LOG", rust_log)
+        .stdout(log("stdout.log"))
+        .stderr(log("stderr.log"))
+        .spawn()
+        .unwrap();
     for _ in 0..400 {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let text = std::fs::read_to_string(dir.join("stdout.log")).unwrap_or_default();
         let announced = text
             .lines()
             .find_map(|line| line.split_once("listening on http://"));
         if let Some((_, rest)) = announced {
-            return format!("http://{}", rest.trim_end_matches('/'));
+            return (child, rest.trim_end_matches('/').parse().unwrap());
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    panic!(
-        "the server did not say where it listens:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+    panic!("the server did not say where it listens:\n{}", logs(dir));
+}
+
+/// What a server of [`start_logging`] wrote, stdout then stderr.
+fn logs(dir: &Path) -> String {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    read("stdout.log") + &read("stderr.log")
 }
