@@ -193,7 +193,7 @@ async fn tokens_and_secrets_never_reach_the_log() {
 /// `dir`; returns it and the address it says it listens on.
 async fn start_logging(dir: &Path, args: &[String], rust_log: &str) -> (Child, SocketAddr) {
     let log = |name: &str| std::fs::File::create(dir.join(name)).unwrap();
-    let child = Command::new(server_binary())
+    let mut child = Command::new(server_binary())
         .arg("--data")
         .arg(dir.join("data"))
         .args(args)
@@ -212,6 +212,8 @@ async fn start_logging(dir: &Path, args: &[String], rust_log: &str) -> (Child, S
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not say where it listens:\n{}", logs(dir));
 }
 
