@@ -227,13 +227,20 @@ async fn max_size_is_enforced_while_a_part_arrives_and_when_it_is_committed() {
     let id = api.init("big/file.bin").await.upload_id;
     let first = test_bytes(1, 200_000);
     api.upload_part(&id, 1, &first).await;
-    // Part 2 would take the upload to 300 000 bytes: refused in the middle of its bytes.
+    // Part 2 would take the upload to 300 000 bytes: refused in the middle of its bytes (its md5
+    // is wrong too, which a check at its end would have answered with BadDigest), and discarded.
+    let before = server.data_files();
     let over = test_bytes(2, 100_000);
     let message = api
-        .upload_part_raw(&id, "2", &md5_hex(&over), over)
+        .upload_part_raw(&id, "2", &md5_hex(b"not these bytes"), over)
         .await
         .error(ErrorCode::EntityTooLarge);
     assert!(message.contains("250000"), "{message}");
+    assert_eq!(
+        server.data_files(),
+        before,
+        "the refused part left bytes behind"
+    );
     // Sent before its uploadId, a part is measured against the budget when it is committed.
     let late = test_bytes(3, 60_000);
     let content = reqwest::multipart::Part::bytes(late.clone()).file_name("blob");
