@@ -231,6 +231,18 @@ mod tests {
     }
 
     #[test]
+    fn a_token_expired_within_the_leeway_is_still_accepted() {
+        let verifier = Verifier::load(Some(&fixture("secret.txt")), &[])
+            .unwrap()
+            .unwrap();
+        let now = jsonwebtoken::get_current_timestamp();
+        let lately = json!({"sub": "alice", "exp": now - LEEWAY_SECONDS / 2});
+        assert!(verifier.verify(&hs256(&lately)).is_ok());
+        let long_ago = json!({"sub": "alice", "exp": now - LEEWAY_SECONDS - 5});
+        assert!(refusal(&verifier, &hs256(&long_ago)).contains("expired"));
+    }
+
+    #[test]
     fn no_auth_option_means_no_verifier() {
         assert!(Verifier::load(None, &[]).unwrap().is_none());
     }
