@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the demo: installs what is missing, builds the wasm client into www/pkg and the server (only
 # when something changed), then serves the page on http://127.0.0.1:8080/ with data in ./data.
-# Another address: PARTUP_LISTEN=0.0.0.0:9000 scripts/demo.sh (port 0: any free port). Extra
-# arguments go to partup-server.
+# Another address: PARTUP_LISTEN=127.0.0.2:9000 scripts/demo.sh (port 0: any free port); beyond
+# loopback the demo, which has no upload tokens, needs PARTUP_ALLOW_ANONYMOUS=true. Extra arguments
+# go to partup-server.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$PARTUP_ROOT"

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::auth::mint::TokenArgs;
+
 /// Where uploads and objects are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
@@ -14,6 +16,23 @@ pub enum StoreKind {
     Fs,
     /// An S3-compatible object store (`--s3-*`); several instances can share one bucket.
     S3,
+}
+
+/// Who may read objects (`GET`/`HEAD /v1/objects/…`) on a server with upload tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadMode {
+    /// A token whose `read` scope covers the key, by `Authorization: Bearer` or `?token=`.
+    Token,
+    /// Anyone who can reach the server.
+    Public,
+}
+
+/// What the binary does besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Print an upload token signed with --auth-secret-file (or --auth-private-key), for scripts
+    /// and tests; an application mints its own in its backend.
+    Token(TokenArgs),
 }
 
 /// Bytes a multipart form may add around a part's `content` (SPEC.md §2).
@@ -141,6 +160,39 @@ pub struct Config {
     #[arg(long, env = "PARTUP_HOOK_TIMEOUT", default_value = "5s", value_name = "DURATION",
           value_parser = humantime::parse_duration)]
     pub hook_timeout: Duration,
+
+    /// File holding the shared secret (at least 32 bytes) that upload tokens are signed with
+    /// (HS256). With this or --auth-public-key, every API request needs `Authorization: Bearer`.
+    #[arg(
+        long,
+        env = "PARTUP_AUTH_SECRET_FILE",
+        value_name = "FILE",
+        global = true
+    )]
+    pub auth_secret_file: Option<PathBuf>,
+
+    /// PEM public key (Ed25519, EC P-256 or RSA) that upload tokens may be signed with
+    /// (repeatable): partup then cannot mint tokens itself.
+    #[arg(
+        long = "auth-public-key",
+        env = "PARTUP_AUTH_PUBLIC_KEY",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub auth_public_keys: Vec<PathBuf>,
+
+    /// Who may read objects with upload tokens on: `token` (a token with read scope; the default)
+    /// or `public` (anyone).
+    #[arg(long, env = "PARTUP_READ", value_enum, value_name = "WHO")]
+    pub read: Option<ReadMode>,
+
+    /// Serve without upload tokens on a non-loopback --listen address, and to any Host: anyone who
+    /// can reach the server may upload, replace and read every object.
+    #[arg(long, env = "PARTUP_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 fn parse_origin(text: &str) -> Result<String, String> {
@@ -177,7 +229,9 @@ impl Config {
                 std::process::exit(2);
             }
         };
-        if let Err(problem) = config.validate() {
+        if config.command.is_none()
+            && let Err(problem) = config.validate()
+        {
             eprintln!("partup-server: {problem}");
             std::process::exit(2);
         }
@@ -214,7 +268,8 @@ impl Config {
         if self.upload_ttl.is_zero() {
             return Err("--upload-ttl must be longer than 0".into());
         }
-        self.validate_hooks()
+        self.validate_hooks()?;
+        self.validate_auth()
     }
 
     /// Hook URLs are http(s) and come with the secret that signs their requests.
@@ -240,6 +295,42 @@ impl Config {
             return Err("--hook-timeout must be longer than 0".into());
         }
         Ok(())
+    }
+
+    /// Whether upload tokens are required (an auth option is given).
+    pub fn auth_enabled(&self) -> bool {
+        self.auth_secret_file.is_some() || !self.auth_public_keys.is_empty()
+    }
+
+    /// Who may read objects: `--read`, else `token` with auth on (anonymous servers serve all).
+    pub fn read_mode(&self) -> ReadMode {
+        match (self.read, self.auth_enabled()) {
+            (Some(mode), _) => mode,
+            (None, true) => ReadMode::Token,
+            (None, false) => ReadMode::Public,
+        }
+    }
+
+    /// The auth options: their keys load, and a server without them listens on loopback only,
+    /// unless --allow-anonymous.
+    fn validate_auth(&self) -> Result<(), String> {
+        if !self.auth_enabled() {
+            if self.read == Some(ReadMode::Token) {
+                return Err("--read token needs --auth-secret-file or --auth-public-key".into());
+            }
+            if !self.listen.ip().is_loopback() && !self.allow_anonymous {
+                return Err(format!(
+                    "--listen {} is not a loopback address: give --auth-secret-file or --auth-public-key, or --allow-anonymous to let anyone who reaches it upload and read",
+                    self.listen
+                ));
+            }
+            return Ok(());
+        }
+        crate::auth::verify::Verifier::load(
+            self.auth_secret_file.as_deref(),
+            &self.auth_public_keys,
+        )
+        .map(drop)
     }
 
     /// How often the stale-upload sweep runs: often enough that an upload outlives its TTL by at

@@ -4,7 +4,7 @@
 //! [`ErrorReport`] extension, and the `finish_response` middleware (`http/request_id.rs`) writes the JSON body
 //! with the request's id. Internal errors are logged there too, so the id in the body finds the log line.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use partup_wire::ErrorCode;
 
@@ -43,6 +43,14 @@ impl AppError {
     pub fn too_large(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::EntityTooLarge, message)
     }
+    /// No valid upload token; answered with `WWW-Authenticate: Bearer error="invalid_token"`.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+    /// A valid token (or an anonymous request) that may not do this.
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::AccessDenied, message)
+    }
     /// An unexpected failure; the cause goes to the log, the client gets a generic sentence.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::InternalError, format!("internal error: {cause}"))
@@ -72,6 +80,13 @@ impl IntoResponse for AppError {
         let status = StatusCode::from_u16(self.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = status.into_response();
+        if self.code == ErrorCode::Unauthorized {
+            // RFC 6750 §3: how to authenticate, and that the token given (if any) is no good.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            );
+        }
         response.extensions_mut().insert(ErrorReport(self));
         response
     }

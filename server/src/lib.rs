@@ -2,9 +2,10 @@
 //! those below it: `router` (the one place that knows every endpoint and layer) over `api` (one file
 //! per endpoint) over `http` (state, request ids and error bodies, body reading, CORS, static files,
 //! health) over `storage` (SPEC.md's rules of stored uploads, over a local-disk or S3 backend);
-//! `config` and `error` are shared by all; `sweep` runs storage's stale-upload sweep in the background.
+//! `config`, `error` and `auth` (upload tokens: claims, scopes, verifying, minting) are shared by all; `sweep` runs storage's stale-upload sweep in the background.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod hooks;
@@ -21,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::http::AppState;
+use crate::http::auth::AuthPolicy;
 
 /// Serves on `listener` (already bound, so a caller that asked for port 0 knows the port before
 /// anything starts) until `shutdown` resolves: requests in flight finish, assembling completes run
@@ -51,9 +53,11 @@ pub async fn run(
         }
         _ => None,
     };
+    let auth = Arc::new(AuthPolicy::from_config(&config)?);
     let state = AppState {
         storage,
         config: Arc::new(config.clone()),
+        auth,
         background: background.clone(),
         pre_create: pre_create.map(Arc::new),
     };

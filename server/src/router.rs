@@ -2,14 +2,15 @@
 //! only module that imports both, so neither imports the other's caller.
 
 use axum::Router;
+use axum::extract::Request;
 use axum::middleware;
 use axum::routing::{get, post};
 use partup_wire::{Endpoint, OBJECTS_PREFIX};
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::api;
-use crate::http::{AppState, cors, health, request_id, static_files};
+use crate::http::{AppState, auth, cors, health, request_id, static_files};
 
 pub fn router(state: AppState) -> Router {
     let cors = cors::cors_layer(&state.config.cors_origins);
@@ -34,7 +35,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(health::handle))
         .fallback(static_files::handle)
-        .with_state(state)
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::loopback_hosts_only,
+        ))
         .layer(middleware::from_fn(request_id::finish_response));
     let router = match cors {
         Some(cors) => router.layer(cors),
@@ -42,7 +47,10 @@ pub fn router(state: AppState) -> Router {
     };
     router.layer(
         TraceLayer::new_for_http()
-            .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+            // The path only: a query may carry an upload token (`?token=`), which is never logged.
+            .make_span_with(|request: &Request| {
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+            })
             .on_response(DefaultOnResponse::new().level(Level::INFO)),
     )
 }

@@ -13,6 +13,8 @@ use crate::data::{assert_same_bytes, md5_hex};
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+    /// The `WWW-Authenticate` header, which a 401 carries.
+    pub www_authenticate: Option<String>,
 }
 
 impl Answer {
@@ -31,6 +33,17 @@ impl Answer {
         assert!(!body.request_id.is_empty(), "{self:?}");
         assert!(!body.message.is_empty(), "{self:?}");
         body.message
+    }
+
+    /// Asserts a 401 `Unauthorized` that tells how to authenticate
+    /// (`WWW-Authenticate: Bearer error="invalid_token"`) and returns the message.
+    pub fn unauthorized(self) -> String {
+        assert_eq!(
+            self.www_authenticate.as_deref(),
+            Some(r#"Bearer error="invalid_token""#),
+            "{self:?}"
+        );
+        self.error(ErrorCode::Unauthorized)
     }
 }
 
@@ -51,15 +64,43 @@ impl Api {
         }
     }
 
+    /// The API of the server at `base`, every request with `Authorization: Bearer token`.
+    pub fn with_token(base: &str, token: &str) -> Api {
+        Self::with_authorization(base, &format!("Bearer {token}"))
+    }
+
+    /// The API of the server at `base`, every request with this `Authorization` header.
+    pub fn with_authorization(base: &str, authorization: &str) -> Api {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = reqwest::header::HeaderValue::from_str(authorization).expect("a header value");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        Api {
+            base: base.to_owned(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
     pub fn url(&self, endpoint: &str) -> String {
         format!("{}{API_PREFIX}/{endpoint}", self.base)
     }
 
     pub async fn answer(response: reqwest::Response) -> Answer {
         let status = response.status().as_u16();
+        let www_authenticate = response
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let text = response.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, body }
+        Answer {
+            status,
+            body,
+            www_authenticate,
+        }
     }
 
     /// Sends `request` and reads its answer; panics when the server cannot be reached.

@@ -3,6 +3,8 @@
 //! process on port 0, typed API calls ([`Api`]), deterministic test data — is `partup-testkit`,
 //! which the benchmarks use too; it is re-exported here.
 
+pub mod tokens;
+
 use std::path::{Path, PathBuf};
 
 pub use partup_testkit::*;

@@ -25,7 +25,7 @@ async fn complete_finishes_after_the_client_hangs_up_and_a_retry_gets_the_same_a
     tokio::task::spawn_blocking(move || {
         let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let request = format!(
-            "POST /v1/multipart/parallel/uploadComplete HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /v1/multipart/parallel/uploadComplete HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         socket.write_all(request.as_bytes()).unwrap();

@@ -167,7 +167,7 @@ async fn a_client_dropping_the_connection_mid_part_leaves_the_earlier_part_intac
     let sent_half = tokio::task::spawn_blocking(move || {
         let mut socket = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let request = format!(
-            "POST /v1/multipart/parallel/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {total}\r\n\r\n{head}"
+            "POST /v1/multipart/parallel/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {total}\r\n\r\n{head}"
         );
         socket.write_all(request.as_bytes()).unwrap();
         socket

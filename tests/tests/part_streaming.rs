@@ -62,7 +62,7 @@ async fn a_part_declared_over_the_limit_is_refused_before_it_is_sent() {
         // Declares 1 GiB but sends only the headers and the start of the form: the answer must come
         // without the server waiting for (or reading) the rest.
         let head = format!(
-            "POST /v1/multipart/parallel/upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {}\r\n\r\n--XYZ\r\nContent-Disposition: form-data; name=\"uploadId\"\r\n\r\n{id}\r\n",
+            "POST /v1/multipart/parallel/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {}\r\n\r\n--XYZ\r\nContent-Disposition: form-data; name=\"uploadId\"\r\n\r\n{id}\r\n",
             1u64 << 30
         );
         socket.write_all(head.as_bytes()).unwrap();

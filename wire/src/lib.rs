@@ -171,12 +171,17 @@ pub enum ErrorCode {
     InternalError,
     /// Not in SPEC.md's table: the server is shutting down or overloaded; retry elsewhere/later.
     ServiceUnavailable,
-    /// The caller may not do this (the application's pre-create hook refused the upload).
+    /// No valid upload token (missing, malformed, badly signed, expired).
+    Unauthorized,
+    /// A valid token that does not allow this (key outside its scope, `replace: false`, a
+    /// non-loopback `Host` on an anonymous server).
     AccessDenied,
+    /// uploadComplete of a token with `replace: false`, but the object exists by now.
+    ObjectExists,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidArgument,
         ErrorCode::MalformedRequest,
         ErrorCode::InvalidObjectName,
@@ -192,7 +197,9 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::InternalError,
         ErrorCode::ServiceUnavailable,
+        ErrorCode::Unauthorized,
         ErrorCode::AccessDenied,
+        ErrorCode::ObjectExists,
     ];
 
     /// The code named `name` in a JSON error body; `None` for a code this version does not know
@@ -213,13 +220,15 @@ impl ErrorCode {
             | ErrorCode::InvalidPart
             | ErrorCode::InvalidPartOrder
             | ErrorCode::EntityTooSmall => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::AccessDenied => 403,
+            ErrorCode::ObjectExists => 409,
             ErrorCode::EntityTooLarge => 413,
             ErrorCode::NoSuchUpload | ErrorCode::NoSuchKey | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::InvalidRange => 416,
             ErrorCode::InternalError => 500,
             ErrorCode::ServiceUnavailable => 503,
-            ErrorCode::AccessDenied => 403,
         }
     }
 
@@ -241,7 +250,9 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "MethodNotAllowed",
             ErrorCode::InternalError => "InternalError",
             ErrorCode::ServiceUnavailable => "ServiceUnavailable",
+            ErrorCode::Unauthorized => "Unauthorized",
             ErrorCode::AccessDenied => "AccessDenied",
+            ErrorCode::ObjectExists => "ObjectExists",
         }
     }
 }

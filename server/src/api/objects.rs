@@ -13,14 +13,20 @@ use percent_encoding::percent_decode_str;
 
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
+use crate::http::auth::Reader;
 use crate::storage::{ByteRange, ObjectRead};
 
 pub async fn handle(
     State(state): State<AppState>,
+    reader: Result<Reader, AppError>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
+    // Upload tokens: a bad token is 401, a key outside its read scope 403 (http/auth.rs).
+    if let Err(refused) = reader.and_then(|reader| reader.check(&key_from_path(&uri)?)) {
+        return refused.into_response();
+    }
     match serve(&state, &method, &uri, &headers).await {
         Ok(response) => response,
         Err(error) => error.into_response(),

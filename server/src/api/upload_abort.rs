@@ -4,16 +4,18 @@ use axum::Json;
 use axum::extract::State;
 use partup_wire::AbortResponse;
 
+use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::http::AppState;
 use crate::http::body::{Fields, upload_id_field};
 
 pub async fn handle(
     State(state): State<AppState>,
+    caller: Caller,
     Fields(fields): Fields,
 ) -> AppResult<Json<AbortResponse>> {
     let upload_id = upload_id_field(&fields)?;
-    state.storage.abort(&upload_id).await?;
+    state.storage.abort(&upload_id, &caller).await?;
     tracing::info!(%upload_id, "upload aborted");
     Ok(Json(AbortResponse {
         upload_id: upload_id.to_string(),

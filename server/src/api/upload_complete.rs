@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use partup_wire::{CompleteRequest, CompleteResponse};
 
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::body::JsonObject;
@@ -14,6 +15,7 @@ use crate::storage::UploadId;
 
 pub async fn handle(
     State(state): State<AppState>,
+    caller: Caller,
     JsonObject(fields): JsonObject,
 ) -> AppResult<Json<CompleteResponse>> {
     let request = CompleteRequest::from_json(&serde_json::Value::Object(fields))
@@ -23,7 +25,7 @@ pub async fn handle(
     let id = upload_id.clone();
     let assembling = state.background.spawn(async move {
         storage
-            .complete(&id, &request.complete_multipart_upload)
+            .complete(&id, &request.complete_multipart_upload, &caller)
             .await
     });
     let response = assembling

@@ -12,12 +12,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use partup_wire::{PartInfo, parse_md5_hex, parse_part_number};
 
+use crate::auth::Caller;
 use crate::config::FORM_OVERHEAD_BYTES;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::body::declared_length;
 use crate::http::drain::{SharedBody, worth_draining};
-use crate::storage::{IncomingPart, PartDestination, UploadId};
+use crate::storage::{IncomingPart, PartDestination, UploadId, UploadRecord};
 
 fn multer_error(err: multer::Error, max_part_size: u64) -> AppError {
     match err {
@@ -37,13 +38,18 @@ fn multer_error(err: multer::Error, max_part_size: u64) -> AppError {
 
 pub async fn handle(
     State(state): State<AppState>,
+    caller: Result<Caller, AppError>,
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<Json<PartInfo>> {
     let body = SharedBody::new(body);
-    let result = receive(&state, &headers, body.clone()).await;
-    // Any refusal may come before the body was read (a dead upload, a bad field, a size over the
-    // limit): read the rest so the client sees the answer rather than a reset connection.
+    // The token is checked from the headers, before a byte of the form is read.
+    let result = match caller {
+        Ok(caller) => receive(&state, &caller, &headers, body.clone()).await,
+        Err(refused) => Err(refused),
+    };
+    // Any refusal may come before the body was read (no token, a dead upload, a bad field, a size
+    // over the limit): read the rest so the client sees the answer rather than a reset connection.
     if result.is_err()
         && worth_draining(
             declared_length(&headers),
@@ -59,6 +65,8 @@ pub async fn handle(
 #[derive(Default)]
 struct PartForm {
     upload_id: Option<UploadId>,
+    /// The upload's record, once `uploadId` was found in progress (and the caller's).
+    record: Option<UploadRecord>,
     part_number: Option<u32>,
     claimed_md5: Option<[u8; 16]>,
     content: Option<IncomingPart>,
@@ -89,6 +97,13 @@ impl PartForm {
             part_number: self.part_number?,
             claimed_md5: self.claimed_md5?,
         })
+    }
+
+    /// The upload the fields before the part's bytes named, with its record and the part's number
+    /// if named too.
+    fn upload(&self) -> Option<(&UploadId, &UploadRecord, Option<u32>)> {
+        let (id, record) = self.upload_id.as_ref().zip(self.record.as_ref())?;
+        Some((id, record, self.part_number))
     }
 }
 
@@ -125,7 +140,12 @@ fn open_form(
     ))
 }
 
-async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> AppResult<PartInfo> {
+async fn receive(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: SharedBody,
+) -> AppResult<PartInfo> {
     let max_part_size = state.config.max_part_size;
     let mut form = open_form(headers, body, max_part_size)?;
     let mut fields = PartForm::default();
@@ -141,15 +161,8 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> App
                     "the form has more than one content field",
                 ));
             }
-            let mut part = state.storage.begin_part(fields.destination()).await?;
-            while let Some(chunk) = field
-                .chunk()
-                .await
-                .map_err(|e| multer_error(e, max_part_size))?
-            {
-                part.write(chunk).await?;
-            }
-            fields.content = Some(part);
+            let part = receive_content(state, fields.upload(), fields.destination(), &mut field);
+            fields.content = Some(part.await?);
             continue;
         }
         if matches!(name.as_str(), "uploadId" | "partNumber" | "md5") {
@@ -157,7 +170,7 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> App
                 .text()
                 .await
                 .map_err(|e| multer_error(e, max_part_size))?;
-            take_field(state, &mut fields, &name, &text).await?;
+            take_field(state, caller, &mut fields, &name, &text).await?;
             continue;
         }
         // Unknown fields are read and ignored, as form handlers usually do.
@@ -171,13 +184,39 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: SharedBody) -> App
     let (part, upload_id, part_number, claimed_md5) = fields.complete()?;
     state
         .storage
-        .commit_part(part, &upload_id, part_number, claimed_md5)
+        .commit_part(part, caller, (&upload_id, part_number), claimed_md5)
         .await
+}
+
+/// Receives `content` into storage, which counts it against the part-size limit and, when the
+/// fields before it named the upload, against the upload's `maxSize`.
+async fn receive_content(
+    state: &AppState,
+    upload: Option<(&UploadId, &UploadRecord, Option<u32>)>,
+    destination: Option<PartDestination>,
+    field: &mut multer::Field<'static>,
+) -> AppResult<IncomingPart> {
+    let budget = match upload {
+        Some((id, record, part_number)) => {
+            state.storage.part_budget(id, record, part_number).await?
+        }
+        None => None,
+    };
+    let mut part = state.storage.begin_part(destination, budget).await?;
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multer_error(e, state.config.max_part_size))?
+    {
+        part.write(chunk).await?;
+    }
+    Ok(part)
 }
 
 /// Takes one of the text fields.
 async fn take_field(
     state: &AppState,
+    caller: &Caller,
     fields: &mut PartForm,
     name: &str,
     text: &str,
@@ -185,7 +224,7 @@ async fn take_field(
     match name {
         "uploadId" => {
             let id = UploadId::parse(text)?;
-            state.storage.upload_in_progress(&id).await?;
+            fields.record = Some(state.storage.upload_in_progress(&id, caller).await?);
             fields.upload_id = Some(id);
         }
         "partNumber" => {

@@ -34,6 +34,7 @@ pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 header::CONTENT_RANGE,
                 header::ACCEPT_RANGES,
                 header::RETRY_AFTER,
+                header::WWW_AUTHENTICATE,
                 REQUEST_ID_HEADER,
             ])
             .max_age(Duration::from_secs(3600)),

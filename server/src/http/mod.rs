@@ -1,7 +1,8 @@
-//! The HTTP layer under the endpoints: shared state, request ids and error bodies, reading and
-//! draining request bodies within SPEC.md's limits, CORS, the demo page and health. It knows no
-//! endpoint; `api/` uses it, and `router.rs` puts both together.
+//! The HTTP layer under the endpoints: shared state, who calls (upload tokens), request ids and
+//! error bodies, reading and draining request bodies within SPEC.md's limits, CORS, the demo page
+//! and health. It knows no endpoint; `api/` uses it, and `router.rs` puts both together.
 
+pub mod auth;
 pub mod body;
 pub mod cors;
 pub mod drain;

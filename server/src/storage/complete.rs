@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use partup_wire::{CompletePart, CompleteResponse, ErrorCode, multipart_etag};
 
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::hooks::event::{Event, EventKind};
 use crate::storage::backend::{AssemblyPlan, StoredPart};
@@ -22,12 +23,14 @@ impl Storage {
         &self,
         upload_id: &UploadId,
         listed: &[CompletePart],
+        caller: &Caller,
     ) -> AppResult<CompleteResponse> {
         let _lock = self.backend.lock_upload(upload_id).await;
         if let Some(done) = self.completed_record(upload_id).await? {
+            self.owned_record(upload_id, caller).await?;
             return replay(upload_id, done, listed);
         }
-        let record = self.upload_in_progress(upload_id).await?;
+        let record = self.upload_in_progress(upload_id, caller).await?;
         let stored = self.backend.stored_parts(upload_id).await?;
         let chosen = check_complete_list(listed, &stored, self.limits.min_part_size)?;
         let plan = AssemblyPlan {
@@ -37,6 +40,10 @@ impl Storage {
             parts: chosen.into_iter().cloned().collect(),
             resource_key: record.resource_key.clone(),
         };
+        // Completes of one key take turns here, so no other complete of the key lands between the
+        // `replace: false` check and the assembly it allows (within this process).
+        let _key_lock = self.key_locks.lock(&plan.resource_key).await;
+        self.may_assemble(&record, plan.size).await?;
         let mut attempts = 0;
         while let Err(failure) = self.backend.assemble(&plan).await {
             // Another instance may have completed the same upload (and removed its parts) meanwhile.

@@ -8,11 +8,13 @@
 //! (`fs/`: the local disk; `s3/`: an S3-compatible bucket shared by stateless instances) supplies
 //! only the primitive operations of [`backend::Backend`].
 
+pub mod access;
 pub mod backend;
 mod complete;
 mod event_queue;
 pub mod fs;
 mod incoming_part;
+mod keyed_locks;
 mod objects;
 mod records;
 pub mod s3;
@@ -26,7 +28,7 @@ use crate::config::{Config, StoreKind};
 use backend::Backend;
 pub use backend::PartDestination;
 pub use event_queue::{EventKey, EventQueue, EventStore};
-pub use incoming_part::IncomingPart;
+pub use incoming_part::{IncomingPart, UploadBudget};
 pub use objects::{ByteRange, ObjectRead};
 pub use records::UploadRecord;
 pub use sweep::SweepReport;

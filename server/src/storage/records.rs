@@ -24,15 +24,30 @@ impl Record {
     }
 }
 
-/// `upload.json`: the upload's key and start.
-#[derive(Debug, Serialize, Deserialize)]
+/// `upload.json`: the upload's key and start; with upload tokens, also who started it and the
+/// limits of that token, which hold for the whole upload (records without them, of anonymous
+/// servers and of earlier versions, still load).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadRecord {
     pub resource_key: String,
     pub created_unix_ms: u64,
-    /// Who started the upload (the token's `sub`); absent when anonymous.
+    /// The `sub` of the token that started the upload: the only one that may go on with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
+    /// That token's `maxSize`: most bytes the upload's parts may hold together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// That token's `replace`; `None` (anonymous) replaces as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace: Option<bool>,
+}
+
+impl UploadRecord {
+    /// Whether completing the upload may replace an existing object.
+    pub fn may_replace(&self) -> bool {
+        self.replace != Some(false)
+    }
 }
 
 /// `completed.json`: the complete request and its answer.

@@ -1,17 +1,21 @@
-//! The flows of an upload in progress: init, a part's begin and commit, listParts, abort; and the
-//! one definition of "in progress": `upload.json` present, no `completed.json`.
+//! The flows of an upload in progress: init, a part's begin and commit, listParts, abort. What "in
+//! progress" means (`upload.json` present, no `completed.json`) and who may go on with an upload
+//! are written once in `access.rs`.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use partup_wire::{ErrorCode, PartInfo, md5_to_hex};
 
+use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::hooks::event::{Event, EventKind};
+use crate::storage::access;
 use crate::storage::backend::{Backend, PartDestination, StoredPart};
 use crate::storage::event_queue::EventQueue;
-use crate::storage::incoming_part::IncomingPart;
-use crate::storage::records::{self, Record, UploadRecord};
+use crate::storage::incoming_part::{IncomingPart, UploadBudget};
+use crate::storage::keyed_locks::KeyedLocks;
+use crate::storage::records;
 use crate::storage::upload_id::UploadId;
 
 /// The limits of SPEC.md §2 and §3 that storage enforces.
@@ -28,6 +32,8 @@ pub struct PartLimits {
 pub struct Storage {
     pub(super) backend: Arc<dyn Backend>,
     pub(super) limits: PartLimits,
+    /// One lock per object key: completes of a key take turns in this process (`complete.rs`).
+    pub(super) key_locks: KeyedLocks,
     /// Where events go when hooks are on (`event_queue.rs`).
     pub(super) events: Option<Arc<EventQueue>>,
 }
@@ -37,6 +43,7 @@ impl Storage {
         Storage {
             backend,
             limits,
+            key_locks: KeyedLocks::default(),
             events: None,
         }
     }
@@ -54,22 +61,24 @@ impl Storage {
         self.events.clone()
     }
 
-    /// Starts an upload of `resource_key` (already validated) for `sub` (the caller; `None` when
-    /// anonymous); answers the new id and whether a completed object with this key exists now.
+    /// Starts an upload of `resource_key` (already validated) for `caller`, whose token must allow
+    /// writing it (and, with `replace: false`, no object may exist); answers the new id and
+    /// whether a completed object with this key exists now.
     pub async fn init_upload(
         &self,
+        caller: &Caller,
         resource_key: &str,
-        sub: Option<&str>,
     ) -> AppResult<(UploadId, bool)> {
+        let created_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let record = access::new_record(caller, resource_key, created_unix_ms)?;
+        if !record.may_replace() {
+            self.refuse_existing(resource_key, ErrorCode::AccessDenied)
+                .await?;
+        }
         let upload_id = UploadId::generate()?;
-        let record = UploadRecord {
-            resource_key: resource_key.to_owned(),
-            created_unix_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis() as u64,
-            sub: sub.map(str::to_owned),
-        };
         self.backend
             .create_upload(&upload_id, &records::encode(&record)?)
             .await?;
@@ -85,34 +94,25 @@ impl Storage {
         Ok((upload_id, exists))
     }
 
-    /// The upload's record when it is in progress; `NoSuchUpload` when unknown, aborted or completed.
-    pub async fn upload_in_progress(&self, upload_id: &UploadId) -> AppResult<UploadRecord> {
-        let (record, completed) = tokio::join!(
-            self.backend.read_record(upload_id, Record::Upload),
-            self.backend.record_exists(upload_id, Record::Completed)
-        );
-        match (record?, completed?) {
-            (Some(record), false) => records::decode(Record::Upload, &record),
-            _ => Err(AppError::no_such_upload(upload_id.as_str())),
-        }
-    }
-
-    /// Starts receiving a part; `destination` when the form named it before the bytes.
+    /// Starts receiving a part; `destination` when the form named it before the bytes, `budget`
+    /// when its upload has a `maxSize` ([`Storage::part_budget`]).
     pub async fn begin_part(
         &self,
         destination: Option<PartDestination>,
+        budget: Option<UploadBudget>,
     ) -> AppResult<IncomingPart> {
         let writer = self.backend.begin_part(destination.as_ref()).await?;
-        Ok(IncomingPart::new(writer, self.limits.max_part_size))
+        Ok(IncomingPart::new(writer, self.limits.max_part_size, budget))
     }
 
-    /// Makes a received part the upload's part `part_number` once its MD5 matches `claimed_md5`;
-    /// otherwise `BadDigest` and nothing is kept.
+    /// Makes a received part the upload's part `part_number` once its MD5 matches `claimed_md5`
+    /// (otherwise `BadDigest`) and the upload, `caller`'s, stays within its `maxSize` (otherwise
+    /// `EntityTooLarge`); a refused part is not kept.
     pub async fn commit_part(
         &self,
         part: IncomingPart,
-        upload_id: &UploadId,
-        part_number: u32,
+        caller: &Caller,
+        (upload_id, part_number): (&UploadId, u32),
         claimed_md5: [u8; 16],
     ) -> AppResult<PartInfo> {
         let (mut writer, digest) = part.finish();
@@ -130,7 +130,13 @@ impl Storage {
         // The slow part (an fsync) happens before taking the upload's lock.
         writer.seal(digest).await?;
         let _lock = self.backend.lock_upload(upload_id).await;
-        self.upload_in_progress(upload_id).await?;
+        let record = self.upload_in_progress(upload_id, caller).await?;
+        if let Some(budget) = self
+            .part_budget(upload_id, &record, Some(part_number))
+            .await?
+        {
+            budget.check(digest.size)?;
+        }
         writer.commit(upload_id, part_number).await?;
         Ok(PartInfo {
             md5: md5_to_hex(&digest.md5),
@@ -140,9 +146,13 @@ impl Storage {
     }
 
     /// The upload's key and its stored parts, ascending.
-    pub async fn list_parts(&self, upload_id: &UploadId) -> AppResult<(String, Vec<PartInfo>)> {
+    pub async fn list_parts(
+        &self,
+        upload_id: &UploadId,
+        caller: &Caller,
+    ) -> AppResult<(String, Vec<PartInfo>)> {
         let _lock = self.backend.lock_upload(upload_id).await;
-        let record = self.upload_in_progress(upload_id).await?;
+        let record = self.upload_in_progress(upload_id, caller).await?;
         let parts = self.backend.stored_parts(upload_id).await?;
         Ok((
             record.resource_key,
@@ -151,9 +161,9 @@ impl Storage {
     }
 
     /// Ends an upload in progress and frees its parts.
-    pub async fn abort(&self, upload_id: &UploadId) -> AppResult<()> {
+    pub async fn abort(&self, upload_id: &UploadId, caller: &Caller) -> AppResult<()> {
         let _lock = self.backend.lock_upload(upload_id).await;
-        let record = self.upload_in_progress(upload_id).await?;
+        let record = self.upload_in_progress(upload_id, caller).await?;
         self.emit(Event::new(EventKind::Aborted, upload_id, &record))
             .await?;
         self.backend.remove_upload(upload_id).await

@@ -10,7 +10,6 @@
 mod activity;
 mod durable_file;
 mod events;
-mod keyed_locks;
 mod layout;
 mod object_file;
 mod part_file;
@@ -25,7 +24,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use self::durable_file::{blocking, read_if_exists, sync_dir, write_atomic};
-use self::keyed_locks::KeyedLocks;
 use self::layout::Layout;
 use self::part_file::{FsPartWriter, read_stored_parts};
 use crate::error::AppResult;
@@ -33,6 +31,7 @@ use crate::storage::backend::{
     AssembleFailure, AssemblyPlan, Backend, OpenedObject, PartDestination, PartWriter, StoredPart,
     UploadActivity, UploadLock,
 };
+use crate::storage::keyed_locks::KeyedLocks;
 use crate::storage::records::Record;
 use crate::storage::upload_id::UploadId;
 

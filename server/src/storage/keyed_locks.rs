@@ -1,8 +1,10 @@
-//! One async mutex per upload id, created on demand and forgotten when unused.
+//! One async mutex per key (an upload id, an object's key), created on demand and forgotten when
+//! unused.
 //!
 //! The filesystem backend runs in one process, so serialising an upload's state changes (a part's
-//! commit, complete, abort, the sweep) needs no more than this. Nothing here is state: a restart
-//! loses no information by losing the locks.
+//! commit, complete, abort, the sweep) needs no more than this; `Storage` lets the completes of one
+//! object key take turns with it. Nothing here is state: a restart loses no information by losing
+//! the locks.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
