@@ -25,7 +25,7 @@ use crate::config::{Config, StoreKind};
 use backend::Backend;
 pub use backend::PartDestination;
 pub use incoming_part::IncomingPart;
-pub use objects::{ByteRange, ObjectRead};
+pub use objects::{ByteRange, ObjectMeta, ObjectRead, ReadPlan};
 pub use sweep::SweepReport;
 pub use upload_id::UploadId;
 pub use uploads::{PartLimits, Storage};
