@@ -166,7 +166,7 @@ mod tests {
         use Outcome::*;
         let range = ("range", "bytes=0-9".to_owned());
         let wanted = Range(ByteRange::FromTo(0, 9));
-        assert_eq!(outcome(&[range.clone()]), wanted);
+        assert_eq!(outcome(std::slice::from_ref(&range)), wanted);
         assert_eq!(
             outcome(&[range.clone(), ("if-range", quoted(ETAG))]),
             wanted
