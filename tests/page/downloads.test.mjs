@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 
 const BASE = process.env.PARTUP_BASE_URL;
 if (!BASE) throw new Error('PARTUP_BASE_URL is not set: run scripts/test-page.sh');
@@ -60,11 +60,7 @@ async function putObject(key, body) {
 
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   for (const probe of Object.values(PROBES)) await putObject(probe.key, probe.body);
 });
 after(async () => {

@@ -3,10 +3,9 @@
 //! conditional and cache headers an object store's users expect; `--public-url`'s redirect.
 //! Runs on the store `PARTUP_TEST_STORE` names, like every suite.
 
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use partup_tests::{TestServer, server_binary, test_bytes};
+use partup_tests::{TestServer, assert_refused_at_start, test_bytes};
 use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode};
 
@@ -78,12 +77,32 @@ fn object_url(server: &TestServer, key: &str) -> reqwest::Url {
     url
 }
 
+/// `GET url` with `headers`, answered.
+async fn get_with(
+    http: &reqwest::Client,
+    url: &reqwest::Url,
+    headers: &[(&str, &str)],
+) -> Response {
+    let mut request = http.get(url.clone());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("request sent")
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
         .unwrap_or_else(|| panic!("no {name} in {headers:?}"))
         .to_str()
         .unwrap()
+}
+
+/// `Last-Modified` as sent and as a time; panics when absent or not an HTTP-date.
+fn last_modified(response: &Response) -> (String, SystemTime) {
+    let text = header(response.headers(), "last-modified").to_owned();
+    let time = httpdate::parse_http_date(&text).expect("an HTTP-date");
+    (text, time)
 }
 
 /// What every answer of an object carries, whatever its status.
@@ -112,7 +131,7 @@ fn assert_safe(response: &Response, disposition: &str, what: &str) {
     );
     assert_eq!(header(headers, "accept-ranges"), "bytes", "{what}");
     assert!(header(headers, "etag").starts_with('"'), "{what}");
-    httpdate::parse_http_date(header(headers, "last-modified")).expect("an HTTP-date");
+    last_modified(response);
 }
 
 async fn upload_all(server: &TestServer) -> Vec<Vec<u8>> {
@@ -156,23 +175,13 @@ async fn only_passive_types_are_inline_on_get_head_206_and_304() {
             bytes.len().to_string()
         );
 
-        let partial = http
-            .get(url.clone())
-            .header("range", "bytes=10-19")
-            .send()
-            .await
-            .unwrap();
+        let partial = get_with(&http, &url, &[("range", "bytes=10-19")]).await;
         assert_eq!(partial.status(), StatusCode::PARTIAL_CONTENT, "{key}");
         assert_safe(&partial, &disposition, &format!("206 {key}"));
         assert_eq!(header(partial.headers(), "content-type"), *content_type);
         assert_eq!(partial.bytes().await.unwrap(), bytes[10..20]);
 
-        let cached = http
-            .get(url.clone())
-            .header("if-none-match", &etag)
-            .send()
-            .await
-            .unwrap();
+        let cached = get_with(&http, &url, &[("if-none-match", etag.as_str())]).await;
         assert_eq!(cached.status(), StatusCode::NOT_MODIFIED, "{key}");
         assert_safe(&cached, &disposition, &format!("304 {key}"));
         assert_eq!(header(cached.headers(), "etag"), etag);
@@ -226,24 +235,14 @@ async fn if_none_match_revalidates_and_sees_a_replaced_object() {
         ("*".to_owned(), StatusCode::NOT_MODIFIED),
         ("\"nope\"".to_owned(), StatusCode::OK),
     ] {
-        let answer = http
-            .get(url.clone())
-            .header("if-none-match", &if_none_match)
-            .send()
-            .await
-            .unwrap();
+        let answer = get_with(&http, &url, &[("if-none-match", if_none_match.as_str())]).await;
         assert_eq!(answer.status(), status, "If-None-Match: {if_none_match}");
     }
     // A new upload of the key: the old etag no longer matches, the new bytes come back.
     let (_, second) = api
         .upload_whole("dl/v.txt", &[b"version two".to_vec()])
         .await;
-    let answer = http
-        .get(url.clone())
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let answer = get_with(&http, &url, &[("if-none-match", etag.as_str())]).await;
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(
         header(answer.headers(), "etag"),
@@ -262,9 +261,7 @@ async fn last_modified_and_if_modified_since() {
         .await;
     let url = object_url(&server, "dl/m.png");
     let http = reqwest::Client::new();
-    let get = http.get(url.clone()).send().await.unwrap();
-    let last_modified = header(get.headers(), "last-modified").to_owned();
-    let modified = httpdate::parse_http_date(&last_modified).unwrap();
+    let (last_modified, modified) = last_modified(&http.get(url.clone()).send().await.unwrap());
     assert!(modified >= before, "{last_modified} is before the upload");
     assert!(
         modified <= SystemTime::now() + Duration::from_secs(2),
@@ -281,12 +278,12 @@ async fn last_modified_and_if_modified_since() {
         (since(modified - Duration::from_secs(60)), StatusCode::OK),
         ("not a date".to_owned(), StatusCode::OK),
     ] {
-        let answer = http
-            .get(url.clone())
-            .header("if-modified-since", &if_modified_since)
-            .send()
-            .await
-            .unwrap();
+        let answer = get_with(
+            &http,
+            &url,
+            &[("if-modified-since", if_modified_since.as_str())],
+        )
+        .await;
         assert_eq!(
             answer.status(),
             status,
@@ -294,13 +291,15 @@ async fn last_modified_and_if_modified_since() {
         );
     }
     // If-None-Match decides when both are sent.
-    let both = http
-        .get(url)
-        .header("if-none-match", "\"nope\"")
-        .header("if-modified-since", &last_modified)
-        .send()
-        .await
-        .unwrap();
+    let both = get_with(
+        &http,
+        &url,
+        &[
+            ("if-none-match", "\"nope\""),
+            ("if-modified-since", last_modified.as_str()),
+        ],
+    )
+    .await;
     assert_eq!(both.status(), StatusCode::OK);
 }
 
@@ -314,9 +313,7 @@ async fn if_range_serves_the_range_only_while_the_object_is_unchanged() {
         .await;
     let url = object_url(&server, "dl/r.mp4");
     let http = reqwest::Client::new();
-    let head = http.head(url.clone()).send().await.unwrap();
-    let last_modified = header(head.headers(), "last-modified").to_owned();
-    let modified = httpdate::parse_http_date(&last_modified).unwrap();
+    let (last_modified, modified) = last_modified(&http.head(url.clone()).send().await.unwrap());
     let etag = format!("\"{}\"", done.etag);
     for (if_range, ranged) in [
         (etag.clone(), true),
@@ -328,13 +325,12 @@ async fn if_range_serves_the_range_only_while_the_object_is_unchanged() {
             false,
         ),
     ] {
-        let answer = http
-            .get(url.clone())
-            .header("range", "bytes=100-199")
-            .header("if-range", &if_range)
-            .send()
-            .await
-            .unwrap();
+        let answer = get_with(
+            &http,
+            &url,
+            &[("range", "bytes=100-199"), ("if-range", if_range.as_str())],
+        )
+        .await;
         if ranged {
             assert_eq!(
                 answer.status(),
@@ -382,12 +378,7 @@ async fn public_url_redirects_object_reads_and_serves_its_own_host() {
         );
     }
     // The same server reached by the public name serves the object itself.
-    let served = http
-        .get(url.clone())
-        .header("host", "files.partup.test:8443")
-        .send()
-        .await
-        .unwrap();
+    let served = get_with(&http, &url, &[("host", "files.partup.test:8443")]).await;
     assert_eq!(served.status(), StatusCode::OK);
     assert_safe(
         &served,
@@ -399,26 +390,12 @@ async fn public_url_redirects_object_reads_and_serves_its_own_host() {
 
 #[test]
 fn public_url_must_be_an_origin() {
-    let data = tempfile::tempdir().unwrap();
     for bad in [
         "files.example.com",
         "https://files.example.com/objects",
         "ftp://files.example.com",
         "*",
     ] {
-        let output = Command::new(server_binary())
-            .args([
-                "--data",
-                data.path().to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--public-url", bad])
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{bad}");
-        let stderr = String::from_utf8(output.stderr).unwrap();
-        assert!(stderr.contains("--public-url"), "{bad}: {stderr}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{bad}: {stderr}");
+        assert_refused_at_start(&["--public-url", bad], "--public-url");
     }
 }
