@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use headers::{ETag, HeaderMapExt, IfModifiedSince, IfNoneMatch, IfRange, LastModified};
 
 use super::range::parse_range_header;
-use crate::storage::{ByteRange, ObjectMeta};
+use crate::storage::{ByteRange, ObjectMeta, ReadPlan};
 
 /// What a GET/HEAD gets, once its conditions are checked against the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,26 @@ pub enum Outcome {
     Whole,
     /// The range asked for (still to be checked against the size).
     Range(ByteRange),
+}
+
+impl Outcome {
+    /// What storage reads for this outcome: no bytes for a 304 or a HEAD.
+    pub fn read_plan(self, wants_body: bool) -> ReadPlan {
+        match self {
+            Outcome::NotModified => ReadPlan {
+                range: None,
+                with_body: false,
+            },
+            Outcome::Whole => ReadPlan {
+                range: None,
+                with_body: wants_body,
+            },
+            Outcome::Range(range) => ReadPlan {
+                range: Some(range),
+                with_body: wants_body,
+            },
+        }
+    }
 }
 
 /// The request's conditions; a header that does not parse counts as absent (RFC 9110 allows

@@ -16,13 +16,14 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use mime_guess::mime::Mime;
 use partup_wire::{ErrorCode, OBJECTS_PREFIX, validate_resource_key};
 use percent_encoding::percent_decode_str;
 
 use self::conditional::{Conditions, Outcome};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
-use crate::storage::{ObjectMeta, ObjectRead, ReadPlan};
+use crate::storage::{ObjectMeta, ObjectRead};
 
 /// Revalidate every time (a key can be replaced by a new upload; a 304 costs little), and keep it
 /// out of shared caches (reads may be allowed to some clients only).
@@ -85,20 +86,7 @@ async fn serve(
     let wants_body = method != Method::HEAD;
     let read = state
         .storage
-        .read_object(&key, |meta| match conditions.evaluate(meta) {
-            Outcome::NotModified => ReadPlan {
-                range: None,
-                with_body: false,
-            },
-            Outcome::Whole => ReadPlan {
-                range: None,
-                with_body: wants_body,
-            },
-            Outcome::Range(range) => ReadPlan {
-                range: Some(range),
-                with_body: wants_body,
-            },
-        })
+        .read_object(&key, |meta| conditions.evaluate(meta).read_plan(wants_body))
         .await?;
     let (meta, range, body) = match read {
         ObjectRead::Found { meta, range, body } => (meta, range, body),
@@ -108,19 +96,7 @@ async fn serve(
         }
     };
     let content_type = mime_guess::from_path(&key).first_or_octet_stream();
-    let disposition = disposition::content_disposition(
-        &key,
-        &content_type,
-        disposition::download_forced(uri.query()),
-    );
-    let mut response = Response::builder()
-        .header(header::ETAG, format!("\"{}\"", meta.etag))
-        .header(header::CACHE_CONTROL, CACHE_CONTROL)
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_DISPOSITION, disposition);
-    if let Some(modified) = meta.last_modified {
-        response = response.header(header::LAST_MODIFIED, conditional::http_date(modified));
-    }
+    let response = object_headers(&key, &meta, &content_type, uri);
     // The plan is decided again from the same metadata: it said whether this is a 304.
     if conditions.evaluate(&meta) == Outcome::NotModified {
         // RFC 9110 §15.4.5: the validators and caching headers of the 200, no content metadata.
@@ -131,6 +107,29 @@ async fn serve(
         response,
         body.map(Body::from_stream).unwrap_or_else(Body::empty),
     )
+}
+
+/// What every answer carrying the object has, 304 included: validators, caching, disposition.
+fn object_headers(
+    key: &str,
+    meta: &ObjectMeta,
+    content_type: &Mime,
+    uri: &Uri,
+) -> axum::http::response::Builder {
+    let disposition = disposition::content_disposition(
+        key,
+        content_type,
+        disposition::download_forced(uri.query()),
+    );
+    let response = Response::builder()
+        .header(header::ETAG, format!("\"{}\"", meta.etag))
+        .header(header::CACHE_CONTROL, CACHE_CONTROL)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_DISPOSITION, disposition);
+    match meta.last_modified {
+        Some(modified) => response.header(header::LAST_MODIFIED, conditional::http_date(modified)),
+        None => response,
+    }
 }
 
 /// `Content-Type`, `Content-Length` and, for a range, `206` with its `Content-Range`.
