@@ -324,6 +324,10 @@ async fn if_range_serves_the_range_only_while_the_object_is_unchanged() {
             httpdate::fmt_http_date(modified - Duration::from_secs(3600)),
             false,
         ),
+        (
+            httpdate::fmt_http_date(modified + Duration::from_secs(3600)),
+            false,
+        ),
     ] {
         let answer = get_with(
             &http,

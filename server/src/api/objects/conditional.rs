@@ -1,11 +1,11 @@
 //! Conditional GET/HEAD (RFC 9110 §13): `If-None-Match`, `If-Modified-Since`, `If-Range`, decided
-//! against the object's validators once it is opened. The headers are parsed by the `headers`
-//! crate; this module only says in which order they apply.
+//! against the object's validators once it is opened. `If-None-Match` and `If-Modified-Since` are
+//! parsed and compared by the `headers` crate; this module says in which order they apply.
 
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::http::HeaderMap;
-use headers::{ETag, HeaderMapExt, IfModifiedSince, IfNoneMatch, IfRange, LastModified};
+use axum::http::{HeaderMap, HeaderName, header};
+use headers::{ETag, HeaderMapExt, IfModifiedSince, IfNoneMatch};
 
 use super::range::parse_range_header;
 use crate::storage::{ByteRange, ObjectMeta, ReadPlan};
@@ -19,6 +19,10 @@ pub enum Outcome {
     Whole,
     /// The range asked for (still to be checked against the size).
     Range(ByteRange),
+}
+
+fn text(headers: &HeaderMap, name: HeaderName) -> Option<String> {
+    headers.get(name)?.to_str().ok().map(str::to_owned)
 }
 
 impl Outcome {
@@ -47,27 +51,27 @@ impl Outcome {
 pub struct Conditions {
     if_none_match: Option<IfNoneMatch>,
     if_modified_since: Option<IfModifiedSince>,
-    if_range: Option<IfRange>,
+    /// Kept as text: see [`if_range_matches`].
+    if_range: Option<String>,
     range: Option<ByteRange>,
 }
 
 impl Conditions {
     pub fn from_headers(headers: &HeaderMap) -> Conditions {
-        let range = headers
-            .get(axum::http::header::RANGE)
-            .and_then(|v| v.to_str().ok())
+        let range = text(headers, header::RANGE)
+            .as_deref()
             .and_then(parse_range_header);
         Conditions {
             if_none_match: headers.typed_get(),
             if_modified_since: headers.typed_get(),
-            if_range: headers.typed_get(),
+            if_range: text(headers, header::IF_RANGE),
             range,
         }
     }
 
     /// RFC 9110 §13.2.2's order for GET/HEAD: If-None-Match (weak comparison, `*`, lists) decides
     /// when present; only without it If-Modified-Since; then If-Range decides whether a Range is
-    /// served or ignored (an etag there compares strongly, a date must not be older than the object).
+    /// served or ignored (an etag there compares strongly, a date must equal `Last-Modified`).
     pub fn evaluate(&self, meta: &ObjectMeta) -> Outcome {
         let etag = entity_tag(&meta.etag);
         if let Some(if_none_match) = &self.if_none_match {
@@ -85,20 +89,37 @@ impl Conditions {
         let Some(range) = self.range else {
             return Outcome::Whole;
         };
-        let changed = self.if_range.as_ref().is_some_and(|if_range| {
-            let last_modified = meta.last_modified.map(LastModified::from);
-            if_range.is_modified(etag.as_ref(), last_modified.as_ref())
-        });
-        if changed {
-            Outcome::Whole
-        } else {
+        let unchanged = match &self.if_range {
+            None => true,
+            Some(if_range) => if_range_matches(if_range, meta),
+        };
+        if unchanged {
             Outcome::Range(range)
+        } else {
+            Outcome::Whole
         }
     }
 }
 
+/// RFC 9110 §13.1.5: an etag must be the current one, compared strongly (a weak `W/` tag never
+/// matches); a date must be exactly `Last-Modified`. Compared here rather than with the `headers`
+/// crate's `IfRange`, which accepts any date not older: that could glue a range of a newer object
+/// to bytes of an older one.
+fn if_range_matches(if_range: &str, meta: &ObjectMeta) -> bool {
+    let if_range = if_range.trim();
+    if if_range.starts_with('"') || if_range.starts_with("W/") {
+        return if_range == format!("\"{}\"", meta.etag);
+    }
+    let whole_seconds =
+        |time: SystemTime| time.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs());
+    match (httpdate::parse_http_date(if_range), meta.last_modified) {
+        (Ok(date), Some(modified)) => whole_seconds(date) == whole_seconds(modified),
+        _ => false,
+    }
+}
+
 /// The object's etag as the quoted, strong entity tag it is sent as.
-pub fn entity_tag(etag: &str) -> Option<ETag> {
+fn entity_tag(etag: &str) -> Option<ETag> {
     format!("\"{etag}\"").parse().ok()
 }
 
@@ -205,6 +226,16 @@ mod tests {
         );
         let older = http_date(modified() - Duration::from_secs(60));
         assert_eq!(outcome(&[range.clone(), ("if-range", older)]), Whole);
+        let later = http_date(modified() + Duration::from_secs(60));
+        assert_eq!(
+            outcome(&[range.clone(), ("if-range", later)]),
+            Whole,
+            "only the exact date"
+        );
+        assert_eq!(
+            outcome(&[range.clone(), ("if-range", "soon".into())]),
+            Whole
+        );
         assert_eq!(
             outcome(&[("if-range", quoted(ETAG))]),
             Whole,
