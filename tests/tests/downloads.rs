@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use partup_tests::{TestServer, assert_refused_at_start, test_bytes};
+use partup_tests::{TestServer, assert_refused_at_start, server_binary, test_bytes};
 use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode};
 
@@ -402,4 +402,13 @@ fn public_url_must_be_an_origin() {
     ] {
         assert_refused_at_start(&["--public-url", bad], "--public-url");
     }
+    let help = std::process::Command::new(server_binary())
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains("--public-url") && help.contains("PARTUP_PUBLIC_URL"),
+        "{help}"
+    );
 }
