@@ -32,7 +32,7 @@ status=0
     PARTUP_WWW="$PARTUP_ROOT/www" \
     PARTUP_TMP="$work/tmp" \
     PARTUP_ARTIFACTS="$artifacts" \
-        node --test --test-concurrency=1 --test-reporter=spec "$@" page.test.mjs
+        node --test --test-concurrency=1 --test-reporter=spec "$@" page.test.mjs downloads.test.mjs
 ) || status=$?
 
 if [ "$status" -ne 0 ]; then

@@ -19,4 +19,5 @@ kill "$GARAGE_PID"
 
 start_moto "$work/moto"
 PARTUP_TEST_STORE=s3 cargo test -p partup-tests --features s3-tests \
-    --test api_flow --test api_errors --test auth --test concurrency --test multi_instance --test complete_hangup
+    --test api_flow --test api_errors --test auth --test concurrency --test multi_instance --test complete_hangup \
+    --test downloads

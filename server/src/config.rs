@@ -193,6 +193,12 @@ pub struct Config {
 
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// The origin objects are served from, e.g. https://files.example.com: another name for this
+    /// server or a CDN in front of it. `GET`/`HEAD /v1/objects/…` on any other host is redirected
+    /// there (307), so uploaded files never open on the API's origin.
+    #[arg(long, env = "PARTUP_PUBLIC_URL", value_name = "URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
 }
 
 fn parse_origin(text: &str) -> Result<String, String> {
@@ -206,6 +212,18 @@ fn parse_origin(text: &str) -> Result<String, String> {
         Ok(text.to_owned())
     } else {
         Err("an origin looks like https://app.example.com (scheme, host, optional port, no path), or *".into())
+    }
+}
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    // Only an origin: the redirect appends the request's own path and query to it.
+    let authority = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .filter(|rest| !rest.contains(['/', '?', '#', '@']));
+    match authority.map(str::parse::<http::uri::Authority>) {
+        Some(Ok(_)) => Ok(text.to_owned()),
+        _ => Err("--public-url is an origin like https://files.example.com (scheme, host, optional port; no path)".into()),
     }
 }
 

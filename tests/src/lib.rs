@@ -205,6 +205,24 @@ impl TestServer {
     }
 }
 
+/// Starts the server with `args` and asserts it refuses them as SPEC.md says: exit code 2 and one
+/// line on stderr that mentions `mentions` (the option at fault).
+#[track_caller]
+pub fn assert_refused_at_start(args: &[&str], mentions: &str) {
+    let data = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(server_binary())
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{args:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines = stderr.trim_end().lines().count();
+    assert_eq!(lines, 1, "{args:?}: not one line:\n{stderr}");
+    assert!(stderr.contains(mentions), "{args:?}: {stderr}");
+}
+
 fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();

@@ -4,7 +4,9 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use partup_tests::{Api, TestServer, announced_address, md5_hex, server_binary, test_bytes};
+use partup_tests::{
+    Api, TestServer, announced_address, assert_refused_at_start, md5_hex, server_binary, test_bytes,
+};
 use partup_wire::{ErrorCode, ListPartsResponse, PartInfo};
 
 #[test]
@@ -35,7 +37,6 @@ fn help_explains_every_option() {
 
 #[test]
 fn bad_values_are_one_line_errors_with_exit_code_2() {
-    let data = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &str); 8] = [
         (&["--listen", "not-an-address"], "--listen"),
         (&["--max-part-size", "lots"], "--max-part-size"),
@@ -53,24 +54,7 @@ fn bad_values_are_one_line_errors_with_exit_code_2() {
         (&["--no-such-flag"], "--no-such-flag"),
     ];
     for (args, mentions) in cases {
-        let output = Command::new(server_binary())
-            .args([
-                "--data",
-                data.path().to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8(output.stderr).unwrap();
-        assert_eq!(
-            stderr.trim_end().lines().count(),
-            1,
-            "{args:?}: not one line:\n{stderr}"
-        );
-        assert!(stderr.contains(mentions), "{args:?}: {stderr}");
+        assert_refused_at_start(args, mentions);
     }
 }
 

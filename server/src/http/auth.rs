@@ -25,6 +25,8 @@ pub struct AuthPolicy {
     read: ReadMode,
     /// Anonymous on loopback: answer only requests addressed to a loopback name.
     loopback_hosts_only: bool,
+    /// The host of `--public-url`, which the operator named, so also answered on loopback.
+    public_host: Option<String>,
 }
 
 impl AuthPolicy {
@@ -34,6 +36,11 @@ impl AuthPolicy {
             Verifier::load(config.auth_secret_file.as_deref(), &config.auth_public_keys)?;
         Ok(AuthPolicy {
             loopback_hosts_only: verifier.is_none() && !config.allow_anonymous,
+            public_host: config
+                .public_url
+                .as_deref()
+                .and_then(|url| reqwest::Url::parse(url).ok())
+                .and_then(|url| url.host_str().map(str::to_ascii_lowercase)),
             verifier,
             read: config.read_mode(),
         })
@@ -150,7 +157,7 @@ pub async fn loopback_hosts_only(
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| request.uri().authority().map(|a| a.as_str()));
-        if !host.is_some_and(is_loopback_host) {
+        if !host.is_some_and(|host| is_loopback_host(host) || auth.is_public_host(host)) {
             return AppError::access_denied(
                 "this server runs without upload tokens and answers only requests addressed to localhost, 127.0.0.1 or [::1]",
             )
@@ -158,6 +165,19 @@ pub async fn loopback_hosts_only(
         }
     }
     next.run(request).await
+}
+
+impl AuthPolicy {
+    /// Whether a `Host` (with or without a port) names `--public-url`'s host.
+    fn is_public_host(&self, host: &str) -> bool {
+        let name = match host.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            _ => host,
+        };
+        self.public_host
+            .as_deref()
+            .is_some_and(|public| name.eq_ignore_ascii_case(public))
+    }
 }
 
 /// Whether a `Host` (with or without a port) names the loopback: `localhost`, `127.0.0.0/8`, `[::1]`.

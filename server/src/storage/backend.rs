@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -77,10 +77,13 @@ pub struct AssembleFailure {
     pub assemble_again: bool,
 }
 
-/// A completed object, opened: its size and etag, and a reader for one range of it.
+/// A completed object, opened: its size, etag and completion time, and a reader for one range of it.
 pub struct OpenedObject {
     pub size: u64,
     pub etag: String,
+    /// When this version of the object was completed (`Last-Modified`); `None` when the store
+    /// does not say.
+    pub last_modified: Option<SystemTime>,
     pub reader: Box<dyn ObjectReader>,
 }
 

@@ -29,7 +29,7 @@ use backend::Backend;
 pub use backend::PartDestination;
 pub use event_queue::{EventKey, EventQueue, EventStore};
 pub use incoming_part::{IncomingPart, UploadBudget};
-pub use objects::{ByteRange, ObjectRead};
+pub use objects::{ByteRange, ObjectMeta, ObjectRead, ReadPlan};
 pub use records::UploadRecord;
 pub use sweep::SweepReport;
 pub use upload_id::UploadId;

@@ -2,6 +2,7 @@
 //! opening again when a store reports the object replaced between opening and reading it.
 
 use std::ops::Range;
+use std::time::SystemTime;
 
 use partup_wire::ErrorCode;
 
@@ -35,15 +36,33 @@ impl ByteRange {
     }
 }
 
+/// What is known of an object before its bytes are read: enough to answer conditional requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub size: u64,
+    pub etag: String,
+    /// When this version was completed; `None` when the store does not say.
+    pub last_modified: Option<SystemTime>,
+}
+
+/// What to read of an opened object, decided by the caller from its [`ObjectMeta`] (a conditional
+/// request may turn into "no body" or "the whole object" only once the etag is known).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadPlan {
+    /// The range asked for; `None`: the whole object.
+    pub range: Option<ByteRange>,
+    /// Whether the bytes are wanted at all (not for HEAD or 304).
+    pub with_body: bool,
+}
+
 /// What reading an object answers.
 pub enum ObjectRead {
     /// The object or the range asked for.
     Found {
-        size: u64,
-        etag: String,
+        meta: ObjectMeta,
         /// The range served when one was asked for; `None`: the whole object.
         range: Option<Range<u64>>,
-        /// The bytes; `None` when only the metadata was asked for (HEAD).
+        /// The bytes; `None` when the plan asked for none.
         body: Option<ByteStream<'static>>,
     },
     /// The range asked for lies outside the object's `size` bytes.
@@ -51,12 +70,12 @@ pub enum ObjectRead {
 }
 
 impl Storage {
-    /// Reads the completed object `resource_key` (`NoSuchKey` when absent): `range` of it, or all.
+    /// Reads the completed object `resource_key` (`NoSuchKey` when absent) as `plan` decides from
+    /// its metadata. `plan` may be called again when the object is replaced meanwhile.
     pub async fn read_object(
         &self,
         resource_key: &str,
-        range: Option<ByteRange>,
-        with_body: bool,
+        plan: impl Fn(&ObjectMeta) -> ReadPlan,
     ) -> AppResult<ObjectRead> {
         for _attempt in 0..OPEN_ATTEMPTS {
             let Some(object) = self.backend.open_object(resource_key).await? else {
@@ -65,7 +84,13 @@ impl Storage {
                     format!("no object is stored under '{resource_key}'"),
                 ));
             };
-            let size = object.size;
+            let meta = ObjectMeta {
+                size: object.size,
+                etag: object.etag,
+                last_modified: object.last_modified,
+            };
+            let ReadPlan { range, with_body } = plan(&meta);
+            let size = meta.size;
             let served = match range.map(|r| r.resolve(size)) {
                 None => None,
                 Some(Some(served)) => Some(served),
@@ -81,8 +106,7 @@ impl Storage {
                 None
             };
             return Ok(ObjectRead::Found {
-                size,
-                etag: object.etag,
+                meta,
                 range: served,
                 body,
             });

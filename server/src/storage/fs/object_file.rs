@@ -103,9 +103,13 @@ pub fn open_object(layout: &Layout, key: &str) -> AppResult<Option<OpenedObject>
     if header.resource_key != key {
         return Ok(None);
     }
+    // The file is written once, in the temporary directory, and renamed in when complete: its
+    // mtime is the completion time of this version.
+    let last_modified = file.metadata()?.modified().ok();
     Ok(Some(OpenedObject {
         size: header.size,
         etag: header.etag,
+        last_modified,
         reader: Box::new(ObjectFileReader { file }),
     }))
 }

@@ -17,7 +17,7 @@ mod object_reader;
 mod part_writer;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use opendal::{ErrorKind, Operator};
@@ -188,6 +188,9 @@ impl Backend for S3Backend {
         Ok(Some(OpenedObject {
             size: meta.content_length(),
             etag,
+            // S3 dates an object made by a multipart upload at that upload's start: here the start
+            // of the assembly, moments before completion; each replacement gets a later one.
+            last_modified: meta.last_modified().map(SystemTime::from),
             reader: Box::new(S3ObjectReader {
                 op: self.op.clone(),
                 path,
