@@ -129,6 +129,8 @@ mod tests {
             resource_key: "videos/clip.mp4".into(),
             created_unix_ms: 0,
             sub: Some("alice".into()),
+            max_size: None,
+            replace: None,
         }
     }
 
