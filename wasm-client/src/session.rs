@@ -7,9 +7,10 @@
 
 use crate::error::{ClientCode, Reason, UploadError};
 use crate::http::{Answer, RequestFailure, extra_headers, parse_ok};
+use crate::options::HeaderSource;
 use crate::options::UploaderOptions;
 use crate::queue::Gate;
-use crate::retry::{RetryPolicy, is_retryable};
+use crate::retry::{Next, RetryPolicy, next_step};
 use crate::timers::sleep_ms;
 use crate::transport::{FormRequest, UploadProgress};
 use crate::{fetch, transport};
@@ -20,7 +21,7 @@ use partup_wire::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use web_sys::{Blob, FormData};
@@ -53,6 +54,8 @@ pub struct Session {
     /// Told of every retry, before its wait.
     on_retry: Box<dyn Fn()>,
     upload_id: RefCell<Option<String>>,
+    /// Set after a 401: the next call of the `headers` function gets `{refresh: true}`.
+    refresh_headers: Cell<bool>,
 }
 
 impl Session {
@@ -62,6 +65,7 @@ impl Session {
             gate,
             on_retry,
             upload_id: RefCell::new(None),
+            refresh_headers: Cell::new(false),
         }
     }
 
@@ -86,14 +90,30 @@ impl Session {
     where
         Fut: Future<Output = Result<T, RequestFailure>>,
     {
-        let mut retry = 0;
+        let dynamic = matches!(self.options.headers, HeaderSource::Dynamic(_));
+        let (mut retry, mut refreshed) = (0, false);
         loop {
             let failure = match attempt().await {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
-            if retry >= policy.max_retries || !is_retryable(failure.class, endpoint) {
-                return Err(failure.error);
+            let can_refresh = dynamic && !refreshed;
+            refreshed = false;
+            match next_step(
+                failure.class,
+                endpoint,
+                retry,
+                policy.max_retries,
+                can_refresh,
+            ) {
+                Next::Fail => return Err(failure.error),
+                Next::RefreshNow => {
+                    // The token expired between requests: a new one, and at once.
+                    self.refresh_headers.set(true);
+                    refreshed = true;
+                    continue;
+                }
+                Next::Backoff => {}
             }
             retry += 1;
             before_retry(&failure);
@@ -113,7 +133,7 @@ impl Session {
     ) -> Result<Answer, RequestFailure> {
         let url = self.url(endpoint);
         let _slot = self.gate.acquire(true).await;
-        let headers = extra_headers(&self.options.headers).await?;
+        let headers = extra_headers(&self.options.headers, self.refresh_headers.take()).await?;
         let with_credentials = self.options.with_credentials;
         fetch::post_json(&url, body, &headers, with_credentials, stall_timeout_ms)
             .await
@@ -192,7 +212,7 @@ impl Session {
         let _ = form.append_with_str("md5", &md5_hex);
         let _ = form.append_with_blob_and_filename("content", part.content, "part");
         let _slot = self.gate.acquire(false).await;
-        let headers = extra_headers(&self.options.headers).await?;
+        let headers = extra_headers(&self.options.headers, self.refresh_headers.take()).await?;
         let stall_timeout_ms = self.options.stall_timeout_ms;
         let request = FormRequest {
             url: &url,
