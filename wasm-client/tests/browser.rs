@@ -146,16 +146,7 @@ fn start(
         ("resourceKey", key.into()),
         ("onProgress", progress_callback(log)),
     ]);
-    for (k, v) in extra {
-        Reflect::set(&options, &JsValue::from_str(k), v).unwrap();
-    }
-    uploader
-        .upload(file, options.unchecked_into())
-        .expect("upload starts")
-}
-
-async fn finish(upload: &Upload) -> Result<JsValue, JsValue> {
-    JsFuture::from(upload.done()).await
+    start_with(uploader, file, options, extra)
 }
 
 /// Waits until the upload has at least `parts` parts done (fails after 30 s).

@@ -6,7 +6,6 @@
 //! the token endpoint, and passes their URLs in at compile time (`PARTUP_TEST_AUTH_SERVER`,
 //! `PARTUP_TEST_AUTH_PROXY`, `PARTUP_TEST_TOKEN_URL`).
 
-use js_sys::Reflect;
 use partup::js_glue::js_object;
 use partup::timers::{now_ms, sleep_ms};
 use partup::{Upload, Uploader};
@@ -128,17 +127,23 @@ fn start(
     key: &str,
     extra: &[(&str, JsValue)],
 ) -> Upload {
-    let options = js_object(&[("resourceKey", key.into())]);
-    for (name, value) in extra {
-        Reflect::set(&options, &JsValue::from_str(name), value).unwrap();
-    }
-    uploader
-        .upload(file, options.unchecked_into())
-        .expect("upload starts")
+    start_with(
+        uploader,
+        file,
+        js_object(&[("resourceKey", key.into())]),
+        extra,
+    )
 }
 
-async fn finish(upload: &Upload) -> Result<JsValue, JsValue> {
-    JsFuture::from(upload.done()).await
+/// Uploads a small file to `key` on the token server, which must refuse it: the error.
+async fn refused(headers: JsValue, key: &str, seed: u64) -> JsValue {
+    let upload = start(
+        &uploader(auth_server(), 16 * KIB, headers),
+        &make_file(KIB, seed, "f.bin"),
+        key,
+        &[],
+    );
+    finish(&upload).await.expect_err("the server refuses it")
 }
 
 /// Downloads `key` with a fresh token (`?token=`, as an `<a href>` would) and compares the bytes.
@@ -188,14 +193,7 @@ async fn short_lived_tokens_carry_a_long_upload() {
 #[wasm_bindgen_test]
 async fn a_fixed_token_refused_fails_as_unauthorized_without_retries() {
     let headers = js_object(&[("Authorization", "Bearer not.a.token".into())]);
-    let key = token_key("fixed.bin");
-    let upload = start(
-        &uploader(auth_server(), 16 * KIB, headers),
-        &make_file(KIB, 1, "f.bin"),
-        &key,
-        &[],
-    );
-    let error = finish(&upload).await.expect_err("a refused token fails");
+    let error = refused(headers, &token_key("fixed.bin"), 1).await;
     assert_eq!(error_reason(&error), "unauthorized");
     assert_eq!(error_code(&error), "Unauthorized");
 }
@@ -209,28 +207,15 @@ async fn a_token_refused_again_after_a_refresh_fails_as_unauthorized() {
         js_object(&[("Authorization", "Bearer still.not.valid".into())])
     })
     .into_js_value();
-    let upload = start(
-        &uploader(auth_server(), 16 * KIB, headers),
-        &make_file(KIB, 2, "f.bin"),
-        &token_key("again.bin"),
-        &[],
-    );
-    let error = finish(&upload).await.expect_err("a refused token fails");
+    let error = refused(headers, &token_key("again.bin"), 2).await;
     assert_eq!(error_reason(&error), "unauthorized");
     assert_eq!(calls.get(), 2, "one request, one refreshed resend");
 }
 
 #[wasm_bindgen_test]
 async fn a_key_outside_the_token_scope_fails_as_access_denied() {
-    let stats = headers_stats();
-    let headers = token_headers("expired.before.loading", &stats);
-    let upload = start(
-        &uploader(auth_server(), 16 * KIB, headers),
-        &make_file(KIB, 3, "f.bin"),
-        &unique_key("outside.bin"),
-        &[],
-    );
-    let error = finish(&upload).await.expect_err("outside the scope");
+    let headers = token_headers("expired.before.loading", &headers_stats());
+    let error = refused(headers, &unique_key("outside.bin"), 3).await;
     assert_eq!(error_reason(&error), "access-denied");
     assert_eq!(error_code(&error), "AccessDenied");
 }

@@ -4,6 +4,7 @@
 use js_sys::{Array, Reflect, Uint8Array};
 use partup::js_glue::js_object;
 use partup::timers::now_ms;
+use partup::{Upload, Uploader};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -146,4 +147,23 @@ pub fn error_code(error: &JsValue) -> String {
     get(error, "code")
         .as_string()
         .unwrap_or_else(|| format!("not a PartupError: {error:?}"))
+}
+
+/// Starts uploading `file` with upload `options` plus `extra`.
+pub fn start_with(
+    uploader: &Uploader,
+    file: &web_sys::File,
+    options: JsValue,
+    extra: &[(&str, JsValue)],
+) -> Upload {
+    for (name, value) in extra {
+        Reflect::set(&options, &JsValue::from_str(name), value).unwrap();
+    }
+    uploader
+        .upload(file, options.unchecked_into())
+        .expect("upload starts")
+}
+
+pub async fn finish(upload: &Upload) -> Result<JsValue, JsValue> {
+    JsFuture::from(upload.done()).await
 }
