@@ -21,7 +21,7 @@ use partup_wire::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
 use web_sys::{Blob, FormData};
@@ -44,6 +44,8 @@ pub struct PartToSend<'a> {
     pub content: &'a Blob,
     pub len: u64,
     pub digest: &'a [u8; 16],
+    /// The resend after a 401: the `headers` function is asked for a fresh token.
+    pub refresh_headers: bool,
 }
 
 /// The server side of one upload.
@@ -54,8 +56,6 @@ pub struct Session {
     /// Told of every retry, before its wait.
     on_retry: Box<dyn Fn()>,
     upload_id: RefCell<Option<String>>,
-    /// Set after a 401: the next call of the `headers` function gets `{refresh: true}`.
-    refresh_headers: Cell<bool>,
 }
 
 impl Session {
@@ -65,7 +65,6 @@ impl Session {
             gate,
             on_retry,
             upload_id: RefCell::new(None),
-            refresh_headers: Cell::new(false),
         }
     }
 
@@ -79,13 +78,14 @@ impl Session {
     }
 
     /// Runs `attempt` until it succeeds, fails in a way no retry fixes, or `policy` runs out.
-    /// `before_retry` sees each failure that is retried.
+    /// `before_retry` sees each failure that is retried; `attempt` is told whether it resends
+    /// after a 401 (its `headers` call then asks for a fresh token).
     pub async fn retrying<T, Fut>(
         &self,
         endpoint: Endpoint,
         policy: RetryPolicy,
         mut before_retry: impl FnMut(&RequestFailure),
-        mut attempt: impl FnMut() -> Fut,
+        mut attempt: impl FnMut(bool) -> Fut,
     ) -> Result<T, UploadError>
     where
         Fut: Future<Output = Result<T, RequestFailure>>,
@@ -93,7 +93,7 @@ impl Session {
         let dynamic = matches!(self.options.headers, HeaderSource::Dynamic(_));
         let (mut retry, mut refreshed) = (0, false);
         loop {
-            let failure = match attempt().await {
+            let failure = match attempt(refreshed).await {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
@@ -109,7 +109,6 @@ impl Session {
                 Next::Fail => return Err(failure.error),
                 Next::RefreshNow => {
                     // The token expired between requests: a new one, and at once.
-                    self.refresh_headers.set(true);
                     refreshed = true;
                     continue;
                 }
@@ -130,10 +129,11 @@ impl Session {
         endpoint: Endpoint,
         body: &str,
         stall_timeout_ms: f64,
+        refresh_headers: bool,
     ) -> Result<Answer, RequestFailure> {
         let url = self.url(endpoint);
         let _slot = self.gate.acquire(true).await;
-        let headers = extra_headers(&self.options.headers, self.refresh_headers.take()).await?;
+        let headers = extra_headers(&self.options.headers, refresh_headers).await?;
         let with_credentials = self.options.with_credentials;
         fetch::post_json(&url, body, &headers, with_credentials, stall_timeout_ms)
             .await
@@ -150,8 +150,9 @@ impl Session {
     ) -> Result<Resp, UploadError> {
         // A failure is impossible for these structs of strings and numbers.
         let body = serde_json::to_string(request).unwrap_or_default();
-        let attempt = || async {
-            let answer = self.post(endpoint, &body, stall_timeout_ms).await?;
+        let body = body.as_str();
+        let attempt = |refresh| async move {
+            let answer = self.post(endpoint, body, stall_timeout_ms, refresh).await?;
             parse_ok(endpoint, &self.url(endpoint), answer)
         };
         self.retrying(endpoint, policy, |_| {}, attempt).await
@@ -212,7 +213,7 @@ impl Session {
         let _ = form.append_with_str("md5", &md5_hex);
         let _ = form.append_with_blob_and_filename("content", part.content, "part");
         let _slot = self.gate.acquire(false).await;
-        let headers = extra_headers(&self.options.headers, self.refresh_headers.take()).await?;
+        let headers = extra_headers(&self.options.headers, part.refresh_headers).await?;
         let stall_timeout_ms = self.options.stall_timeout_ms;
         let request = FormRequest {
             url: &url,
