@@ -73,7 +73,8 @@ async fn auth_proxy_config(rules: serde_json::Value) {
     assert_eq!(status, 200, "proxy config");
 }
 
-/// What the `headers` function did: calls, and calls with `{refresh: true}`.
+/// The `headers` function's state: its token and when it was fetched, its calls, and calls with
+/// `{refresh: true}`. A test may overwrite the token (as if it expired).
 fn headers_stats() -> JsValue {
     js_object(&[("calls", 0.into()), ("refreshes", 0.into())])
 }
@@ -81,31 +82,37 @@ fn headers_stats() -> JsValue {
 /// An app's `headers` function: keeps its token until it is 3 s old or the uploader asks for a
 /// refresh (after a 401), then fetches a new one from the token endpoint. It starts with
 /// `first_token` (as if from before the page loaded), so the first request can meet a 401.
-fn token_headers(first_token: &str, stats: &JsValue) -> JsValue {
+fn token_headers(first_token: &str, state: &JsValue) -> JsValue {
+    set(state, "token", first_token.into());
+    set(state, "fetchedAt", now_ms().into());
     let make = js_sys::Function::new_with_args(
-        "tokenUrl, token, stats",
-        "let fetchedAt = Date.now();
-         return async ({ refresh }) => {
-           stats.calls++;
-           if (refresh) stats.refreshes++;
-           if (refresh || Date.now() - fetchedAt > 3000) {
-             token = await (await fetch(tokenUrl + '/token')).text();
-             fetchedAt = Date.now();
+        "tokenUrl, state",
+        "return async ({ refresh }) => {
+           state.calls++;
+           if (refresh) state.refreshes++;
+           if (refresh || Date.now() - state.fetchedAt > 3000) {
+             state.token = await (await fetch(tokenUrl + '/token')).text();
+             state.fetchedAt = Date.now();
            }
-           return { Authorization: 'Bearer ' + token };
+           return { Authorization: 'Bearer ' + state.token };
          };",
     );
-    make.call3(
-        &JsValue::UNDEFINED,
-        &token_url().into(),
-        &first_token.into(),
-        stats,
-    )
-    .expect("the headers function is made")
+    make.call2(&JsValue::UNDEFINED, &token_url().into(), state)
+        .expect("the headers function is made")
+}
+
+fn set(object: &JsValue, key: &str, value: JsValue) {
+    js_sys::Reflect::set(object, &JsValue::from_str(key), &value).unwrap();
 }
 
 fn uploader(endpoint: &str, part_size: u64, headers: JsValue) -> Uploader {
-    let options = js_object(&[
+    let options = uploader_options(endpoint, part_size, headers);
+    Uploader::new(options.unchecked_into()).expect("valid options")
+}
+
+/// Options for one request at a time, small parts, quick retries.
+fn uploader_options(endpoint: &str, part_size: u64, headers: JsValue) -> JsValue {
+    js_object(&[
         (
             "endpoint",
             format!("{endpoint}{}", partup_wire::API_PREFIX).into(),
@@ -117,8 +124,7 @@ fn uploader(endpoint: &str, part_size: u64, headers: JsValue) -> Uploader {
         ("retryDelay", 20.into()),
         ("maxRetryDelay", 200.into()),
         ("headers", headers),
-    ]);
-    Uploader::new(options.unchecked_into()).expect("valid options")
+    ])
 }
 
 fn start(
@@ -187,6 +193,40 @@ async fn short_lived_tokens_carry_a_long_upload() {
         "only {issued} tokens were used in {took_ms} ms"
     );
     console_log!("{issued} tokens for an upload of {took_ms} ms");
+    assert_stored(&key, len, seed).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_token_that_expires_mid_upload_is_renewed_by_each_parallel_part() {
+    auth_proxy_config(serde_json::json!({ "delayEvery": 1, "delayMs": 200 })).await;
+    let (len, seed, key) = (24 * 16 * KIB, 72, token_key("parallel.bin"));
+    let state = headers_stats();
+    let parts_done = Rc::new(Cell::new(0.0));
+    let seen = parts_done.clone();
+    let on_progress = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
+        seen.set(num(&p, "partsDone"));
+    })
+    .into_js_value();
+    let options = uploader_options(auth_proxy(), 16 * KIB, token_headers("", &state));
+    set(&options, "concurrency", 4.into());
+    let uploader = Uploader::new(options.unchecked_into()).expect("valid options");
+    let file = make_file(len, seed, "parallel.bin");
+    let upload = start(&uploader, &file, &key, &[("onProgress", on_progress)]);
+    let deadline = now_ms() + 30_000.0;
+    while parts_done.get() < 2.0 {
+        assert!(now_ms() < deadline, "no part was stored");
+        sleep_ms(10.0).await;
+    }
+    // The token "expires": the parts in flight and the next ones all meet a 401.
+    let refreshes_before = num(&state, "refreshes");
+    set(&state, "token", "expired.mid.upload".into());
+    set(&state, "fetchedAt", now_ms().into());
+    let result = finish(&upload).await.expect("the upload completes");
+    assert!(
+        num(&state, "refreshes") > refreshes_before,
+        "no 401 was met"
+    );
+    assert_eq!(num(&result, "retries"), 0.0, "{result:?}");
     assert_stored(&key, len, seed).await;
 }
 
