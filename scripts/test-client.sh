@@ -20,9 +20,29 @@ start_service proxy_url "$data_dir.proxy.log" "$CARGO_TARGET_DIR/debug/fault-pro
   --listen 127.0.0.1:0 --upstream "$server_url"
 wait_healthy "$proxy_url/__proxy/stats" || { echo "proxy did not start"; cat "$data_dir.proxy.log"; exit 1; }
 
+# The server that needs upload tokens, its fault proxy, and the example token endpoint.
+auth_dir="$(mktemp -d)"
+remove_on_exit "$auth_dir" "$auth_dir.server.log" "$auth_dir.proxy.log" "$auth_dir.tokens.log"
+head -c 48 /dev/urandom | base64 -w0 >"$auth_dir.secret"
+remove_on_exit "$auth_dir.secret"
+start_service auth_url "$auth_dir.server.log" "$CARGO_TARGET_DIR/debug/partup-server" \
+  --listen 127.0.0.1:0 --data "$auth_dir" --www "$auth_dir/www" --cors-origin '*' --min-part-size 1024 \
+  --auth-secret-file "$auth_dir.secret"
+wait_healthy "$auth_url/healthz" || { echo "auth server did not start"; cat "$auth_dir.server.log"; exit 1; }
+start_service auth_proxy_url "$auth_dir.proxy.log" "$CARGO_TARGET_DIR/debug/fault-proxy" \
+  --listen 127.0.0.1:0 --upstream "$auth_url"
+wait_healthy "$auth_proxy_url/__proxy/stats" || { echo "auth proxy did not start"; exit 1; }
+start_service token_url "$auth_dir.tokens.log" python3 scripts/token-endpoint.py \
+  "$CARGO_TARGET_DIR/debug/partup-server" "$auth_dir.secret" --ttl 5s --scope tokens/
+wait_healthy "$token_url/count" || { echo "token endpoint did not start"; exit 1; }
+
+export PARTUP_TEST_AUTH_SERVER="$auth_url"
+export PARTUP_TEST_AUTH_PROXY="$auth_proxy_url"
+export PARTUP_TEST_TOKEN_URL="$token_url"
 export PARTUP_TEST_SERVER="$server_url"
 export PARTUP_TEST_PROXY="$proxy_url"
 echo "server $PARTUP_TEST_SERVER, fault proxy $PARTUP_TEST_PROXY"
+echo "token server $auth_url, its proxy $auth_proxy_url, token endpoint $token_url"
 
 # Native unit tests of the pure parts (part plan, backoff, progress accounting).
 cargo test -p partup --lib
@@ -33,5 +53,6 @@ wasm-pack test --headless --chrome --mode no-install wasm-client -- --nocapture 
 if [ "$status" -ne 0 ]; then
   echo "--- server log (tail) ---"; tail -n 30 "$data_dir.server.log" || true
   echo "--- proxy log (tail) ---"; tail -n 30 "$data_dir.proxy.log" || true
+  echo "--- token server log (tail) ---"; tail -n 30 "$auth_dir.server.log" || true
 fi
 exit "$status"

@@ -2,13 +2,14 @@
 // an upload up again after a reload. Plain ES modules over the wasm client in ./pkg/:
 //   queue.js (the uploads and their states) · card.js (drawing one upload) · resume-list.js
 //   (unfinished uploads, for after a reload) · completed.js · settings.js · errors.js (what a
-//   failure says) · format.js · storage.js (localStorage).
+//   failure says) · format.js · storage.js (localStorage) · auth.js (upload tokens, with ?tokenUrl=).
 // The client is imported dynamically so that a missing build shows a message instead of a blank page.
 import { $ } from './format.js';
 import { describeError } from './errors.js';
 import { initCompleted } from './completed.js';
 import { initSettings } from './settings.js';
 import { addFiles, clientReady, rememberRunning, showUnfinished } from './queue.js';
+import { initAuth } from './auth.js';
 
 const fileInput = $('#file-input');
 
@@ -44,6 +45,13 @@ function listenForFiles() {
 }
 
 initSettings();
+try {
+  await initAuth();
+} catch (error) {
+  const box = $('#page-error');
+  box.textContent = `No upload token: ${describeError(error).text}`;
+  box.hidden = false;
+}
 listenForFiles();
 initCompleted();
 showUnfinished();

@@ -1,5 +1,6 @@
 // One upload's card: its bar, numbers, note, question, error and part grid, drawn from the
 // upload's state. Knows nothing of the queue: the card's buttons call the `actions` it is given.
+import { withReadToken } from './auth.js';
 import { $, formatBytes, formatDuration, objectUrl, plural } from './format.js';
 import { describeError } from './errors.js';
 
@@ -126,7 +127,7 @@ function renderButtons(item, phase) {
   el.dismiss.hidden = !['done', 'failed', 'cancelled', 'declined'].includes(phase);
   el.download.hidden = phase !== 'done';
   if (phase === 'done') {
-    el.download.href = objectUrl(item.key);
+    el.download.href = withReadToken(objectUrl(item.key));
     el.download.download = item.key.split('/').pop();
   }
 }

@@ -1,4 +1,5 @@
 // The list of completed uploads, with download links (kept across visits).
+import { withReadToken } from './auth.js';
 import { $, formatBytes, objectUrl, plural } from './format.js';
 import { STORE, load, save } from './storage.js';
 
@@ -19,7 +20,7 @@ function completedRow(entry) {
     <code class="etag"></code>
     <time></time>`;
   const link = $('a', li);
-  link.href = objectUrl(entry.key);
+  link.href = withReadToken(objectUrl(entry.key));
   link.download = entry.key.split('/').pop();
   link.textContent = entry.key;
   link.title = `Download ${entry.key}`;

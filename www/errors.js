@@ -38,6 +38,12 @@ export function describeError(error) {
     text = 'The connection stalled and did not recover. Press “Try again” to continue where it stopped.';
   } else if (code === 'InvalidObjectName') {
     text = `The server refused this resource key: ${what}`;
+  } else if (reason === 'unauthorized') {
+    text = `The server did not accept the upload token, even a fresh one: ${what}`;
+  } else if (reason === 'access-denied') {
+    text = `Your upload token does not allow this: ${what} Pick another resource key.`;
+  } else if (reason === 'object-exists') {
+    text = `Someone stored this resource key while you uploaded, and yours may not replace it: ${what}`;
   } else if (reason === 'file-unreadable') {
     text = `The file could not be read: ${what} Choose it again if it changed on disk.`;
   }

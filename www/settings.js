@@ -2,6 +2,7 @@
 // visits, and one Uploader per combination of them.
 import { $, formatBytes, KiB, MiB } from './format.js';
 import { STORE, load, save } from './storage.js';
+import { tokenHeaders } from './auth.js';
 
 const PART_SIZES = [256 * KiB, 1 * MiB, 5 * MiB, 8 * MiB, 16 * MiB, 32 * MiB, 64 * MiB];
 const DEFAULTS = { partSize: 8 * MiB, concurrency: 4, retries: 10, key: '' };
@@ -76,6 +77,7 @@ export function uploaderFor(Uploader, endpoint, settings) {
       partSize: settings.partSize,
       concurrency: settings.concurrency,
       retries: settings.retries,
+      ...(tokenHeaders() ? { headers: tokenHeaders() } : {}),
     });
     uploaderSettings = wanted;
   }

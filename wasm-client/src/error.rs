@@ -80,6 +80,14 @@ pub enum Reason {
     ServerUnavailable,
     /// The server refused the request itself (a 4xx such as `InvalidObjectName`).
     Rejected,
+    /// `401 Unauthorized`: the token is missing, invalid or expired, and the `headers` function
+    /// (called again at once) did not give a better one, or `headers` is a fixed object.
+    Unauthorized,
+    /// `403 AccessDenied`: the token does not allow this key (scope, `maxSize`, another user's
+    /// upload).
+    AccessDenied,
+    /// `409 ObjectExists`: the object appeared meanwhile and the token may not replace it.
+    ObjectExists,
     /// `NoSuchUpload`: the upload expired, was aborted, or was completed elsewhere.
     UploadGone,
     /// An answer partup does not send (a proxy's page, a 200 without the expected JSON).
@@ -101,6 +109,9 @@ impl Reason {
             Reason::HeadersFailed => "headers-failed",
             Reason::ServerUnavailable => "server-unavailable",
             Reason::Rejected => "rejected",
+            Reason::Unauthorized => "unauthorized",
+            Reason::AccessDenied => "access-denied",
+            Reason::ObjectExists => "object-exists",
             Reason::UploadGone => "upload-gone",
             Reason::BadResponse => "bad-response",
             Reason::Mismatch => "mismatch",
@@ -157,12 +168,13 @@ impl UploadError {
             Some(known) => Code::Server(known),
             None => Code::UnknownServer(code_name),
         };
-        let reason = if code == Code::Server(ErrorCode::NoSuchUpload) {
-            Reason::UploadGone
-        } else if is_transient_status(status) {
-            Reason::ServerUnavailable
-        } else {
-            Reason::Rejected
+        let reason = match code {
+            Code::Server(ErrorCode::NoSuchUpload) => Reason::UploadGone,
+            Code::Server(ErrorCode::Unauthorized) => Reason::Unauthorized,
+            Code::Server(ErrorCode::AccessDenied) => Reason::AccessDenied,
+            Code::Server(ErrorCode::ObjectExists) => Reason::ObjectExists,
+            _ if is_transient_status(status) => Reason::ServerUnavailable,
+            _ => Reason::Rejected,
         };
         UploadError {
             code,
@@ -286,6 +298,15 @@ mod tests {
     fn codes_and_reasons_follow_the_answer() {
         let gone = UploadError::from_server(404, "NoSuchUpload".into(), "m".into(), None);
         assert_eq!(gone.reason, Reason::UploadGone);
+        for (status, code, reason) in [
+            (401, "Unauthorized", Reason::Unauthorized),
+            (403, "AccessDenied", Reason::AccessDenied),
+            (409, "ObjectExists", Reason::ObjectExists),
+        ] {
+            let refused = UploadError::from_server(status, code.into(), "m".into(), None);
+            assert_eq!(refused.reason, reason);
+        }
+        assert_eq!(Reason::AccessDenied.as_str(), "access-denied");
         let busy = UploadError::from_server(503, "ServiceUnavailable".into(), "m".into(), None);
         assert_eq!(busy.reason, Reason::ServerUnavailable);
         // A newer server's code stays representable, and keeps its name.

@@ -3,6 +3,7 @@
 //! the retry policy needs.
 
 use crate::error::{ClientCode, Reason, UploadError, js_text};
+use crate::js_glue::js_object;
 use crate::json::from_json_text;
 use crate::options::{HeaderSource, header_pairs};
 use crate::retry::{FailureClass, parse_retry_after_seconds};
@@ -151,8 +152,11 @@ pub fn parse_ok<T: DeserializeOwned>(
 }
 
 /// The app's extra headers for one request (the `headers` option, called anew each time so a
-/// short-lived token can be refreshed between retries).
-pub async fn extra_headers(source: &HeaderSource) -> Result<Vec<(String, String)>, RequestFailure> {
+/// short-lived token can be refreshed between retries), given `{refresh}`: true right after a 401.
+pub async fn extra_headers(
+    source: &HeaderSource,
+    refresh: bool,
+) -> Result<Vec<(String, String)>, RequestFailure> {
     let function = match source {
         HeaderSource::Fixed(pairs) => return Ok(pairs.clone()),
         HeaderSource::Dynamic(function) => function,
@@ -164,7 +168,10 @@ pub async fn extra_headers(source: &HeaderSource) -> Result<Vec<(String, String)
         retry_after_ms: None,
     };
     let mut value = function
-        .call0(&JsValue::UNDEFINED)
+        .call1(
+            &JsValue::UNDEFINED,
+            &js_object(&[("refresh", JsValue::from_bool(refresh))]),
+        )
         .map_err(|e| failure(format!("the headers function threw: {}", js_text(&e))))?;
     if let Some(promise) = value.dyn_ref::<js_sys::Promise>() {
         value = JsFuture::from(promise.clone()).await.map_err(|e| {

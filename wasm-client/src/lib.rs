@@ -67,8 +67,10 @@ export interface UploaderOptions {
   maxRetryDelay?: number;
   /** A request during which no byte moved for this long is aborted and retried; default 30000. */
   stallTimeout?: number;
-  /** Extra headers, or a function (may be async) returning them before every request. */
-  headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
+  /** Extra headers, or a function (may be async) returning them before every request; after a
+   * 401 it is called again at once with `{ refresh: true }` (fetch a new token then). */
+  headers?: Record<string, string> |
+    ((info: { refresh: boolean }) => Record<string, string> | Promise<Record<string, string>>);
   /** Send cookies cross-origin (XHR withCredentials); default false. */
   withCredentials?: boolean;
   /** Remember unfinished uploads in localStorage to resume after a reload; default true. */
@@ -131,7 +133,7 @@ export interface UploadResult {
 /** The kind of failure: stable, for apps to branch on (see the README, "Errors"). */
 export type PartupErrorReason = 'cancelled' | 'declined' | 'invalid-options' | 'file-too-large' |
   'file-unreadable' | 'network' | 'stalled' | 'headers-failed' | 'server-unavailable' | 'rejected' |
-  'upload-gone' | 'bad-response' | 'mismatch';
+  'unauthorized' | 'access-denied' | 'object-exists' | 'upload-gone' | 'bad-response' | 'mismatch';
 
 /** What `upload.done` rejects with (and what the constructor throws for bad options). */
 export interface PartupError extends Error {

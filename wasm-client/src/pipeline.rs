@@ -216,7 +216,7 @@ impl PartPipeline {
             let progress = &self.setup.progress;
             progress.update(|t| t.set_state(number, PartState::Retrying));
         };
-        let attempt = || self.clone().attempt_part(number);
+        let attempt = |refresh| self.clone().attempt_part(number, refresh);
         let session = &self.setup.session;
         session
             .retrying(
@@ -229,8 +229,13 @@ impl PartPipeline {
             .map_err(|e| e.with_part(number))
     }
 
-    /// One attempt at part `number`, hashing it first if its digest is not known (any more).
-    async fn attempt_part(self: Rc<Self>, number: u32) -> Result<(), RequestFailure> {
+    /// One attempt at part `number`, hashing it first if its digest is not known (any more);
+    /// `refresh`: a resend after a 401.
+    async fn attempt_part(
+        self: Rc<Self>,
+        number: u32,
+        refresh: bool,
+    ) -> Result<(), RequestFailure> {
         let known = self.digests.borrow()[number as usize - 1];
         let digest = match known {
             Some(digest) => digest,
@@ -259,6 +264,7 @@ impl PartPipeline {
             content: &content,
             len,
             digest: &digest,
+            refresh_headers: refresh,
         };
         self.setup.session.send_part(part, on_progress).await
     }

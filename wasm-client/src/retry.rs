@@ -43,6 +43,47 @@ pub fn is_retryable(failure: FailureClass, endpoint: Endpoint) -> bool {
     }
 }
 
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Give up: the failure is the upload's.
+    Fail,
+    /// A `401 Unauthorized` (the token expired between requests): call the `headers` function
+    /// again and resend at once, without backoff and without using up a retry.
+    RefreshNow,
+    /// A transient failure: wait the backoff, then retry (one of `max_retries`).
+    Backoff,
+}
+
+/// Whether the server refused the request's credentials.
+pub fn is_unauthorized(failure: FailureClass) -> bool {
+    matches!(failure, FailureClass::Http { status: 401, .. })
+}
+
+/// The step after `failure`, with `retries` retries used of `max_retries`. `can_refresh`: the
+/// `headers` option is a function, and the previous attempt was not already a refresh (so a
+/// token the app cannot renew fails after one fresh try instead of looping).
+pub fn next_step(
+    failure: FailureClass,
+    endpoint: Endpoint,
+    retries: u32,
+    max_retries: u32,
+    can_refresh: bool,
+) -> Next {
+    if is_unauthorized(failure) {
+        return if can_refresh {
+            Next::RefreshNow
+        } else {
+            Next::Fail
+        };
+    }
+    if retries < max_retries && is_retryable(failure, endpoint) {
+        Next::Backoff
+    } else {
+        Next::Fail
+    }
+}
+
 /// The longest `Retry-After` honoured; a bigger one is treated as this, so a misconfigured proxy
 /// cannot park an upload for hours.
 pub const MAX_RETRY_AFTER_MS: f64 = 10.0 * 60.0 * 1000.0;
@@ -133,6 +174,36 @@ mod tests {
         let bad_digest = http(400, Some(ErrorCode::BadDigest));
         assert!(is_retryable(bad_digest, Endpoint::UploadPart));
         assert!(!is_retryable(bad_digest, Endpoint::UploadComplete));
+    }
+
+    #[test]
+    fn unauthorized_refreshes_once_at_once_and_other_refusals_fail() {
+        let http = |status, code| FailureClass::Http {
+            status,
+            code: Some(code),
+        };
+        let unauthorized = http(401, ErrorCode::Unauthorized);
+        let part = Endpoint::UploadPart;
+        assert_eq!(next_step(unauthorized, part, 0, 3, true), Next::RefreshNow);
+        // Even with every retry used: a refresh is not a retry.
+        assert_eq!(next_step(unauthorized, part, 3, 3, true), Next::RefreshNow);
+        // A static token, or a refreshed token refused again: fail.
+        assert_eq!(next_step(unauthorized, part, 0, 3, false), Next::Fail);
+        let denied = http(403, ErrorCode::AccessDenied);
+        let exists = http(409, ErrorCode::ObjectExists);
+        for endpoint in Endpoint::ALL {
+            assert_eq!(next_step(denied, endpoint, 0, 3, true), Next::Fail);
+            assert_eq!(next_step(exists, endpoint, 0, 3, true), Next::Fail);
+        }
+        assert_eq!(
+            next_step(FailureClass::Network, part, 2, 3, true),
+            Next::Backoff
+        );
+        assert_eq!(
+            next_step(FailureClass::Network, part, 3, 3, true),
+            Next::Fail
+        );
+        assert!(!is_unauthorized(FailureClass::Network));
     }
 
     #[test]

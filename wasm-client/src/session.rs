@@ -7,9 +7,10 @@
 
 use crate::error::{ClientCode, Reason, UploadError};
 use crate::http::{Answer, RequestFailure, extra_headers, parse_ok};
+use crate::options::HeaderSource;
 use crate::options::UploaderOptions;
 use crate::queue::Gate;
-use crate::retry::{RetryPolicy, is_retryable};
+use crate::retry::{Next, RetryPolicy, next_step};
 use crate::timers::sleep_ms;
 use crate::transport::{FormRequest, UploadProgress};
 use crate::{fetch, transport};
@@ -43,6 +44,8 @@ pub struct PartToSend<'a> {
     pub content: &'a Blob,
     pub len: u64,
     pub digest: &'a [u8; 16],
+    /// The resend after a 401: the `headers` function is asked for a fresh token.
+    pub refresh_headers: bool,
 }
 
 /// The server side of one upload.
@@ -75,25 +78,41 @@ impl Session {
     }
 
     /// Runs `attempt` until it succeeds, fails in a way no retry fixes, or `policy` runs out.
-    /// `before_retry` sees each failure that is retried.
+    /// `before_retry` sees each failure that is retried; `attempt` is told whether it resends
+    /// after a 401 (its `headers` call then asks for a fresh token).
     pub async fn retrying<T, Fut>(
         &self,
         endpoint: Endpoint,
         policy: RetryPolicy,
         mut before_retry: impl FnMut(&RequestFailure),
-        mut attempt: impl FnMut() -> Fut,
+        mut attempt: impl FnMut(bool) -> Fut,
     ) -> Result<T, UploadError>
     where
         Fut: Future<Output = Result<T, RequestFailure>>,
     {
-        let mut retry = 0;
+        let dynamic = matches!(self.options.headers, HeaderSource::Dynamic(_));
+        let (mut retry, mut refreshed) = (0, false);
         loop {
-            let failure = match attempt().await {
+            let failure = match attempt(refreshed).await {
                 Ok(value) => return Ok(value),
                 Err(failure) => failure,
             };
-            if retry >= policy.max_retries || !is_retryable(failure.class, endpoint) {
-                return Err(failure.error);
+            let can_refresh = dynamic && !refreshed;
+            refreshed = false;
+            match next_step(
+                failure.class,
+                endpoint,
+                retry,
+                policy.max_retries,
+                can_refresh,
+            ) {
+                Next::Fail => return Err(failure.error),
+                Next::RefreshNow => {
+                    // The token expired between requests: a new one, and at once.
+                    refreshed = true;
+                    continue;
+                }
+                Next::Backoff => {}
             }
             retry += 1;
             before_retry(&failure);
@@ -110,10 +129,11 @@ impl Session {
         endpoint: Endpoint,
         body: &str,
         stall_timeout_ms: f64,
+        refresh_headers: bool,
     ) -> Result<Answer, RequestFailure> {
         let url = self.url(endpoint);
         let _slot = self.gate.acquire(true).await;
-        let headers = extra_headers(&self.options.headers).await?;
+        let headers = extra_headers(&self.options.headers, refresh_headers).await?;
         let with_credentials = self.options.with_credentials;
         fetch::post_json(&url, body, &headers, with_credentials, stall_timeout_ms)
             .await
@@ -130,8 +150,9 @@ impl Session {
     ) -> Result<Resp, UploadError> {
         // A failure is impossible for these structs of strings and numbers.
         let body = serde_json::to_string(request).unwrap_or_default();
-        let attempt = || async {
-            let answer = self.post(endpoint, &body, stall_timeout_ms).await?;
+        let body = body.as_str();
+        let attempt = |refresh| async move {
+            let answer = self.post(endpoint, body, stall_timeout_ms, refresh).await?;
             parse_ok(endpoint, &self.url(endpoint), answer)
         };
         self.retrying(endpoint, policy, |_| {}, attempt).await
@@ -192,7 +213,7 @@ impl Session {
         let _ = form.append_with_str("md5", &md5_hex);
         let _ = form.append_with_blob_and_filename("content", part.content, "part");
         let _slot = self.gate.acquire(false).await;
-        let headers = extra_headers(&self.options.headers).await?;
+        let headers = extra_headers(&self.options.headers, part.refresh_headers).await?;
         let stall_timeout_ms = self.options.stall_timeout_ms;
         let request = FormRequest {
             url: &url,

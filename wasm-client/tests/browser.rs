@@ -6,7 +6,7 @@
 //! silently skips proves nothing. Tests share one page and run one at a time; those that use the
 //! proxy set its rules (which also zeroes its counters) first.
 
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Array, Reflect};
 use partup::js_glue::js_object;
 use partup::timers::{now_ms, sleep_ms};
 use partup::{Upload, Uploader};
@@ -16,10 +16,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-wasm_bindgen_test_configure!(run_in_browser);
+mod common;
+use common::*;
 
-const KIB: u64 = 1024;
-const MIB: u64 = 1024 * 1024;
+wasm_bindgen_test_configure!(run_in_browser);
 
 fn server() -> &'static str {
     // A run-time failure, not env!: the crate must still build (clippy, docs) without it.
@@ -45,91 +45,6 @@ fn api(base: &str) -> String {
     format!("{base}{}", partup_wire::API_PREFIX)
 }
 
-/// A unique key per test run, so reruns against the same server never see old objects.
-fn unique_key(name: &str) -> String {
-    format!(
-        "tests/{}-{}/{name}",
-        now_ms() as u64,
-        (js_sys::Math::random() * 1e9) as u64
-    )
-}
-
-/// Deterministic pseudo-random bytes (xorshift64*), chunk by chunk.
-struct Bytes {
-    state: u64,
-    left: u64,
-}
-
-impl Bytes {
-    fn new(seed: u64, len: u64) -> Bytes {
-        Bytes {
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
-            left: len,
-        }
-    }
-    fn next_chunk(&mut self, max: usize) -> Option<Vec<u8>> {
-        if self.left == 0 {
-            return None;
-        }
-        let n = (self.left as usize).min(max);
-        let mut out = Vec::with_capacity(n);
-        while out.len() < n {
-            self.state ^= self.state >> 12;
-            self.state ^= self.state << 25;
-            self.state ^= self.state >> 27;
-            let word = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
-            let take = (n - out.len()).min(8);
-            out.extend_from_slice(&word[..take]);
-        }
-        self.left -= n as u64;
-        Some(out)
-    }
-}
-
-/// A `File` of `len` deterministic bytes, built from 1 MiB chunks (never one big buffer).
-fn make_file(len: u64, seed: u64, name: &str) -> web_sys::File {
-    let parts = Array::new();
-    let mut bytes = Bytes::new(seed, len);
-    while let Some(chunk) = bytes.next_chunk(MIB as usize) {
-        parts.push(&Uint8Array::from(&chunk[..]));
-    }
-    web_sys::File::new_with_u8_array_sequence(&parts, name).unwrap()
-}
-
-async fn fetch(
-    url: &str,
-    method: &str,
-    body: Option<&str>,
-    content_type: &str,
-) -> (u16, web_sys::Response) {
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    if let Some(body) = body {
-        init.set_body(&JsValue::from_str(body));
-        let headers = js_object(&[("Content-Type", content_type.into())]);
-        init.set_headers(&headers);
-    }
-    let window = web_sys::window().unwrap();
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
-        .await
-        .unwrap_or_else(|e| panic!("fetch {url} failed: {e:?}"))
-        .unchecked_into();
-    (response.status(), response)
-}
-
-async fn fetch_json(url: &str, method: &str, body: Option<&str>) -> (u16, serde_json::Value) {
-    let (status, response) = fetch(url, method, body, "application/json").await;
-    let text = JsFuture::from(response.text().unwrap())
-        .await
-        .unwrap()
-        .as_string()
-        .unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-    )
-}
-
 /// Sets the proxy's fault rules; this also zeroes its counters.
 async fn proxy_config(rules: serde_json::Value) {
     let url = format!("{}/__proxy/config", proxy());
@@ -153,43 +68,7 @@ fn stat(stats: &serde_json::Value, name: &str) -> u64 {
 /// Downloads the object and compares it byte for byte with the generated file.
 async fn assert_object_equals(key: &str, len: u64, seed: u64) {
     let url = format!("{}{}/{}", server(), partup_wire::OBJECTS_PREFIX, key);
-    let (status, response) = fetch(&url, "GET", None, "").await;
-    assert_eq!(status, 200, "GET {url}");
-    let buffer = JsFuture::from(response.array_buffer().unwrap())
-        .await
-        .unwrap();
-    let stored = Uint8Array::new(&buffer);
-    assert_eq!(stored.length() as u64, len, "stored size of {key}");
-    let mut expected = Bytes::new(seed, len);
-    let mut offset = 0u32;
-    let mut window = vec![0u8; MIB as usize];
-    while let Some(chunk) = expected.next_chunk(MIB as usize) {
-        let got = &mut window[..chunk.len()];
-        stored
-            .subarray(offset, offset + chunk.len() as u32)
-            .copy_to(got);
-        assert!(
-            got == &chunk[..],
-            "bytes of {key} differ in the MiB at offset {offset}"
-        );
-        offset += chunk.len() as u32;
-    }
-}
-
-fn get(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &JsValue::from_str(key)).unwrap()
-}
-
-fn num(value: &JsValue, key: &str) -> f64 {
-    get(value, key)
-        .as_f64()
-        .unwrap_or_else(|| panic!("{key} is not a number"))
-}
-
-fn text(value: &JsValue, key: &str) -> String {
-    get(value, key)
-        .as_string()
-        .unwrap_or_else(|| panic!("{key} is not a string"))
+    assert_download_equals(&url, len, seed).await;
 }
 
 /// Uploader options for tests: small parts allowed (the server runs with --min-part-size 1024),
@@ -267,16 +146,7 @@ fn start(
         ("resourceKey", key.into()),
         ("onProgress", progress_callback(log)),
     ]);
-    for (k, v) in extra {
-        Reflect::set(&options, &JsValue::from_str(k), v).unwrap();
-    }
-    uploader
-        .upload(file, options.unchecked_into())
-        .expect("upload starts")
-}
-
-async fn finish(upload: &Upload) -> Result<JsValue, JsValue> {
-    JsFuture::from(upload.done()).await
+    start_with(uploader, file, options, extra)
 }
 
 /// Waits until the upload has at least `parts` parts done (fails after 30 s).
@@ -294,18 +164,6 @@ async fn wait_parts_done(log: &SharedLog, parts: f64) {
         assert!(now_ms() < deadline, "timed out waiting for {parts} parts");
         sleep_ms(10.0).await;
     }
-}
-
-fn error_reason(error: &JsValue) -> String {
-    get(error, "reason")
-        .as_string()
-        .unwrap_or_else(|| format!("no reason: {error:?}"))
-}
-
-fn error_code(error: &JsValue) -> String {
-    get(error, "code")
-        .as_string()
-        .unwrap_or_else(|| format!("not a PartupError: {error:?}"))
 }
 
 async fn list_parts(upload_id: &str) -> (u16, serde_json::Value) {
