@@ -20,14 +20,15 @@ start_service proxy_url "$data_dir.proxy.log" "$CARGO_TARGET_DIR/debug/fault-pro
   --listen 127.0.0.1:0 --upstream "$server_url"
 wait_healthy "$proxy_url/__proxy/stats" || { echo "proxy did not start"; cat "$data_dir.proxy.log"; exit 1; }
 
-# The server that needs upload tokens, its fault proxy, and the example token endpoint.
+# The server that needs upload tokens, its fault proxy, and the example token endpoint. No leeway:
+# the 5-second tokens really expire during the suite's longer uploads.
 auth_dir="$(mktemp -d)"
 remove_on_exit "$auth_dir" "$auth_dir.server.log" "$auth_dir.proxy.log" "$auth_dir.tokens.log"
 head -c 48 /dev/urandom | base64 -w0 >"$auth_dir.secret"
 remove_on_exit "$auth_dir.secret"
 start_service auth_url "$auth_dir.server.log" "$CARGO_TARGET_DIR/debug/partup-server" \
   --listen 127.0.0.1:0 --data "$auth_dir" --www "$auth_dir/www" --cors-origin '*' --min-part-size 1024 \
-  --auth-secret-file "$auth_dir.secret"
+  --auth-secret-file "$auth_dir.secret" --auth-leeway 0s
 wait_healthy "$auth_url/healthz" || { echo "auth server did not start"; cat "$auth_dir.server.log"; exit 1; }
 start_service auth_proxy_url "$auth_dir.proxy.log" "$CARGO_TARGET_DIR/debug/fault-proxy" \
   --listen 127.0.0.1:0 --upstream "$auth_url"
@@ -49,6 +50,9 @@ cargo test -p partup --lib
 # The browser suite.
 status=0
 # --nocapture shows the console_log lines (the fault counts) of passing tests too.
+# The runner's limit is for a whole test binary (20 s by default), and the token suite alone
+# uploads for 15 s or more on purpose: give each binary 5 minutes.
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
 wasm-pack test --headless --chrome --mode no-install wasm-client -- --nocapture "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (tail) ---"; tail -n 30 "$data_dir.server.log" || true

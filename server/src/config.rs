@@ -181,6 +181,12 @@ pub struct Config {
     )]
     pub auth_public_keys: Vec<PathBuf>,
 
+    /// How long an upload token is still accepted after its `exp` (clock skew between partup and
+    /// the backend that mints tokens).
+    #[arg(long, env = "PARTUP_AUTH_LEEWAY", default_value = "30s", value_name = "DURATION",
+          value_parser = humantime::parse_duration)]
+    pub auth_leeway: Duration,
+
     /// Who may read objects with upload tokens on: `token` (a token with read scope; the default)
     /// or `public` (anyone).
     #[arg(long, env = "PARTUP_READ", value_enum, value_name = "WHO")]
@@ -347,6 +353,7 @@ impl Config {
         crate::auth::verify::Verifier::load(
             self.auth_secret_file.as_deref(),
             &self.auth_public_keys,
+            self.auth_leeway.as_secs(),
         )
         .map(drop)
     }

@@ -10,8 +10,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 
 use crate::auth::{Claims, Grant};
 
-/// Seconds a token is still accepted after its `exp` (clocks of partup and the minting backend
-/// differ a little).
+/// Seconds a token is still accepted after its `exp` by default (`--auth-leeway`): clocks of
+/// partup and the minting backend differ a little.
 pub const LEEWAY_SECONDS: u64 = 30;
 
 /// Shortest shared secret accepted: 256 bits, as RFC 7518 §3.2 asks of HS256 keys.
@@ -36,10 +36,10 @@ struct VerifyingKey {
 }
 
 impl VerifyingKey {
-    fn new(key: DecodingKey, algorithms: &[Algorithm]) -> VerifyingKey {
+    fn new(key: DecodingKey, algorithms: &[Algorithm], leeway_seconds: u64) -> VerifyingKey {
         let mut validation = Validation::new(algorithms[0]);
         validation.algorithms = algorithms.to_vec();
-        validation.leeway = LEEWAY_SECONDS;
+        validation.leeway = leeway_seconds;
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.validate_exp = true;
         validation.validate_nbf = true;
@@ -58,18 +58,21 @@ pub struct Verifier {
 pub struct Refusal(pub String);
 
 impl Verifier {
-    /// The keys of the auth options; `None` when none is given (an anonymous server).
+    /// The keys of the auth options, accepting tokens up to `leeway_seconds` past their `exp`;
+    /// `None` when no key is given (an anonymous server).
     pub fn load(
         secret_file: Option<&Path>,
         public_keys: &[PathBuf],
+        leeway_seconds: u64,
     ) -> Result<Option<Verifier>, String> {
         let mut keys = Vec::new();
         if let Some(path) = secret_file {
             let secret = read_secret(path)?;
-            keys.push(VerifyingKey::new(DecodingKey::from_secret(&secret), HMAC));
+            let key = DecodingKey::from_secret(&secret);
+            keys.push(VerifyingKey::new(key, HMAC, leeway_seconds));
         }
         for path in public_keys {
-            keys.push(read_public_key(path)?);
+            keys.push(read_public_key(path, leeway_seconds)?);
         }
         Ok((!keys.is_empty()).then_some(Verifier { keys }))
     }
@@ -138,7 +141,7 @@ pub fn read_secret(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// A PEM public key (Ed25519, EC or RSA), with the algorithms of its kind.
-fn read_public_key(path: &Path) -> Result<VerifyingKey, String> {
+fn read_public_key(path: &Path, leeway_seconds: u64) -> Result<VerifyingKey, String> {
     let pem = std::fs::read(path)
         .map_err(|e| format!("cannot read the auth public key {}: {e}", path.display()))?;
     if String::from_utf8_lossy(&pem).contains("PRIVATE KEY") {
@@ -148,13 +151,13 @@ fn read_public_key(path: &Path) -> Result<VerifyingKey, String> {
         ));
     }
     if let Ok(key) = DecodingKey::from_ed_pem(&pem) {
-        return Ok(VerifyingKey::new(key, EDDSA));
+        return Ok(VerifyingKey::new(key, EDDSA, leeway_seconds));
     }
     if let Ok(key) = DecodingKey::from_ec_pem(&pem) {
-        return Ok(VerifyingKey::new(key, ECDSA));
+        return Ok(VerifyingKey::new(key, ECDSA, leeway_seconds));
     }
     if let Ok(key) = DecodingKey::from_rsa_pem(&pem) {
-        return Ok(VerifyingKey::new(key, RSA));
+        return Ok(VerifyingKey::new(key, RSA, leeway_seconds));
     }
     Err(format!(
         "{} is not a PEM public key (Ed25519, EC P-256/P-384 or RSA)",
@@ -193,7 +196,7 @@ mod tests {
 
     #[test]
     fn a_secret_verifies_its_tokens_and_refuses_odd_claims() {
-        let verifier = Verifier::load(Some(&fixture("secret.txt")), &[])
+        let verifier = Verifier::load(Some(&fixture("secret.txt")), &[], LEEWAY_SECONDS)
             .unwrap()
             .unwrap();
         let scope = json!({"write": ["a/"], "maxSize": 5});
@@ -216,7 +219,7 @@ mod tests {
 
     #[test]
     fn a_public_key_verifies_no_hmac_token_even_one_keyed_with_its_own_bytes() {
-        let verifier = Verifier::load(None, &[fixture("rsa-public.pem")])
+        let verifier = Verifier::load(None, &[fixture("rsa-public.pem")], LEEWAY_SECONDS)
             .unwrap()
             .unwrap();
         let pem = std::fs::read(fixture("rsa-public.pem")).unwrap();
@@ -232,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_token_expired_within_the_leeway_is_still_accepted() {
-        let verifier = Verifier::load(Some(&fixture("secret.txt")), &[])
+        let verifier = Verifier::load(Some(&fixture("secret.txt")), &[], LEEWAY_SECONDS)
             .unwrap()
             .unwrap();
         let now = jsonwebtoken::get_current_timestamp();
@@ -244,6 +247,6 @@ mod tests {
 
     #[test]
     fn no_auth_option_means_no_verifier() {
-        assert!(Verifier::load(None, &[]).unwrap().is_none());
+        assert!(Verifier::load(None, &[], LEEWAY_SECONDS).unwrap().is_none());
     }
 }

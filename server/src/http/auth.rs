@@ -32,8 +32,11 @@ pub struct AuthPolicy {
 impl AuthPolicy {
     /// The policy of the auth options in `config` (whose keys are loaded here).
     pub fn from_config(config: &Config) -> Result<AuthPolicy, String> {
-        let verifier =
-            Verifier::load(config.auth_secret_file.as_deref(), &config.auth_public_keys)?;
+        let verifier = Verifier::load(
+            config.auth_secret_file.as_deref(),
+            &config.auth_public_keys,
+            config.auth_leeway.as_secs(),
+        )?;
         Ok(AuthPolicy {
             loopback_hosts_only: verifier.is_none() && !config.allow_anonymous,
             public_host: config
