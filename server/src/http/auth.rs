@@ -16,7 +16,7 @@ use crate::auth::Caller;
 use crate::auth::verify::{Refusal, Verifier};
 use crate::config::{Config, ReadMode};
 use crate::error::{AppError, AppResult, truncate_for_message};
-use crate::http::AppState;
+use crate::http::{AppState, public_origin};
 
 /// How this server authenticates requests.
 pub struct AuthPolicy {
@@ -25,8 +25,8 @@ pub struct AuthPolicy {
     read: ReadMode,
     /// Anonymous on loopback: answer only requests addressed to a loopback name.
     loopback_hosts_only: bool,
-    /// The host of `--public-url`, which the operator named, so also answered on loopback.
-    public_host: Option<String>,
+    /// `--public-url`, whose host the operator named, so it is answered on loopback too.
+    public_url: Option<String>,
 }
 
 impl AuthPolicy {
@@ -39,11 +39,7 @@ impl AuthPolicy {
         )?;
         Ok(AuthPolicy {
             loopback_hosts_only: verifier.is_none() && !config.allow_anonymous,
-            public_host: config
-                .public_url
-                .as_deref()
-                .and_then(|url| reqwest::Url::parse(url).ok())
-                .and_then(|url| url.host_str().map(str::to_ascii_lowercase)),
+            public_url: config.public_url.clone(),
             verifier,
             read: config.read_mode(),
         })
@@ -160,7 +156,10 @@ pub async fn loopback_hosts_only(
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| request.uri().authority().map(|a| a.as_str()));
-        if !host.is_some_and(|host| is_loopback_host(host) || auth.is_public_host(host)) {
+        let public = auth.public_url.as_deref().is_some_and(|url| {
+            public_origin::is_addressed_to(url, request.uri(), request.headers())
+        });
+        if !public && !host.is_some_and(is_loopback_host) {
             return AppError::access_denied(
                 "this server runs without upload tokens and answers only requests addressed to localhost, 127.0.0.1 or [::1]",
             )
@@ -168,19 +167,6 @@ pub async fn loopback_hosts_only(
         }
     }
     next.run(request).await
-}
-
-impl AuthPolicy {
-    /// Whether a `Host` (with or without a port) names `--public-url`'s host.
-    fn is_public_host(&self, host: &str) -> bool {
-        let name = match host.rsplit_once(':') {
-            Some((name, port)) if is_port(port) => name,
-            _ => host,
-        };
-        self.public_host
-            .as_deref()
-            .is_some_and(|public| name.eq_ignore_ascii_case(public))
-    }
 }
 
 /// Whether a `Host` (with or without a port) names the loopback: `localhost`, `127.0.0.0/8`, `[::1]`.

@@ -7,6 +7,7 @@ pub mod body;
 pub mod cors;
 pub mod drain;
 pub mod health;
+pub mod public_origin;
 pub mod request_id;
 mod state;
 pub mod static_files;

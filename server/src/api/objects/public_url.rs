@@ -2,26 +2,14 @@
 //! or a CDN in front of it), so nothing uploaded ever runs on the API's origin. A request for an
 //! object on any other host is redirected there; one that arrives on that host is served.
 
-use axum::http::uri::{Authority, Scheme};
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, Uri};
+
+use crate::http::public_origin::is_addressed_to;
 
 /// Where the object `uri` asked for on `host` lives when it is not served here: the same path and
 /// query on `public_url` (an origin: scheme, host, optional port). `None`: serve it here.
 pub fn redirect_target(public_url: &str, uri: &Uri, headers: &HeaderMap) -> Option<String> {
-    let public: Uri = public_url.parse().ok()?;
-    let public_authority = public.authority()?;
-    let default_port = default_port(public.scheme());
-    let requested = uri.authority().cloned().or_else(|| {
-        let host = headers.get(header::HOST)?.to_str().ok()?;
-        host.parse::<Authority>().ok()
-    });
-    let same_host = requested.is_some_and(|requested| {
-        requested
-            .host()
-            .eq_ignore_ascii_case(public_authority.host())
-            && requested.port_u16().or(default_port) == public_authority.port_u16().or(default_port)
-    });
-    if same_host {
+    if is_addressed_to(public_url, uri, headers) {
         return None;
     }
     let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
@@ -31,17 +19,9 @@ pub fn redirect_target(public_url: &str, uri: &Uri, headers: &HeaderMap) -> Opti
     ))
 }
 
-fn default_port(scheme: Option<&Scheme>) -> Option<u16> {
-    match scheme.map(Scheme::as_str) {
-        Some("https") => Some(443),
-        Some("http") => Some(80),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderValue, header};
 
     use super::*;
 
