@@ -14,6 +14,8 @@ use partup_wire::ErrorCode;
 pub struct AppError {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds after which a retry may succeed, sent as `Retry-After` (429, 503).
+    pub retry_after: Option<u64>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -23,7 +25,21 @@ impl AppError {
         AppError {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+    /// The same error, answered with `Retry-After: seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+    /// A cap on uploads in progress was reached; a retry after `seconds` may find room.
+    pub fn too_many_uploads(message: impl Into<String>, seconds: u64) -> Self {
+        Self::new(ErrorCode::TooManyUploads, message).retry_after(seconds)
+    }
+    /// The store has no room for this request; nothing already stored was changed.
+    pub fn insufficient_storage(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InsufficientStorage, message)
     }
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidArgument, message)
@@ -51,16 +67,37 @@ impl AppError {
     pub fn access_denied(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::AccessDenied, message)
     }
-    /// An unexpected failure; the cause goes to the log, the client gets a generic sentence.
+    /// An unexpected failure. `cause` (which may name paths, URLs, buckets or a backend's own
+    /// text) goes to the log only: `finish_response` answers every `InternalError` with
+    /// [`INTERNAL_ERROR_MESSAGE`] and the request id that finds this cause in the log.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         Self::new(ErrorCode::InternalError, format!("internal error: {cause}"))
     }
 }
 
+/// The only sentence a client ever reads for a `500`.
+pub const INTERNAL_ERROR_MESSAGE: &str =
+    "the server failed unexpectedly; the request id finds the cause in its log";
+
 impl From<std::io::Error> for AppError {
     fn from(err: std::io::Error) -> Self {
+        // A full disk (or quota) is the client's to know about: it is not a bug, and retrying
+        // before space is freed cannot succeed.
+        if is_out_of_space(&err) {
+            return AppError::insufficient_storage(
+                "the server's disk is full; nothing acknowledged was lost, try again once space is freed",
+            );
+        }
         AppError::internal(format!("storage I/O failed: {err}"))
     }
+}
+
+/// Whether `err` is the filesystem running out of space or of the user's quota.
+pub fn is_out_of_space(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// Keeps hostile input from bloating messages and logs.
@@ -80,6 +117,11 @@ impl IntoResponse for AppError {
         let status = StatusCode::from_u16(self.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = status.into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.code == ErrorCode::Unauthorized {
             // RFC 6750 §3: how to authenticate, and that the token given (if any) is no good.
             response.headers_mut().insert(

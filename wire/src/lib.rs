@@ -178,10 +178,16 @@ pub enum ErrorCode {
     AccessDenied,
     /// uploadComplete of a token with `replace: false`, but the object exists by now.
     ObjectExists,
+    /// Too many uploads in progress, on the server or for this client (`sub`, or address when
+    /// anonymous); answered with `Retry-After`.
+    TooManyUploads,
+    /// The store is (nearly) full: below `--min-free-space`, or the disk ran out mid-write.
+    /// Nothing acknowledged was lost; retrying before space is freed cannot succeed.
+    InsufficientStorage,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::InvalidArgument,
         ErrorCode::MalformedRequest,
         ErrorCode::InvalidObjectName,
@@ -200,6 +206,8 @@ impl ErrorCode {
         ErrorCode::Unauthorized,
         ErrorCode::AccessDenied,
         ErrorCode::ObjectExists,
+        ErrorCode::TooManyUploads,
+        ErrorCode::InsufficientStorage,
     ];
 
     /// The code named `name` in a JSON error body; `None` for a code this version does not know
@@ -224,6 +232,8 @@ impl ErrorCode {
             ErrorCode::AccessDenied => 403,
             ErrorCode::ObjectExists => 409,
             ErrorCode::EntityTooLarge => 413,
+            ErrorCode::TooManyUploads => 429,
+            ErrorCode::InsufficientStorage => 507,
             ErrorCode::NoSuchUpload | ErrorCode::NoSuchKey | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::InvalidRange => 416,
@@ -253,6 +263,8 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "Unauthorized",
             ErrorCode::AccessDenied => "AccessDenied",
             ErrorCode::ObjectExists => "ObjectExists",
+            ErrorCode::TooManyUploads => "TooManyUploads",
+            ErrorCode::InsufficientStorage => "InsufficientStorage",
         }
     }
 }

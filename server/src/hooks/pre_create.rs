@@ -4,7 +4,6 @@
 //! message; anything else — no answer within `--hook-timeout`, a 5xx, a redirect, no connection —
 //! refuses it with `503 ServiceUnavailable` and `Retry-After` (fail closed: no answer is no yes).
 
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use partup_wire::ErrorCode;
 use serde::Serialize;
@@ -126,15 +125,12 @@ impl IntoResponse for Refusal {
             }
             Refusal::Unavailable(cause) => {
                 tracing::warn!("uploadInit refused, fail closed: {cause}");
-                let mut response = AppError::new(
+                AppError::new(
                     ErrorCode::ServiceUnavailable,
                     format!("the application could not be asked whether this upload may start; try again in {RETRY_AFTER_SECONDS} seconds"),
                 )
-                .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
-                response
+                .retry_after(RETRY_AFTER_SECONDS)
+                .into_response()
             }
         }
     }

@@ -8,7 +8,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use partup_wire::{ErrorBody, ErrorCode};
 
-use crate::error::{AppError, ErrorReport, truncate_for_message};
+use crate::error::{AppError, ErrorReport, INTERNAL_ERROR_MESSAGE, truncate_for_message};
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -34,9 +34,10 @@ pub async fn finish_response(request: Request, next: Next) -> Response {
             )),
             _ => None,
         });
-    if let Some(error) = report {
+    if let Some(mut error) = report {
         if error.code == ErrorCode::InternalError {
             tracing::error!(request_id, %method, path, "{}", error.message);
+            error.message = INTERNAL_ERROR_MESSAGE.to_owned();
         } else {
             tracing::debug!(request_id, %method, path, code = %error.code, "{}", error.message);
         }

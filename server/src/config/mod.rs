@@ -9,6 +9,9 @@ use clap::Parser;
 
 use crate::auth::mint::TokenArgs;
 
+mod limits;
+pub use limits::{FreeSpace, Limits, LogFormat};
+
 /// Where uploads and objects are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
@@ -200,6 +203,9 @@ pub struct Config {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    #[command(flatten)]
+    pub limits: Limits,
+
     /// The origin objects are served from, e.g. https://files.example.com: another name for this
     /// server or a CDN in front of it. `GET`/`HEAD /v1/objects/…` on any other host is redirected
     /// there (307), so uploaded files never open on the API's origin.
@@ -289,6 +295,7 @@ impl Config {
                 return Err("--max-part-size can be at most 5 GiB with --store s3".into());
             }
         }
+        self.limits.validate()?;
         if self.upload_ttl.is_zero() {
             return Err("--upload-ttl must be longer than 0".into());
         }
