@@ -10,6 +10,7 @@
 mod activity;
 mod durable_file;
 mod events;
+pub mod free_space;
 mod layout;
 mod object_file;
 mod part_file;
