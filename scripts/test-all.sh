@@ -22,6 +22,9 @@ step "server: unit and integration tests over real HTTP, on the local disk"
 cargo build -p partup-server
 cargo test --workspace
 
+step "server: hostile traffic and full disks (tests/tests/hostile), with its table"
+scripts/test-hostile.sh
+
 step "server: the same suites on S3 (Garage 2.5.0, then moto), multi-instance tests included"
 scripts/test-s3.sh
 

@@ -1,0 +1,5 @@
+//! Hostile traffic and full disks (issue 11): every resource a client can take is bounded, each
+//! bound answers with SPEC.md's code, a legitimate upload still finishes, and nothing acknowledged
+//! is lost. Each case records a row of the table `scripts/test-hostile.sh` prints (`outcomes.rs`).
+
+mod outcomes;
