@@ -4,7 +4,7 @@
 //! [`ClientCode`]s), a stable [`Reason`] an app can branch on, the HTTP `status` when there was
 //! one, and a sentence a person can act on — so an app never parses `Error.message`.
 
-use crate::retry::is_transient_status;
+use crate::retry::{GiveUp, is_transient_status};
 use partup_wire::ErrorCode;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -76,8 +76,11 @@ pub enum Reason {
     Stalled,
     /// The `headers` function kept throwing or rejecting.
     HeadersFailed,
-    /// HTTP 5xx, 408 or 429, still after every retry.
+    /// HTTP 5xx, 408 or 429, still after every retry (or with the Uploader's retry budget spent).
     ServerUnavailable,
+    /// HTTP 507 (`InsufficientStorage`): the server's store is full. Not retried: nothing more
+    /// fits until space is freed there.
+    ServerFull,
     /// The server refused the request itself (a 4xx such as `InvalidObjectName`).
     Rejected,
     /// `401 Unauthorized`: the token is missing, invalid or expired, and the `headers` function
@@ -108,6 +111,7 @@ impl Reason {
             Reason::Stalled => "stalled",
             Reason::HeadersFailed => "headers-failed",
             Reason::ServerUnavailable => "server-unavailable",
+            Reason::ServerFull => "server-full",
             Reason::Rejected => "rejected",
             Reason::Unauthorized => "unauthorized",
             Reason::AccessDenied => "access-denied",
@@ -173,8 +177,8 @@ impl UploadError {
             Code::Server(ErrorCode::Unauthorized) => Reason::Unauthorized,
             Code::Server(ErrorCode::AccessDenied) => Reason::AccessDenied,
             Code::Server(ErrorCode::ObjectExists) => Reason::ObjectExists,
-            _ if is_transient_status(status) => Reason::ServerUnavailable,
-            _ => Reason::Rejected,
+            Code::Server(ErrorCode::InsufficientStorage) => Reason::ServerFull,
+            _ => reason_for_status(status, Reason::Rejected),
         };
         UploadError {
             code,
@@ -190,16 +194,30 @@ impl UploadError {
     pub fn from_http_status(status: u16, message: String) -> UploadError {
         UploadError {
             code: Code::Http(status),
-            reason: if is_transient_status(status) {
-                Reason::ServerUnavailable
-            } else {
-                Reason::BadResponse
-            },
+            reason: reason_for_status(status, Reason::BadResponse),
             status: Some(status),
             message,
             request_id: None,
             part_number: None,
         }
+    }
+
+    /// Says why the request was not tried again, when that is more than "no retry can help".
+    /// `budget_retries`: the size of the Uploader's retry budget.
+    pub fn gave_up(mut self, why: GiveUp, budget_retries: u32) -> UploadError {
+        match why {
+            GiveUp::Permanent | GiveUp::RetriesUsed(0) => {}
+            GiveUp::RetriesUsed(n) => {
+                let retries = if n == 1 { "retry" } else { "retries" };
+                self.message
+                    .push_str(&format!("; gave up after {n} {retries}"));
+            }
+            GiveUp::BudgetSpent => self.message.push_str(&format!(
+                "; not retried: this Uploader's retry budget ({budget_retries} retries, option \
+                 retryBudget) is used up, as its requests have failed too often"
+            )),
+        }
+        self
     }
 
     /// The server's code, when the server sent one this client knows.
@@ -264,6 +282,18 @@ impl UploadError {
     }
 }
 
+/// The reason of an HTTP error answer whose code says nothing more; `otherwise` for a
+/// permanent refusal.
+fn reason_for_status(status: u16, otherwise: Reason) -> Reason {
+    if status == 507 {
+        Reason::ServerFull
+    } else if is_transient_status(status) {
+        Reason::ServerUnavailable
+    } else {
+        otherwise
+    }
+}
+
 /// A thrown JS value as text.
 pub fn js_text(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {
@@ -324,6 +354,53 @@ mod tests {
         assert_eq!(
             UploadError::from_http_status(502, "m".into()).reason,
             Reason::ServerUnavailable
+        );
+    }
+
+    #[test]
+    fn a_full_server_is_its_own_reason_with_or_without_a_partup_body() {
+        let full = UploadError::from_server(507, "InsufficientStorage".into(), "m".into(), None);
+        assert_eq!(full.server_code(), Some(ErrorCode::InsufficientStorage));
+        assert_eq!(
+            (full.reason, full.reason.as_str()),
+            (Reason::ServerFull, "server-full")
+        );
+        let proxy = UploadError::from_http_status(507, "m".into());
+        assert_eq!(
+            (proxy.code.name().as_str(), proxy.reason),
+            ("Http507", Reason::ServerFull)
+        );
+        // Permanent 5xx are refusals, not unavailability.
+        let unknown = UploadError::from_server(501, "NotImplemented".into(), "m".into(), None);
+        assert_eq!(unknown.reason, Reason::Rejected);
+        assert_eq!(
+            UploadError::from_http_status(505, "m".into()).reason,
+            Reason::BadResponse
+        );
+    }
+
+    #[test]
+    fn giving_up_says_why() {
+        let busy =
+            || UploadError::from_server(503, "ServiceUnavailable".into(), "busy".into(), None);
+        assert_eq!(busy().gave_up(GiveUp::Permanent, 100).message, "busy");
+        assert_eq!(busy().gave_up(GiveUp::RetriesUsed(0), 100).message, "busy");
+        let used = busy().gave_up(GiveUp::RetriesUsed(3), 100);
+        assert_eq!(used.message, "busy; gave up after 3 retries");
+        let spent = busy().gave_up(GiveUp::BudgetSpent, 10);
+        assert!(
+            spent.message.starts_with("busy; not retried: "),
+            "{}",
+            spent.message
+        );
+        assert!(
+            spent
+                .message
+                .contains("retry budget (10 retries, option retryBudget)")
+        );
+        assert_eq!(
+            (spent.code, spent.reason),
+            (busy().code, Reason::ServerUnavailable)
         );
     }
 }

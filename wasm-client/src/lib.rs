@@ -14,7 +14,8 @@
 //!   app's callbacks and the objects they receive), `error` (the `PartupError`);
 //! - the wire: `fetch` (JSON calls over gloo-net), `transport` (parts over XHR), `http` (what both
 //!   share: headers, answers → errors), `json` (JSON text → typed values);
-//! - pure and unit-tested: `slicing` (the part plan), `retry` (backoff policy), `progress` (what
+//! - pure and unit-tested: `slicing` (the part plan), `retry` (which failures are retried, how
+//!   often, and the backoff), `retry_budget` (the Uploader-wide retry quota), `progress` (what
 //!   onProgress reports);
 //! - the rest: `options`, `hashing` (stream → MD5), `resume_store` (localStorage), `queue` (one
 //!   request queue per Uploader), `control` (pause/resume/cancel states), `timers`.
@@ -32,6 +33,7 @@ pub mod progress;
 pub mod queue;
 pub mod resume_store;
 pub mod retry;
+pub mod retry_budget;
 pub mod session;
 pub mod slicing;
 pub mod timers;
@@ -40,7 +42,9 @@ pub mod upload;
 
 use crate::control::RunState;
 use crate::options::{UploadOptions, UploaderOptions};
+use crate::retry_budget::RetryBudget;
 use crate::upload::UploadTask;
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
@@ -59,11 +63,15 @@ export interface UploaderOptions {
   maxPartSize?: number;
   /** Most part requests at once; default 4. */
   concurrency?: number;
-  /** Retries per request after the first attempt; default 10. */
+  /** Retries per request after the first attempt; default 10 (a plain HTTP 500: at most 3). */
   retries?: number;
+  /** Retries all uploads of this Uploader may make while requests keep failing; default 100. A
+   * retry after a network error or stall counts 2, a request that succeeds gives some back; once
+   * spent, failures fail at once. 0: never retry. */
+  retryBudget?: number;
   /** First retry's delay cap (doubles per retry, full jitter); default 500. */
   retryDelay?: number;
-  /** Largest delay cap; default 60000. */
+  /** Largest delay cap; default 60000. A server's Retry-After is a floor (honoured up to 5 minutes). */
   maxRetryDelay?: number;
   /** A request during which no byte moved for this long is aborted and retried; default 30000. */
   stallTimeout?: number;
@@ -132,7 +140,7 @@ export interface UploadResult {
 
 /** The kind of failure: stable, for apps to branch on (see the README, "Errors"). */
 export type PartupErrorReason = 'cancelled' | 'declined' | 'invalid-options' | 'file-too-large' |
-  'file-unreadable' | 'network' | 'stalled' | 'headers-failed' | 'server-unavailable' | 'rejected' |
+  'file-unreadable' | 'network' | 'stalled' | 'headers-failed' | 'server-unavailable' | 'server-full' | 'rejected' |
   'unauthorized' | 'access-denied' | 'object-exists' | 'upload-gone' | 'bad-response' | 'mismatch';
 
 /** What `upload.done` rejects with (and what the constructor throws for bad options). */
@@ -168,6 +176,8 @@ pub struct Uploader {
     requests: Rc<queue::Gate>,
     /// One part is read and hashed at a time across uploads: reading is disk-bound anyway.
     hashing: Rc<queue::Gate>,
+    /// The retries every upload of this Uploader pays from (`retryBudget`).
+    retry_budget: Rc<RefCell<RetryBudget>>,
 }
 
 #[wasm_bindgen]
@@ -179,6 +189,7 @@ impl Uploader {
         Ok(Uploader {
             requests: queue::Gate::new(options.concurrency as usize),
             hashing: queue::Gate::new(1),
+            retry_budget: Rc::new(RefCell::new(RetryBudget::new(options.retry_budget))),
             options: Rc::new(options),
         })
     }
@@ -198,6 +209,7 @@ impl Uploader {
                 file.clone(),
                 self.requests.clone(),
                 self.hashing.clone(),
+                self.retry_budget.clone(),
             )
             .map_err(|e| e.to_js())?,
         );

@@ -3,6 +3,7 @@
 
 use crate::error::UploadError;
 use crate::retry::RetryPolicy;
+use crate::retry_budget::DEFAULT_RETRY_BUDGET;
 use crate::slicing::{DEFAULT_MAX_PART_SIZE, DEFAULT_MIN_PART_SIZE, DEFAULT_PART_SIZE};
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -32,6 +33,9 @@ pub struct UploaderOptions {
     pub max_part_size: u64,
     pub concurrency: u32,
     pub retry: RetryPolicy,
+    /// Retries all uploads of the Uploader may make while requests keep failing
+    /// (`retry_budget.rs`).
+    pub retry_budget: u32,
     pub stall_timeout_ms: f64,
     pub headers: HeaderSource,
     pub with_credentials: bool,
@@ -228,6 +232,7 @@ impl UploaderOptions {
         let headers = header_source(options)?;
         let concurrency_default = DEFAULT_CONCURRENCY as f64;
         let stall_default = DEFAULT_STALL_TIMEOUT_MS;
+        let budget_default = DEFAULT_RETRY_BUDGET as f64;
         Ok(UploaderOptions {
             endpoint,
             part_size,
@@ -235,6 +240,7 @@ impl UploaderOptions {
             max_part_size,
             concurrency: number(options, "concurrency", concurrency_default, 1.0, 32.0)? as u32,
             retry,
+            retry_budget: number(options, "retryBudget", budget_default, 0.0, 100_000.0)? as u32,
             stall_timeout_ms: number(options, "stallTimeout", stall_default, 100.0, 3_600_000.0)?,
             headers,
             with_credentials: boolean(options, "withCredentials", false)?,

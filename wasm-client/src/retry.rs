@@ -1,9 +1,22 @@
-//! The retry policy: which failures are worth another attempt, and how long to wait first.
+//! The retry policy: which failures are worth another attempt, how many, and how long to wait.
 //!
-//! Pure (randomness and the clock are passed in) so it is unit-tested natively. Exponential
-//! backoff with *full jitter* (a uniform delay in `[0, cap]`) keeps many clients that failed
-//! together from retrying together; a server's `Retry-After` is a floor the delay never undercuts.
+//! Pure (randomness, the clock and the Uploader's [`RetryBudget`] are passed in) so it is
+//! unit-tested natively. Exponential backoff with *full jitter* (a uniform delay in `[0, cap]`)
+//! keeps many clients that failed together from retrying together; a server's `Retry-After` is a
+//! floor the delay never undercuts (up to [`MAX_RETRY_AFTER_MS`]).
+//!
+//! Which answers are retried, and how often:
+//! - no answer (network error, stall), 502, 503, 504, 408, 429, other 5xx: up to `retries`;
+//! - a plain 500: up to [`MAX_INTERNAL_ERROR_RETRIES`] (a server bug rarely fixes itself in
+//!   seconds, and each attempt may cost it a whole part's I/O);
+//! - a part's `BadDigest` (damage in transit; the part is read and hashed again): up to `retries`;
+//! - 507 (the store is full), 501, 505, 506, 508, 510, 511 (the server cannot ever do this request
+//!   as it is), and every other 4xx: never — the upload fails at once;
+//! - 401 is resent once at once with fresh headers (not a retry).
+//!
+//! And every retry, of any upload of the Uploader, is paid from its [`RetryBudget`].
 
+use crate::retry_budget::RetryBudget;
 use partup_wire::{Endpoint, ErrorCode};
 
 /// How a request failed, as far as the retry decision cares.
@@ -24,35 +37,37 @@ pub enum FailureClass {
     Local,
 }
 
-/// Whether an HTTP status means "try again later" rather than "this request is wrong".
-pub fn is_transient_status(status: u16) -> bool {
-    status >= 500 || status == 408 || status == 429
-}
+/// Most retries of a request answered with a plain `500`, whatever `retries` says.
+pub const MAX_INTERNAL_ERROR_RETRIES: u32 = 3;
 
-/// Retry or not: network errors, stalls, 5xx, 408 and 429 are transient; a part's `BadDigest`
-/// means damage in transit (re-reading, re-hashing and re-sending the part can succeed). Any
-/// other 4xx is the request's own fault and fails at once.
-pub fn is_retryable(failure: FailureClass, endpoint: Endpoint) -> bool {
-    match failure {
-        FailureClass::Network | FailureClass::Stalled => true,
-        FailureClass::Http { status, code } => {
-            is_transient_status(status)
-                || (endpoint == Endpoint::UploadPart && code == Some(ErrorCode::BadDigest))
-        }
-        FailureClass::Local => false,
+/// Whether an HTTP status means "try again later" rather than "this request cannot work".
+/// 5xx statuses that say the server can never do it as asked — 501 Not Implemented (an old
+/// server or a wrong endpoint), 505, 506, 508, 510 (its configuration), 511 (a captive portal
+/// wants a login first) and 507 Insufficient Storage (nothing more fits until space is freed) —
+/// are not: retrying them only hammers it.
+pub fn is_transient_status(status: u16) -> bool {
+    match status {
+        408 | 429 => true,
+        501 | 505..=508 | 510 | 511 => false,
+        500..=599 => true,
+        _ => false,
     }
 }
 
-/// What to do after a failed attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// Give up: the failure is the upload's.
-    Fail,
-    /// A `401 Unauthorized` (the token expired between requests): call the `headers` function
-    /// again and resend at once, without backoff and without using up a retry.
-    RefreshNow,
-    /// A transient failure: wait the backoff, then retry (one of `max_retries`).
-    Backoff,
+/// How many retries a request that failed like this may have had in all, given `max_retries`
+/// (the `retries` option); 0: it fails at once.
+pub fn retry_limit(failure: FailureClass, endpoint: Endpoint, max_retries: u32) -> u32 {
+    match failure {
+        FailureClass::Network | FailureClass::Stalled => max_retries,
+        FailureClass::Http { status: 500, .. } => max_retries.min(MAX_INTERNAL_ERROR_RETRIES),
+        FailureClass::Http { status, .. } if is_transient_status(status) => max_retries,
+        // Damage in transit: re-reading, re-hashing and re-sending the part can succeed.
+        FailureClass::Http {
+            code: Some(ErrorCode::BadDigest),
+            ..
+        } if endpoint == Endpoint::UploadPart => max_retries,
+        FailureClass::Http { .. } | FailureClass::Local => 0,
+    }
 }
 
 /// Whether the server refused the request's credentials.
@@ -60,33 +75,100 @@ pub fn is_unauthorized(failure: FailureClass) -> bool {
     matches!(failure, FailureClass::Http { status: 401, .. })
 }
 
-/// The step after `failure`, with `retries` retries used of `max_retries`. `can_refresh`: the
-/// `headers` option is a function, and the previous attempt was not already a refresh (so a
-/// token the app cannot renew fails after one fresh try instead of looping).
-pub fn next_step(
-    failure: FailureClass,
-    endpoint: Endpoint,
+/// Why a failure ends the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUp {
+    /// No retry can fix it (a 4xx, a 507, a refused fresh token, a local error).
+    Permanent,
+    /// Retryable, but this many retries were made already, the most it may have.
+    RetriesUsed(u32),
+    /// Retryable, but the Uploader's retry budget is empty.
+    BudgetSpent,
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Give up: the failure is the upload's.
+    Fail(GiveUp),
+    /// A `401 Unauthorized` (the token expired between requests): call the `headers` function
+    /// again and resend at once, without backoff and without using up a retry.
+    RefreshNow,
+    /// A transient failure: wait the backoff of this retry (1-based), then retry.
+    Backoff(u32),
+}
+
+/// One request's retries so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetryState {
     retries: u32,
-    max_retries: u32,
-    can_refresh: bool,
-) -> Next {
-    if is_unauthorized(failure) {
-        return if can_refresh {
-            Next::RefreshNow
-        } else {
-            Next::Fail
-        };
+    /// Retries after a plain 500, counted apart: they have their own, smaller limit.
+    internal_error_retries: u32,
+    /// The next attempt resends after a 401, with fresh headers.
+    refreshing: bool,
+    /// What the last retry took from the budget: given back when the request then succeeds.
+    last_cost: Option<u32>,
+}
+
+impl RetryState {
+    /// Whether the next attempt is the resend after a 401 (its `headers` call then asks for a
+    /// fresh token).
+    pub fn refreshing(&self) -> bool {
+        self.refreshing
     }
-    if retries < max_retries && is_retryable(failure, endpoint) {
-        Next::Backoff
-    } else {
-        Next::Fail
+
+    /// The request succeeded: refunds `budget`.
+    pub fn succeeded(&self, budget: &mut RetryBudget) {
+        budget.on_success(self.last_cost);
+    }
+
+    /// The step after `failure`. `dynamic_headers`: the `headers` option is a function, so a 401
+    /// can be answered with a fresh token (once: a token the app cannot renew fails after one
+    /// fresh try instead of looping).
+    pub fn next_step(
+        &mut self,
+        failure: FailureClass,
+        endpoint: Endpoint,
+        max_retries: u32,
+        dynamic_headers: bool,
+        budget: &mut RetryBudget,
+    ) -> Next {
+        let refreshed = std::mem::take(&mut self.refreshing);
+        if is_unauthorized(failure) {
+            self.refreshing = dynamic_headers && !refreshed;
+            return if self.refreshing {
+                Next::RefreshNow
+            } else {
+                Next::Fail(GiveUp::Permanent)
+            };
+        }
+        let limit = retry_limit(failure, endpoint, max_retries);
+        let internal = matches!(failure, FailureClass::Http { status: 500, .. });
+        let used = if internal {
+            self.internal_error_retries
+        } else {
+            self.retries
+        };
+        if limit == 0 {
+            return Next::Fail(GiveUp::Permanent);
+        }
+        if used >= limit || self.retries >= max_retries {
+            return Next::Fail(GiveUp::RetriesUsed(self.retries));
+        }
+        let Some(cost) = budget.try_spend(failure) else {
+            return Next::Fail(GiveUp::BudgetSpent);
+        };
+        self.last_cost = Some(cost);
+        self.retries += 1;
+        self.internal_error_retries += u32::from(internal);
+        Next::Backoff(self.retries)
     }
 }
 
-/// The longest `Retry-After` honoured; a bigger one is treated as this, so a misconfigured proxy
-/// cannot park an upload for hours.
-pub const MAX_RETRY_AFTER_MS: f64 = 10.0 * 60.0 * 1000.0;
+/// The longest `Retry-After` honoured; a bigger one is treated as this, so a misconfigured
+/// server or proxy cannot park an upload for hours (the request is retried then, and a server
+/// still busy says so again).
+pub const MAX_RETRY_AFTER_MS: f64 = 5.0 * 60.0 * 1000.0;
 
 /// How many times and how patiently to retry one request.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -137,112 +219,4 @@ pub fn parse_retry_after_seconds(value: &str) -> Option<f64> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transient_failures_are_retried_and_client_errors_are_not() {
-        let http = |status, code| FailureClass::Http { status, code };
-        for endpoint in Endpoint::ALL {
-            assert!(is_retryable(FailureClass::Network, endpoint));
-            assert!(is_retryable(FailureClass::Stalled, endpoint));
-            assert!(!is_retryable(FailureClass::Local, endpoint));
-            assert!(is_retryable(
-                http(500, Some(ErrorCode::InternalError)),
-                endpoint
-            ));
-            assert!(is_retryable(
-                http(503, Some(ErrorCode::ServiceUnavailable)),
-                endpoint
-            ));
-            assert!(is_retryable(http(502, None), endpoint));
-            assert!(is_retryable(http(408, None), endpoint));
-            assert!(is_retryable(http(429, None), endpoint));
-            assert!(!is_retryable(
-                http(400, Some(ErrorCode::InvalidObjectName)),
-                endpoint
-            ));
-            assert!(!is_retryable(
-                http(404, Some(ErrorCode::NoSuchUpload)),
-                endpoint
-            ));
-            assert!(!is_retryable(
-                http(413, Some(ErrorCode::EntityTooLarge)),
-                endpoint
-            ));
-        }
-        let bad_digest = http(400, Some(ErrorCode::BadDigest));
-        assert!(is_retryable(bad_digest, Endpoint::UploadPart));
-        assert!(!is_retryable(bad_digest, Endpoint::UploadComplete));
-    }
-
-    #[test]
-    fn unauthorized_refreshes_once_at_once_and_other_refusals_fail() {
-        let http = |status, code| FailureClass::Http {
-            status,
-            code: Some(code),
-        };
-        let unauthorized = http(401, ErrorCode::Unauthorized);
-        let part = Endpoint::UploadPart;
-        assert_eq!(next_step(unauthorized, part, 0, 3, true), Next::RefreshNow);
-        // Even with every retry used: a refresh is not a retry.
-        assert_eq!(next_step(unauthorized, part, 3, 3, true), Next::RefreshNow);
-        // A static token, or a refreshed token refused again: fail.
-        assert_eq!(next_step(unauthorized, part, 0, 3, false), Next::Fail);
-        let denied = http(403, ErrorCode::AccessDenied);
-        let exists = http(409, ErrorCode::ObjectExists);
-        for endpoint in Endpoint::ALL {
-            assert_eq!(next_step(denied, endpoint, 0, 3, true), Next::Fail);
-            assert_eq!(next_step(exists, endpoint, 0, 3, true), Next::Fail);
-        }
-        assert_eq!(
-            next_step(FailureClass::Network, part, 2, 3, true),
-            Next::Backoff
-        );
-        assert_eq!(
-            next_step(FailureClass::Network, part, 3, 3, true),
-            Next::Fail
-        );
-        assert!(!is_unauthorized(FailureClass::Network));
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_full_jitter() {
-        let p = RetryPolicy {
-            max_retries: 5,
-            base_delay_ms: 100.0,
-            max_delay_ms: 1000.0,
-        };
-        assert_eq!(p.delay_ms(1, 0.999_999, None).round(), 100.0);
-        assert_eq!(p.delay_ms(2, 0.999_999, None).round(), 200.0);
-        assert_eq!(p.delay_ms(3, 0.999_999, None).round(), 400.0);
-        assert_eq!(p.delay_ms(5, 0.999_999, None).round(), 1000.0);
-        assert_eq!(p.delay_ms(60, 0.5, None), 500.0);
-        assert_eq!(p.delay_ms(3, 0.0, None), 0.0);
-        assert_eq!(p.delay_ms(3, 0.5, None), 200.0);
-    }
-
-    #[test]
-    fn retry_after_is_a_floor() {
-        let p = RetryPolicy {
-            max_retries: 5,
-            base_delay_ms: 100.0,
-            max_delay_ms: 1000.0,
-        };
-        assert_eq!(p.delay_ms(1, 0.5, Some(3000.0)), 3000.0);
-        assert_eq!(p.delay_ms(5, 0.9, Some(10.0)), 900.0);
-        assert_eq!(p.delay_ms(1, 0.0, Some(1e12)), MAX_RETRY_AFTER_MS);
-    }
-
-    #[test]
-    fn retry_after_seconds_parse() {
-        assert_eq!(parse_retry_after_seconds("3"), Some(3000.0));
-        assert_eq!(parse_retry_after_seconds(" 0 "), Some(0.0));
-        assert_eq!(parse_retry_after_seconds("-1"), None);
-        assert_eq!(
-            parse_retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"),
-            None
-        );
-        assert_eq!(parse_retry_after_seconds(""), None);
-    }
-}
+mod tests;

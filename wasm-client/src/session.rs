@@ -10,7 +10,8 @@ use crate::http::{Answer, RequestFailure, extra_headers, parse_ok};
 use crate::options::HeaderSource;
 use crate::options::UploaderOptions;
 use crate::queue::Gate;
-use crate::retry::{Next, RetryPolicy, next_step};
+use crate::retry::{Next, RetryPolicy, RetryState};
+use crate::retry_budget::RetryBudget;
 use crate::timers::sleep_ms;
 use crate::transport::{FormRequest, UploadProgress};
 use crate::{fetch, transport};
@@ -53,16 +54,24 @@ pub struct Session {
     options: Rc<UploaderOptions>,
     /// The Uploader-wide request queue.
     gate: Rc<Gate>,
+    /// The Uploader-wide retry budget: every retry of every request is paid from it.
+    budget: Rc<RefCell<RetryBudget>>,
     /// Told of every retry, before its wait.
     on_retry: Box<dyn Fn()>,
     upload_id: RefCell<Option<String>>,
 }
 
 impl Session {
-    pub fn new(options: Rc<UploaderOptions>, gate: Rc<Gate>, on_retry: Box<dyn Fn()>) -> Session {
+    pub fn new(
+        options: Rc<UploaderOptions>,
+        gate: Rc<Gate>,
+        budget: Rc<RefCell<RetryBudget>>,
+        on_retry: Box<dyn Fn()>,
+    ) -> Session {
         Session {
             options,
             gate,
+            budget,
             on_retry,
             upload_id: RefCell::new(None),
         }
@@ -77,9 +86,10 @@ impl Session {
         format!("{}/{}", self.options.endpoint, endpoint.name())
     }
 
-    /// Runs `attempt` until it succeeds, fails in a way no retry fixes, or `policy` runs out.
-    /// `before_retry` sees each failure that is retried; `attempt` is told whether it resends
-    /// after a 401 (its `headers` call then asks for a fresh token).
+    /// Runs `attempt` until it succeeds, fails in a way no retry fixes, or `policy` or the
+    /// Uploader's retry budget runs out. `before_retry` sees each failure that is retried;
+    /// `attempt` is told whether it resends after a 401 (its `headers` call then asks for a fresh
+    /// token).
     pub async fn retrying<T, Fut>(
         &self,
         endpoint: Endpoint,
@@ -91,30 +101,27 @@ impl Session {
         Fut: Future<Output = Result<T, RequestFailure>>,
     {
         let dynamic = matches!(self.options.headers, HeaderSource::Dynamic(_));
-        let (mut retry, mut refreshed) = (0, false);
+        let mut state = RetryState::default();
         loop {
-            let failure = match attempt(refreshed).await {
-                Ok(value) => return Ok(value),
+            let failure = match attempt(state.refreshing()).await {
+                Ok(value) => {
+                    state.succeeded(&mut self.budget.borrow_mut());
+                    return Ok(value);
+                }
                 Err(failure) => failure,
             };
-            let can_refresh = dynamic && !refreshed;
-            refreshed = false;
-            match next_step(
-                failure.class,
-                endpoint,
-                retry,
-                policy.max_retries,
-                can_refresh,
-            ) {
-                Next::Fail => return Err(failure.error),
-                Next::RefreshNow => {
-                    // The token expired between requests: a new one, and at once.
-                    refreshed = true;
-                    continue;
-                }
-                Next::Backoff => {}
-            }
-            retry += 1;
+            let (next, budget_retries) = {
+                let mut budget = self.budget.borrow_mut();
+                let max = policy.max_retries;
+                let next = state.next_step(failure.class, endpoint, max, dynamic, &mut budget);
+                (next, budget.retries())
+            };
+            let retry = match next {
+                Next::Fail(why) => return Err(failure.error.gave_up(why, budget_retries)),
+                // The token expired between requests: a new one, and at once.
+                Next::RefreshNow => continue,
+                Next::Backoff(retry) => retry,
+            };
             before_retry(&failure);
             (self.on_retry)();
             let random = js_sys::Math::random();

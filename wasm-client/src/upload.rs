@@ -9,11 +9,12 @@ use crate::pipeline::{PartPipeline, PipelineSetup};
 use crate::progress::{Phase, ProgressTracker};
 use crate::queue::Gate;
 use crate::resume_store::{self, ResumeEntry};
+use crate::retry_budget::RetryBudget;
 use crate::session::Session;
 use crate::slicing::PartPlan;
 use futures_util::future::{Either, select};
 use partup_wire::{CompleteResponse, ErrorCode, PartInfo};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
@@ -49,6 +50,7 @@ impl UploadTask {
         file: Blob,
         request_gate: Rc<Gate>,
         hashing_gate: Rc<Gate>,
+        retry_budget: Rc<RefCell<RetryBudget>>,
     ) -> Result<UploadTask, UploadError> {
         let size = file.size() as u64;
         let (part_size, min, max) = (
@@ -71,7 +73,12 @@ impl UploadTask {
             retried.emit(true);
         });
         Ok(UploadTask {
-            session: Rc::new(Session::new(options.clone(), request_gate, on_retry)),
+            session: Rc::new(Session::new(
+                options.clone(),
+                request_gate,
+                retry_budget,
+                on_retry,
+            )),
             hooks: Hooks::new(&upload_options),
             options,
             file,

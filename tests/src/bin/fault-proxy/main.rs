@@ -20,82 +20,47 @@
 //! uploadInit / listParts with 503; `completeLoseAnswer: n` forwards the first n uploadComplete
 //! but drops the server's answer with the connection.
 //!
+//! Before all of those, `answers: [{endpoint, status, code?, message?, retryAfter?,
+//! retryAfterDateIn?, first?}, …]` (first rule that matches wins) has the proxy answer POSTs to
+//! `endpoint` (`upload`, `uploadInit`, …, or `*` for every POST) itself, never forwarded:
+//! `status` with the partup error body `{code, message, requestId}` (no `code`: a plain-text body,
+//! as a proxy's error page), `Retry-After: retryAfter` as given, or an HTTP-date
+//! `retryAfterDateIn` seconds ahead. `first: n` limits the rule to the endpoint's first n
+//! requests (`*`: the first n POSTs); without it, it answers every one.
+//!
 //! Control (CORS-open, so the page under test can call it):
 //! - `POST /__proxy/config` `{...rules}`: sets the rules and resets the counters;
 //! - `POST /__proxy/reset`: no faults, counters zero;
 //! - `GET /__proxy/stats` (also `/stats`): the counters, including the most part requests ever
-//!   in flight at once.
+//!   in flight at once, `apiRequests` (POSTs), `answered` (by `answers`), and `log`: every POST
+//!   (the first 10,000) as `{endpoint, atMs, injected}` — milliseconds since the config was set,
+//!   and the status the proxy answered itself, if it did.
+
+mod responses;
+mod rules;
+mod state;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http_body_util::{BodyExt, BodyStream, Full, StreamBody, combinators::BoxBody};
+use http_body_util::{BodyExt, BodyStream, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use serde::{Deserialize, Serialize};
+use responses::{cors, full, injected_answer, json_response, service_unavailable};
+use rules::{AnswerRule, FaultConfig};
+use state::{State, Stats};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Body = BoxBody<Bytes, Error>;
-
-/// The fault rules; 0 disables a rule.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-struct FaultConfig {
-    fail503_every: u64,
-    retry_after_seconds: Option<u64>,
-    reset_every: u64,
-    corrupt_every: u64,
-    stall_every: u64,
-    stall_ms: u64,
-    delay_every: u64,
-    delay_ms: u64,
-    /// The first n uploadInit / listParts requests are answered 503.
-    init_fail503: u64,
-    list_parts_fail503: u64,
-    /// The first n uploadComplete requests reach the server, but its answer is dropped with the
-    /// connection (the client must retry, and the server answer the same 200 again).
-    complete_lose_answer: u64,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Stats {
-    /// Part uploads received (every attempt, faulted or not).
-    part_requests: u64,
-    /// Part uploads whose upstream answer was 200.
-    parts_stored: u64,
-    /// Part uploads whose upstream answer was 400 BadDigest (after a corruption).
-    bad_digest_answers: u64,
-    parts_in_flight: u64,
-    max_concurrent_parts: u64,
-    init_requests: u64,
-    complete_requests: u64,
-    list_parts_requests: u64,
-    abort_requests: u64,
-    other_requests: u64,
-    injected_503: u64,
-    resets: u64,
-    corrupted: u64,
-    stalled: u64,
-    delayed: u64,
-    /// uploadComplete answers dropped after the server gave them.
-    lost_answers: u64,
-}
-
-#[derive(Default)]
-struct State {
-    config: FaultConfig,
-    stats: Stats,
-}
 
 struct Proxy {
     upstream: String,
@@ -105,6 +70,7 @@ struct Proxy {
 
 enum Fault {
     None,
+    Answer(AnswerRule),
     Fail503,
     Reset,
     Corrupt,
@@ -121,47 +87,6 @@ impl Drop for InFlight {
         // Saturating: a reset may have zeroed the counter while this request was in flight.
         state.stats.parts_in_flight = state.stats.parts_in_flight.saturating_sub(1);
     }
-}
-
-fn cors(mut response: Response<Body>) -> Response<Body> {
-    let headers = response.headers_mut();
-    headers
-        .entry("access-control-allow-origin")
-        .or_insert(HeaderValue::from_static("*"));
-    headers.insert(
-        "access-control-expose-headers",
-        HeaderValue::from_static("Retry-After, ETag, Content-Length"),
-    );
-    response
-}
-
-fn full(body: impl Into<Bytes>) -> Body {
-    Full::new(body.into())
-        .map_err(|never| match never {})
-        .boxed()
-}
-
-fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
-    let mut response = Response::new(full(serde_json::to_vec(value).unwrap()));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    cors(response)
-}
-
-fn service_unavailable(retry_after_seconds: Option<u64>) -> Response<Body> {
-    let mut response = json_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &serde_json::json!({"code": "ServiceUnavailable", "message": "fault-proxy injected a 503", "requestId": "fault-proxy"}),
-    );
-    if let Some(seconds) = retry_after_seconds {
-        response.headers_mut().insert(
-            HeaderName::from_static("retry-after"),
-            HeaderValue::from(seconds),
-        );
-    }
-    response
 }
 
 fn content_length(request: &Request<Incoming>) -> u64 {
@@ -191,38 +116,45 @@ impl Proxy {
         if is_post && endpoint == "upload" {
             return self.part(request).await;
         }
-        let (fail503, lose_answer) = {
+        let (fail503, lose_answer, answer) = {
             let mut state = self.lock();
-            let State { config, stats } = &mut *state;
-            match (is_post, endpoint.as_str()) {
+            let State { config, stats, .. } = &mut *state;
+            let (fail503, lose_answer, k) = match (is_post, endpoint.as_str()) {
                 (true, "uploadInit") => {
                     stats.init_requests += 1;
-                    (stats.init_requests <= config.init_fail503, false)
+                    let k = stats.init_requests;
+                    (k <= config.init_fail503, false, k)
                 }
                 (true, "uploadComplete") => {
                     stats.complete_requests += 1;
-                    (
-                        false,
-                        stats.complete_requests <= config.complete_lose_answer,
-                    )
+                    let k = stats.complete_requests;
+                    (false, k <= config.complete_lose_answer, k)
                 }
                 (true, "listParts") => {
                     stats.list_parts_requests += 1;
-                    (
-                        stats.list_parts_requests <= config.list_parts_fail503,
-                        false,
-                    )
+                    let k = stats.list_parts_requests;
+                    (k <= config.list_parts_fail503, false, k)
                 }
                 (true, "uploadAbort") => {
                     stats.abort_requests += 1;
-                    (false, false)
+                    (false, false, stats.abort_requests)
                 }
                 _ => {
                     stats.other_requests += 1;
-                    (false, false)
+                    (false, false, stats.other_requests)
                 }
-            }
+            };
+            // Preflights (and GETs) pass: an injected answer to an OPTIONS would look like a
+            // CORS refusal, not like the server's answer.
+            let answer = is_post
+                .then(|| state.arrived(&endpoint, k, fail503))
+                .flatten();
+            (fail503, lose_answer, answer)
         };
+        if let Some(rule) = answer {
+            let _ = request.into_body().collect().await;
+            return Ok(injected_answer(&rule));
+        }
         if fail503 {
             let _ = request.into_body().collect().await;
             self.lock().stats.injected_503 += 1;
@@ -284,6 +216,7 @@ impl Proxy {
                             parts_in_flight: in_flight,
                             ..Stats::default()
                         };
+                        state.since = Instant::now();
                         Ok(json_response(StatusCode::OK, &config))
                     }
                     Err(e) => Ok(json_response(
@@ -302,13 +235,17 @@ impl Proxy {
     async fn part(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Error> {
         let fault = {
             let mut state = self.lock();
-            let State { config, stats } = &mut *state;
-            stats.part_requests += 1;
-            stats.parts_in_flight += 1;
+            state.stats.part_requests += 1;
+            state.stats.parts_in_flight += 1;
+            let k = state.stats.part_requests;
+            let every = state.config.fail503_every;
+            let answer = state.arrived("upload", k, every > 0 && k.is_multiple_of(every));
+            let State { config, stats, .. } = &mut *state;
             stats.max_concurrent_parts = stats.max_concurrent_parts.max(stats.parts_in_flight);
-            let k = stats.part_requests;
             let hits = |every: u64| every > 0 && k.is_multiple_of(every);
-            if hits(config.fail503_every) {
+            if let Some(rule) = answer {
+                Fault::Answer(rule)
+            } else if hits(config.fail503_every) {
                 stats.injected_503 += 1;
                 Fault::Fail503
             } else if hits(config.reset_every) {
@@ -336,6 +273,10 @@ impl Proxy {
                 // Drain the body so the browser sees the answer, not a reset.
                 let _ = body.collect().await;
                 return Ok(service_unavailable(config.retry_after_seconds));
+            }
+            Fault::Answer(rule) => {
+                let _ = body.collect().await;
+                return Ok(injected_answer(&rule));
             }
             Fault::Reset => {
                 let mut stream = BodyStream::new(body);
