@@ -3,7 +3,15 @@
 # a temp --data dir, CORS open, tiny --min-part-size so tests can use small parts), runs the wasm
 # tests in headless Chromium against them, and stops everything on exit.
 # Exits non-zero when anything fails.
+#   scripts/test-client.sh [--test SUITE] [FILTER]
+# SUITE runs one browser suite (browser, tokens, server_answers: wasm-client/tests/SUITE.rs);
+# FILTER runs only the tests whose names contain it.
 set -euo pipefail
+suite=()
+if [ "${1:-}" = "--test" ]; then
+  suite=(--test "${2:?--test needs a suite name}")
+  shift 2
+fi
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$PARTUP_ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -53,7 +61,7 @@ status=0
 # The runner's limit is for a whole test binary (20 s by default), and the token suite alone
 # uploads for 15 s or more on purpose: give each binary 5 minutes.
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
-wasm-pack test --headless --chrome --mode no-install wasm-client -- --nocapture "$@" || status=$?
+wasm-pack test --headless --chrome --mode no-install wasm-client "${suite[@]}" -- --nocapture "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (tail) ---"; tail -n 30 "$data_dir.server.log" || true
   echo "--- proxy log (tail) ---"; tail -n 30 "$data_dir.proxy.log" || true

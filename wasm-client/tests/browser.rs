@@ -47,22 +47,11 @@ fn api(base: &str) -> String {
 
 /// Sets the proxy's fault rules; this also zeroes its counters.
 async fn proxy_config(rules: serde_json::Value) {
-    let url = format!("{}/__proxy/config", proxy());
-    // text/plain keeps it a simple (non-preflighted) request.
-    let (status, _) = fetch(&url, "POST", Some(&rules.to_string()), "text/plain").await;
-    assert_eq!(status, 200, "proxy config");
+    set_proxy_rules(proxy(), rules).await;
 }
 
 async fn proxy_stats() -> serde_json::Value {
-    let (status, stats) = fetch_json(&format!("{}/__proxy/stats", proxy()), "GET", None).await;
-    assert_eq!(status, 200);
-    stats
-}
-
-fn stat(stats: &serde_json::Value, name: &str) -> u64 {
-    stats[name]
-        .as_u64()
-        .unwrap_or_else(|| panic!("proxy stats lack {name}: {stats}"))
+    proxy_stats_at(proxy()).await
 }
 
 /// Downloads the object and compares it byte for byte with the generated file.

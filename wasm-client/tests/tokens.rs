@@ -68,9 +68,7 @@ async fn tokens_issued() -> u64 {
 
 /// Sets the auth proxy's fault rules (and zeroes its counters).
 async fn auth_proxy_config(rules: serde_json::Value) {
-    let url = format!("{}/__proxy/config", auth_proxy());
-    let (status, _) = fetch(&url, "POST", Some(&rules.to_string()), "text/plain").await;
-    assert_eq!(status, 200, "proxy config");
+    set_proxy_rules(auth_proxy(), rules).await;
 }
 
 /// The `headers` function's state: its token and when it was fetched, its calls, and calls with

@@ -121,6 +121,29 @@ pub async fn assert_download_equals(url: &str, len: u64, seed: u64) {
     }
 }
 
+/// Sets the fault rules of the fault proxy at `base` (tests/src/bin/fault-proxy); this also
+/// zeroes its counters and its request log.
+pub async fn set_proxy_rules(base: &str, rules: serde_json::Value) {
+    let url = format!("{base}/__proxy/config");
+    // text/plain keeps it a simple (non-preflighted) request.
+    let (status, _) = fetch(&url, "POST", Some(&rules.to_string()), "text/plain").await;
+    assert_eq!(status, 200, "proxy config {rules}");
+}
+
+/// The counters and request log of the fault proxy at `base`.
+pub async fn proxy_stats_at(base: &str) -> serde_json::Value {
+    let (status, stats) = fetch_json(&format!("{base}/__proxy/stats"), "GET", None).await;
+    assert_eq!(status, 200);
+    stats
+}
+
+/// One counter of the proxy's stats.
+pub fn stat(stats: &serde_json::Value, name: &str) -> u64 {
+    stats[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("proxy stats lack {name}: {stats}"))
+}
+
 pub fn get(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &JsValue::from_str(key)).unwrap()
 }
