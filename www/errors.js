@@ -36,6 +36,8 @@ export function describeError(error) {
     text = 'The server could not be reached, even after retrying. Check that it is running and that you are online, then press “Try again”: the parts already sent are kept.';
   } else if (reason === 'stalled') {
     text = 'The connection stalled and did not recover. Press “Try again” to continue where it stopped.';
+  } else if (reason === 'server-full') {
+    text = 'The server is out of space, so it cannot store this upload. The parts already sent are kept: press “Try again” once space has been freed there.';
   } else if (code === 'InvalidObjectName') {
     text = `The server refused this resource key: ${what}`;
   } else if (reason === 'unauthorized') {
@@ -51,7 +53,7 @@ export function describeError(error) {
     code && `code ${code}`,
     status && `HTTP ${status}`,
     requestId && `request ${requestId}`,
-    reason === 'network' || reason === 'stalled' ? what : '',
+    reason === 'network' || reason === 'stalled' || reason === 'server-full' ? what : '',
   ].filter(Boolean).join(' · ');
   return { text, detail };
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { launchChromium } from './browser.mjs';
@@ -170,6 +171,38 @@ async function startServer(port, data) {
   }
   child.kill('SIGKILL');
   throw new Error('the test server did not start');
+}
+
+/**
+ * A tiny HTTP proxy in front of `target` that answers a request itself when `answer(request)`
+ * returns `{ status, body }` (after reading the request's body, as a server would), and forwards
+ * everything else. The page is opened at its address, so it is the page's server.
+ */
+async function startAnsweringProxy(target, answer) {
+  const server = http.createServer((request, response) => {
+    const reply = answer(request);
+    if (reply) {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(reply.status, { 'content-type': 'application/json' });
+        response.end(JSON.stringify(reply.body));
+      });
+      return;
+    }
+    const options = { method: request.method, headers: request.headers };
+    const upstream = http.request(new URL(request.url, target), options, (answered) => {
+      response.writeHead(answered.statusCode, answered.headers);
+      answered.pipe(response);
+    });
+    upstream.on('error', () => response.destroy());
+    request.pipe(upstream);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const close = () => {
+    server.closeAllConnections();
+    server.close();
+  };
+  return { base: `http://127.0.0.1:${server.address().port}`, close };
 }
 
 // ------------------------------------------------------------------ tests
@@ -474,6 +507,58 @@ test('the server dying mid-upload gives a readable error; after a restart "Try a
   } finally {
     await context.close();
     server.child.kill('SIGKILL');
+    fs.rmSync(file.path, { force: true });
+  }
+});
+
+test('a full server (507) says the server is out of space at once; once space is freed "Try again" finishes', LONG, async () => {
+  const file = makeFile(`full-${RUN}.bin`, 5 * 256 * KiB);
+  let full = false;
+  let partRequests = 0;
+  let refused = 0;
+  const isPart = (request) => request.method === 'POST' && request.url.endsWith('/v1/multipart/parallel/upload');
+  const proxy = await startAnsweringProxy(BASE, (request) => {
+    if (!isPart(request)) return null;
+    partRequests += 1;
+    if (!full && partRequests === 3) full = true; // the disk fills up during the third part
+    if (!full) return null;
+    refused += 1;
+    return {
+      status: 507,
+      body: {
+        code: 'InsufficientStorage',
+        message: "the server's disk is full; nothing acknowledged was lost, try again once space is freed",
+        requestId: 'page-test-507',
+      },
+    };
+  });
+  const { context, page, problems } = await openPage({ base: proxy.base });
+  try {
+    await setSettings(page, { partSize: 256 * KiB, concurrency: 1 });
+    await page.locator('#file-input').setInputFiles(file.path);
+    const upload = card(page, file.name);
+    await waitPhase(upload, 'failed', 60_000);
+    const text = await upload.locator('.error-text').innerText();
+    assertSentence(text);
+    assert.match(text, /^The server is out of space/);
+    const detail = await upload.locator('.error-detail').innerText();
+    assert.match(detail, /InsufficientStorage · HTTP 507 · request page-test-507/);
+    assert.match(detail, /disk is full/);
+    assert.equal(refused, 1, 'a 507 is not retried');
+    assert.equal(partRequests, 3, 'no part request after the 507');
+    await shot(page, 'server-full.png');
+
+    full = false; // space freed
+    await upload.locator('button.retry').click();
+    await waitPhase(upload, 'done');
+    assert.equal(Number(await upload.getAttribute('data-skipped-parts')), 2, 'the two stored parts are kept');
+    assert.equal(partRequests, 3 + 3);
+    const response = await page.request.get(objectUrl(proxy.base, file.name));
+    assert.equal(sha256(await response.body()), file.sha256);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+    proxy.close();
     fs.rmSync(file.path, { force: true });
   }
 });
