@@ -1,5 +1,5 @@
 //! The browser suite: the real `Uploader` in headless Chromium against a real partup-server,
-//! directly and through `fault-proxy` (tests/src/bin/fault-proxy.rs).
+//! directly and through `fault-proxy` (tests/src/bin/fault-proxy/).
 //!
 //! Run by `scripts/test-client.sh`, which starts both and passes their URLs in at compile time
 //! (`PARTUP_TEST_SERVER`, `PARTUP_TEST_PROXY`). Without them every test fails: a suite that
