@@ -28,6 +28,16 @@ start_service proxy_url "$data_dir.proxy.log" "$CARGO_TARGET_DIR/debug/fault-pro
   --listen 127.0.0.1:0 --upstream "$server_url"
 wait_healthy "$proxy_url/__proxy/stats" || { echo "proxy did not start"; cat "$data_dir.proxy.log"; exit 1; }
 
+# A server that answers every uploadInit with its own 503 + Retry-After (its pre-create hook, on a
+# closed port, cannot be asked: it fails closed), to see the header cross the page's CORS boundary.
+busy_dir="$(mktemp -d)"
+remove_on_exit "$busy_dir" "$busy_dir.server.log" "$busy_dir.hook-secret"
+head -c 48 /dev/urandom | base64 -w0 >"$busy_dir.hook-secret"
+start_service busy_url "$busy_dir.server.log" "$CARGO_TARGET_DIR/debug/partup-server" \
+  --listen 127.0.0.1:0 --data "$busy_dir" --www "$busy_dir/www" --cors-origin '*' --min-part-size 1024 \
+  --hook-pre-create http://127.0.0.1:9/pre-create --hook-secret-file "$busy_dir.hook-secret"
+wait_healthy "$busy_url/healthz" || { echo "busy server did not start"; cat "$busy_dir.server.log"; exit 1; }
+
 # The server that needs upload tokens, its fault proxy, and the example token endpoint. No leeway:
 # the 5-second tokens really expire during the suite's longer uploads.
 auth_dir="$(mktemp -d)"
@@ -50,6 +60,7 @@ export PARTUP_TEST_AUTH_PROXY="$auth_proxy_url"
 export PARTUP_TEST_TOKEN_URL="$token_url"
 export PARTUP_TEST_SERVER="$server_url"
 export PARTUP_TEST_PROXY="$proxy_url"
+export PARTUP_TEST_BUSY_SERVER="$busy_url"
 echo "server $PARTUP_TEST_SERVER, fault proxy $PARTUP_TEST_PROXY"
 echo "token server $auth_url, its proxy $auth_proxy_url, token endpoint $token_url"
 

@@ -3,11 +3,13 @@
 //! against the real partup-server behind `fault-proxy` (tests/src/bin/fault-proxy), whose
 //! `answers` rules answer chosen requests itself and whose log times every request.
 //!
-//! Run by `scripts/test-client.sh` (`PARTUP_TEST_SERVER`, `PARTUP_TEST_PROXY`), after and never
-//! alongside `tests/browser.rs`, which shares the proxy.
+//! Run by `scripts/test-client.sh` (`PARTUP_TEST_SERVER`, `PARTUP_TEST_PROXY`, and
+//! `PARTUP_TEST_BUSY_SERVER`: a server whose every uploadInit gets its own 503 + `Retry-After`),
+//! after and never alongside `tests/browser.rs`, which shares the proxy.
 
 use js_sys::Reflect;
 use partup::js_glue::js_object;
+use partup::timers::now_ms;
 use partup::{Upload, Uploader};
 use serde_json::{Value, json};
 use wasm_bindgen::prelude::*;
@@ -31,6 +33,13 @@ fn server() -> &'static str {
 
 fn proxy() -> &'static str {
     required(option_env!("PARTUP_TEST_PROXY"), "PARTUP_TEST_PROXY")
+}
+
+fn busy_server() -> &'static str {
+    required(
+        option_env!("PARTUP_TEST_BUSY_SERVER"),
+        "PARTUP_TEST_BUSY_SERVER",
+    )
 }
 
 const PART: u64 = 16 * KIB;
@@ -377,5 +386,48 @@ async fn network_errors_cost_two_retries_of_the_budget() {
             .contains("retry budget (5 retries, option retryBudget) is used up"),
         "{}",
         text(&error, "description")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_servers_own_retry_after_crosses_cors_and_is_honoured() {
+    // partup-server itself (no proxy), on another origin than this page: its uploadInit fails
+    // closed with 503 + Retry-After, and a script here can read that header only if CORS
+    // exposes it.
+    let api = format!("{}{}", busy_server(), partup_wire::API_PREFIX);
+    let body = json!({ "resourceKey": "busy.bin" }).to_string();
+    let init_url = format!("{api}/uploadInit");
+    let (status, response) = fetch(&init_url, "POST", Some(&body), "application/json").await;
+    assert_eq!(status, 503);
+    let header = response.headers().get("Retry-After").unwrap();
+    let seconds: u64 = header
+        .expect("Retry-After is exposed to other origins")
+        .parse()
+        .expect("whole seconds");
+    assert!(seconds >= 1);
+    let options = js_object(&[
+        ("endpoint", api.into()),
+        ("retries", 1.into()),
+        ("retryDelay", 20.into()),
+        ("maxRetryDelay", 200.into()),
+    ]);
+    let up = Uploader::new(options.unchecked_into()).unwrap();
+    let started = now_ms();
+    let upload = start(&up, &make_file(10, 65, "busy.bin"), &unique_key("busy.bin"));
+    let error = finish(&upload).await.expect_err("the server stays busy");
+    let elapsed = now_ms() - started;
+    assert_eq!(error_code(&error), "ServiceUnavailable");
+    assert_eq!(error_reason(&error), "server-unavailable");
+    assert_eq!(retries_of(&upload), 1);
+    let description = text(&error, "description");
+    assert!(
+        description.ends_with("; gave up after 1 retry"),
+        "{description}"
+    );
+    // retryDelay is 20 ms: only the server's Retry-After explains the wait.
+    let waited = seconds as f64 * 1000.0;
+    assert!(
+        elapsed >= waited,
+        "failed after {elapsed} ms despite Retry-After: {seconds}"
     );
 }
