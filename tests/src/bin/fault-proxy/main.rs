@@ -98,6 +98,61 @@ fn content_length(request: &Request<Incoming>) -> u64 {
         .unwrap_or(0)
 }
 
+/// The body with its middle byte flipped on the way (the server then answers `BadDigest`).
+fn corrupt_middle_byte(body: Incoming, length: u64) -> Body {
+    let target = length / 2;
+    let mut offset = 0u64;
+    let stream = BodyStream::new(body).map(move |frame| {
+        let frame = frame.map_err(Error::from)?;
+        match frame.into_data() {
+            Ok(data) => {
+                let start = offset;
+                offset += data.len() as u64;
+                if (start..offset).contains(&target) {
+                    let mut bytes = data.to_vec();
+                    bytes[(target - start) as usize] ^= 0x55;
+                    Ok(Frame::data(Bytes::from(bytes)))
+                } else {
+                    Ok(Frame::data(data))
+                }
+            }
+            Err(frame) => Ok(frame),
+        }
+    });
+    BodyExt::boxed(StreamBody::new(stream))
+}
+
+/// Counts a part request and picks what happens to it: the first rule that hits its number.
+fn part_fault(state: &mut State, length: u64) -> Fault {
+    state.stats.part_requests += 1;
+    state.stats.parts_in_flight += 1;
+    let k = state.stats.part_requests;
+    let hits = |every: u64| every > 0 && k.is_multiple_of(every);
+    let answer = state.arrived("upload", k, hits(state.config.fail503_every));
+    let State { config, stats, .. } = state;
+    stats.max_concurrent_parts = stats.max_concurrent_parts.max(stats.parts_in_flight);
+    if let Some(rule) = answer {
+        Fault::Answer(rule)
+    } else if hits(config.fail503_every) {
+        stats.injected_503 += 1;
+        Fault::Fail503
+    } else if hits(config.reset_every) {
+        stats.resets += 1;
+        Fault::Reset
+    } else if hits(config.corrupt_every) && length > 4096 {
+        stats.corrupted += 1;
+        Fault::Corrupt
+    } else if hits(config.stall_every) {
+        stats.stalled += 1;
+        Fault::Stall
+    } else if hits(config.delay_every) {
+        stats.delayed += 1;
+        Fault::Delay
+    } else {
+        Fault::None
+    }
+}
+
 impl Proxy {
     /// The state; a panic elsewhere must not poison every later request.
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -116,41 +171,7 @@ impl Proxy {
         if is_post && endpoint == "upload" {
             return self.part(request).await;
         }
-        let (fail503, lose_answer, answer) = {
-            let mut state = self.lock();
-            let State { config, stats, .. } = &mut *state;
-            let (fail503, lose_answer, k) = match (is_post, endpoint.as_str()) {
-                (true, "uploadInit") => {
-                    stats.init_requests += 1;
-                    let k = stats.init_requests;
-                    (k <= config.init_fail503, false, k)
-                }
-                (true, "uploadComplete") => {
-                    stats.complete_requests += 1;
-                    let k = stats.complete_requests;
-                    (false, k <= config.complete_lose_answer, k)
-                }
-                (true, "listParts") => {
-                    stats.list_parts_requests += 1;
-                    let k = stats.list_parts_requests;
-                    (k <= config.list_parts_fail503, false, k)
-                }
-                (true, "uploadAbort") => {
-                    stats.abort_requests += 1;
-                    (false, false, stats.abort_requests)
-                }
-                _ => {
-                    stats.other_requests += 1;
-                    (false, false, stats.other_requests)
-                }
-            };
-            // Preflights (and GETs) pass: an injected answer to an OPTIONS would look like a
-            // CORS refusal, not like the server's answer.
-            let answer = is_post
-                .then(|| state.arrived(&endpoint, k, fail503))
-                .flatten();
-            (fail503, lose_answer, answer)
-        };
+        let (fail503, lose_answer, answer) = self.lock().control_request(is_post, &endpoint);
         if let Some(rule) = answer {
             let _ = request.into_body().collect().await;
             return Ok(injected_answer(&rule));
@@ -233,37 +254,7 @@ impl Proxy {
     }
 
     async fn part(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Error> {
-        let fault = {
-            let mut state = self.lock();
-            state.stats.part_requests += 1;
-            state.stats.parts_in_flight += 1;
-            let k = state.stats.part_requests;
-            let every = state.config.fail503_every;
-            let answer = state.arrived("upload", k, every > 0 && k.is_multiple_of(every));
-            let State { config, stats, .. } = &mut *state;
-            stats.max_concurrent_parts = stats.max_concurrent_parts.max(stats.parts_in_flight);
-            let hits = |every: u64| every > 0 && k.is_multiple_of(every);
-            if let Some(rule) = answer {
-                Fault::Answer(rule)
-            } else if hits(config.fail503_every) {
-                stats.injected_503 += 1;
-                Fault::Fail503
-            } else if hits(config.reset_every) {
-                stats.resets += 1;
-                Fault::Reset
-            } else if hits(config.corrupt_every) && content_length(&request) > 4096 {
-                stats.corrupted += 1;
-                Fault::Corrupt
-            } else if hits(config.stall_every) {
-                stats.stalled += 1;
-                Fault::Stall
-            } else if hits(config.delay_every) {
-                stats.delayed += 1;
-                Fault::Delay
-            } else {
-                Fault::None
-            }
-        };
+        let fault = part_fault(&mut self.lock(), content_length(&request));
         let _in_flight = InFlight(self.clone());
         let config = self.lock().config.clone();
         let length = content_length(&request);
@@ -298,28 +289,7 @@ impl Proxy {
                 body.map_err(Error::from).boxed()
             }
             Fault::None => body.map_err(Error::from).boxed(),
-            Fault::Corrupt => {
-                let target = length / 2;
-                let mut offset = 0u64;
-                let stream = BodyStream::new(body).map(move |frame| {
-                    let frame = frame.map_err(Error::from)?;
-                    match frame.into_data() {
-                        Ok(data) => {
-                            let start = offset;
-                            offset += data.len() as u64;
-                            if (start..offset).contains(&target) {
-                                let mut bytes = data.to_vec();
-                                bytes[(target - start) as usize] ^= 0x55;
-                                Ok(Frame::data(Bytes::from(bytes)))
-                            } else {
-                                Ok(Frame::data(data))
-                            }
-                        }
-                        Err(frame) => Ok(frame),
-                    }
-                });
-                BodyExt::boxed(StreamBody::new(stream))
-            }
+            Fault::Corrupt => corrupt_middle_byte(body, length),
         };
         let response = self.forward(Request::from_parts(parts, body)).await?;
         {

@@ -66,6 +66,47 @@ impl Default for State {
 }
 
 impl State {
+    /// Counts a request that is not a part: whether an older rule answers it 503, whether its
+    /// answer is to be lost, and the `answers` rule that answers it instead, if any.
+    pub fn control_request(
+        &mut self,
+        is_post: bool,
+        endpoint: &str,
+    ) -> (bool, bool, Option<AnswerRule>) {
+        let State { config, stats, .. } = self;
+        let (fail503, lose_answer, k) = match (is_post, endpoint) {
+            (true, "uploadInit") => {
+                stats.init_requests += 1;
+                let k = stats.init_requests;
+                (k <= config.init_fail503, false, k)
+            }
+            (true, "uploadComplete") => {
+                stats.complete_requests += 1;
+                let k = stats.complete_requests;
+                (false, k <= config.complete_lose_answer, k)
+            }
+            (true, "listParts") => {
+                stats.list_parts_requests += 1;
+                let k = stats.list_parts_requests;
+                (k <= config.list_parts_fail503, false, k)
+            }
+            (true, "uploadAbort") => {
+                stats.abort_requests += 1;
+                (false, false, stats.abort_requests)
+            }
+            _ => {
+                stats.other_requests += 1;
+                (false, false, stats.other_requests)
+            }
+        };
+        // Preflights (and GETs) pass: an injected answer to an OPTIONS would look like a CORS
+        // refusal, not like the server's answer.
+        let answer = is_post
+            .then(|| self.arrived(endpoint, k, fail503))
+            .flatten();
+        (fail503, lose_answer, answer)
+    }
+
     /// Counts and logs the `k`-th API request to `endpoint`; returns the answer rule the proxy
     /// answers it with, if any (else `fail503`: an older rule answers it 503).
     pub fn arrived(&mut self, endpoint: &str, k: u64, fail503: bool) -> Option<AnswerRule> {
