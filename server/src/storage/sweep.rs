@@ -3,10 +3,12 @@
 //! crashed init left without a record goes after a short grace; staged bytes untouched for the TTL
 //! (at least an hour) go too.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use crate::error::AppResult;
 use crate::hooks::event::{Event, EventKind};
+use crate::storage::admission::Owner;
 use crate::storage::backend::UploadActivity;
 use crate::storage::records::{self, COMPLETED_RECORD_RETENTION, Record, UploadRecord};
 use crate::storage::upload_id::UploadId;
@@ -46,12 +48,15 @@ fn verdict(activity: &UploadActivity, ttl: Duration) -> Verdict {
 }
 
 impl Storage {
-    /// Aborts uploads untouched for longer than `ttl` and drops completion records past retention.
+    /// Aborts uploads untouched for longer than `ttl` and drops completion records past retention;
+    /// then recounts the uploads in progress from the same listing (`admission.rs`).
     /// Two instances sweeping at once both delete the same things: harmless.
     pub async fn sweep(&self, ttl: Duration) -> AppResult<SweepReport> {
         let mut report = SweepReport::default();
-        for listed in self.backend.list_uploads().await? {
-            if verdict(&listed, ttl) == Verdict::Keep {
+        let listing_began = Instant::now();
+        let listing = self.backend.list_uploads().await?;
+        for listed in &listing {
+            if verdict(listed, ttl) == Verdict::Keep {
                 continue;
             }
             let upload_id = &listed.upload_id;
@@ -69,11 +74,47 @@ impl Storage {
                 Verdict::RemoveFinished => report.finished_records_removed += 1,
             }
             self.backend.remove_upload(upload_id).await?;
+            self.admission.release(upload_id);
         }
+        self.recount(listing_began, &listing).await?;
         self.backend
             .remove_stale_staging(ttl.max(MIN_STAGING_AGE))
             .await?;
         Ok(report)
+    }
+
+    /// Counts the uploads in progress from the store's listing (at start: a restart counts what
+    /// the store holds, not zero).
+    pub async fn recount_uploads(&self) -> AppResult<usize> {
+        let listing_began = Instant::now();
+        let listing = self.backend.list_uploads().await?;
+        self.recount(listing_began, &listing).await?;
+        Ok(self.admission.in_progress())
+    }
+
+    /// Makes the admission registry match `listing` (taken from `listing_began` on): only the
+    /// records of uploads it does not count yet are read, for their owner.
+    async fn recount(&self, listing_began: Instant, listing: &[UploadActivity]) -> AppResult<()> {
+        let counted = self.admission.counted();
+        let mut in_progress = HashMap::new();
+        for listed in listing {
+            if !listed.has_upload_record || listed.completed_age.is_some() {
+                continue;
+            }
+            let id = &listed.upload_id;
+            let owner = match counted.get(id) {
+                Some(owner) => owner.clone(),
+                None => match self.backend.read_record(id, Record::Upload).await? {
+                    Some(content) => records::decode::<UploadRecord>(Record::Upload, &content)
+                        .map_or(Owner::Unknown, |record| Owner::of_record(&record)),
+                    // Removed since the listing.
+                    None => continue,
+                },
+            };
+            in_progress.insert(id.clone(), owner);
+        }
+        self.admission.resync(listing_began, in_progress);
+        Ok(())
     }
 
     /// Emits `upload.expired` for a stale upload about to be removed. One that never got its

@@ -3,3 +3,6 @@
 //! is lost. Each case records a row of the table `scripts/test-hostile.sh` prints (`outcomes.rs`).
 
 mod outcomes;
+mod admission;
+mod bodies;
+mod honest_errors;
