@@ -76,7 +76,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
         let mut parts = None;
         while let Some(field) = map.next_key::<Field>()? {
             match field {
-                Field::UploadId => upload_id = Some(map.next_value::<String>()?),
+                Field::UploadId => upload_id = Some(map.next_value::<IdText>()?.0),
                 Field::Parts => parts = Some(map.next_value_seed(PartList)?),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -88,6 +88,33 @@ impl<'de> Visitor<'de> for RequestVisitor {
             complete_multipart_upload: parts
                 .ok_or_else(|| de::Error::custom("completeMultipartUpload is missing"))?,
         })
+    }
+}
+
+/// `uploadId`, of which at most [`ID_TEXT_BYTES`] are kept: a longer text names no upload anyway
+/// (the server answers `NoSuchUpload`), and a body of one huge string is not copied.
+struct IdText(String);
+
+/// Bytes of `uploadId` kept.
+const ID_TEXT_BYTES: usize = 256;
+
+impl<'de> Deserialize<'de> for IdText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<IdText, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = IdText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<IdText, E> {
+                let mut end = text.len().min(ID_TEXT_BYTES);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                Ok(IdText(text[..end].to_owned()))
+            }
+        }
+        deserializer.deserialize_str(IdVisitor)
     }
 }
 

@@ -45,6 +45,16 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .and_then(|v| v.parse::<u64>().ok())
 }
 
+/// The budget a body of at most `most` bytes needs beyond the free part, taken at once (so no two
+/// bodies hold part of what the other waits for).
+async fn large_body_share(most: usize) -> AppResult<SemaphorePermit<'static>> {
+    let kib = (most.saturating_sub(FREE_BODY_BYTES) >> 10) as u32 + 1;
+    LARGE_BODIES
+        .acquire_many(kib)
+        .await
+        .map_err(AppError::internal)
+}
+
 /// A body read whole, with its share of the memory budget (returned when dropped).
 pub struct LimitedBody {
     pub bytes: Bytes,
@@ -52,9 +62,8 @@ pub struct LimitedBody {
 }
 
 /// Reads the whole body, refusing more than `limit` bytes without buffering the excess (the excess
-/// is drained so the client reads the 413). Past [`FREE_BODY_BYTES`], waits for a share of the
-/// budget as large as the rest of the body may be, taken at once so no two bodies wait on each
-/// other.
+/// is drained so the client reads the 413). A body over [`FREE_BODY_BYTES`] first waits for its
+/// share of [`LARGE_BODIES_BUDGET`].
 pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> AppResult<LimitedBody> {
     let declared = declared_length(headers);
     let mut stream = SharedBody::new(body);
@@ -64,8 +73,14 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> AppR
         }
         return Err(too_large(limit));
     }
+    // A body that says it is large waits for its share before a byte of it is read; one that does
+    // not say (chunked) once it turns out large.
+    let most = declared.map_or(limit, |len| len as usize);
     let mut budget = None;
-    let mut collected = BytesMut::new();
+    if most > FREE_BODY_BYTES && declared.is_some() {
+        budget = Some(large_body_share(most).await?);
+    }
+    let mut collected = BytesMut::with_capacity(most.min(FREE_BODY_BYTES));
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
             AppError::malformed(format!("the request body could not be read: {e}"))
@@ -76,10 +91,7 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> AppR
             return Err(too_large(limit));
         }
         if size > FREE_BODY_BYTES && budget.is_none() {
-            let most = declared.map_or(limit, |len| len as usize);
-            let kib = (most.saturating_sub(FREE_BODY_BYTES) >> 10) as u32 + 1;
-            budget = Some(LARGE_BODIES.acquire_many(kib).await.map_err(AppError::internal)?);
-            collected.reserve(most.saturating_sub(collected.len()));
+            budget = Some(large_body_share(most).await?);
         }
         collected.extend_from_slice(&chunk);
     }

@@ -163,7 +163,7 @@ async fn an_init_flood_past_the_total_cap_is_refused_until_uploads_end_and_a_res
     assert_ne!(server.base_url(), base);
     let (mallory, alice) = (as_user(&server, "mallory"), as_user(&server, "alice"));
     let after_restart = init_key(&alice, "alice/after-restart").await;
-    mallory.abort(&ids[1]).await.ok::<Value>();
+    mallory.abort(&ids[2]).await.ok::<Value>();
     let after_abort = init_key(&alice, "alice/after-abort").await.answer.status;
     let object_intact = mallory.object_bytes("mallory/0").await == kept;
     record(Outcome {
@@ -254,7 +254,7 @@ async fn max_object_size_is_enforced_at_init_mid_part_and_at_complete() {
     let complete_message = at_complete.error(ErrorCode::EntityTooLarge);
     let after: ListPartsResponse = api.list_parts(&id).await.ok();
     let intact = after.parts.len() == 2 && after.parts[0].md5 == md5_hex(&first);
-    let bytes = test_bytes(8, 9000);
+    let bytes = test_bytes(8, 7000);
     let finished = legitimate_upload(&api, "fits.bin", &bytes).await;
     record(Outcome {
         attack: "--max-object-size: declared at init, crossed mid-part, crossed at complete",

@@ -14,10 +14,12 @@ async fn a_500_carries_no_cause_and_the_log_line_under_its_request_id_does() {
     let data = tempfile::tempdir().unwrap();
     let www = tempfile::tempdir().unwrap();
     let log_path = data.path().with_extension("log");
+    // The server logs to stdout; to a file here, from which its address is read too.
     let mut command = ServerProcess::command(&server_binary(), data.path(), www.path(), &TestStore::Fs);
-    command.args(["--min-part-size", "1"]).stderr(std::fs::File::create(&log_path).unwrap());
-    let server = ServerProcess::start(command).await;
-    let api = Api::new(&server.base_url());
+    command.args(["--min-part-size", "1"]).stdout(std::fs::File::create(&log_path).unwrap());
+    let mut child = command.spawn().unwrap();
+    let base = logged_address(&log_path).await;
+    let api = Api::new(&base);
     let id = api.init("broken.bin").await.upload_id;
     api.upload_part(&id, 1, b"first").await;
     let kept = api.init("kept.bin").await.upload_id;
@@ -30,7 +32,8 @@ async fn a_500_carries_no_cause_and_the_log_line_under_its_request_id_does() {
     let body: ErrorBody = serde_json::from_value(answer.body.clone()).unwrap();
     let fields: Vec<&String> = answer.body.as_object().unwrap().keys().collect();
     let still: ListPartsResponse = api.list_parts(&kept).await.ok();
-    drop(server);
+    let _ = child.kill();
+    let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).unwrap();
     let _ = std::fs::remove_file(&log_path);
     let logged = log.lines().find(|line| line.contains(&body.request_id)).unwrap_or("").to_owned();
@@ -48,6 +51,22 @@ async fn a_500_carries_no_cause_and_the_log_line_under_its_request_id_does() {
     assert!(!answer.body.to_string().contains(&path));
     assert!(logged.contains("Is a directory"), "the cause is logged with the id: {log}");
     assert_eq!(still.parts.len(), 1);
+}
+
+/// The `http://ADDR` a server logging to `log` says it listens on.
+async fn logged_address(log: &std::path::Path) -> String {
+    for _ in 0..600 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some((_, rest)) = text.split_once(" listening on http://") {
+            let address = rest.split('/').next().unwrap();
+            let base = format!("http://{address}");
+            if reqwest::get(format!("{base}/healthz")).await.is_ok() {
+                return base;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the server did not say where it listens:\n{}", std::fs::read_to_string(log).unwrap_or_default());
 }
 
 /// Whether `message` quotes more than 64 characters of `input` (a run of its first 65).
