@@ -66,7 +66,8 @@ pub async fn run(
         "partup-server ready on http://{address}/"
     );
     // The peer address reaches handlers as `ConnectInfo<SocketAddr>` (http/client_address.rs).
-    let service = router::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service =
+        router::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await

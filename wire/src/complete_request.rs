@@ -226,12 +226,20 @@ impl Visitor<'_> for PartNumberVisitor {
             .ok()
             .filter(|n| *n <= MAX_PART_NUMBER)
             .map(PartNumber)
-            .ok_or_else(|| E::custom(format!("must be a whole number from 0 to {MAX_PART_NUMBER}")))
+            .ok_or_else(|| {
+                E::custom(format!(
+                    "must be a whole number from 0 to {MAX_PART_NUMBER}"
+                ))
+            })
     }
 
     fn visit_i64<E: de::Error>(self, n: i64) -> Result<PartNumber, E> {
         u64::try_from(n)
-            .map_err(|_| E::custom(format!("must be a whole number from 0 to {MAX_PART_NUMBER}")))
+            .map_err(|_| {
+                E::custom(format!(
+                    "must be a whole number from 0 to {MAX_PART_NUMBER}"
+                ))
+            })
             .and_then(|n| self.visit_u64(n))
     }
 
@@ -296,7 +304,13 @@ mod tests {
             }
         );
         assert_eq!(req.complete_multipart_upload[1].part_number, 5);
-        for bad in [json!(2.5), json!(-1), json!(10001), json!("1e3"), json!(true)] {
+        for bad in [
+            json!(2.5),
+            json!(-1),
+            json!(10001),
+            json!("1e3"),
+            json!(true),
+        ] {
             let err = parse(json!({"uploadId": "u", "completeMultipartUpload": [{"partNumber": bad, "md5": md5}]}))
                 .unwrap_err();
             assert!(err.contains("number") || err.contains("digits"), "{err}");
@@ -318,7 +332,9 @@ mod tests {
         let req: CompleteRequest = serde_json::from_str(&body).unwrap();
         assert_eq!(req.complete_multipart_upload.len(), MAX_LISTED_PARTS);
         // One more entry, then bytes that are not even JSON: the refusal comes first.
-        let over = format!(r#"{{"uploadId":"u","completeMultipartUpload":[{full},{entry} this is not json"#);
+        let over = format!(
+            r#"{{"uploadId":"u","completeMultipartUpload":[{full},{entry} this is not json"#
+        );
         let err = serde_json::from_str::<CompleteRequest>(&over).unwrap_err();
         assert!(err.is_data(), "{err}");
         assert!(err.to_string().contains("more than 10001 parts"), "{err}");

@@ -371,7 +371,6 @@ pub fn parse_part_number(text: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn keys_follow_the_spec() {

@@ -8,8 +8,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use partup_wire::{ErrorCode, InitResponse, validate_resource_key};
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
@@ -41,7 +41,10 @@ fn declared_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u6
         }
         fn visit_str<E: de::Error>(self, text: &str) -> Result<Option<u64>, E> {
             match text.bytes().all(|b| b.is_ascii_digit()) {
-                true => text.parse().map(Some).map_err(|_| E::custom("is too large")),
+                true => text
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| E::custom("is too large")),
                 false => Err(E::custom("must be a whole number of bytes")),
             }
         }

@@ -62,14 +62,15 @@ pub struct LimitedBody {
 }
 
 /// Reads the whole body, refusing more than `limit` bytes without buffering the excess (the excess
-/// is drained so the client reads the 413). A body over [`FREE_BODY_BYTES`] first waits for its
+/// is drained in the background so the client reads the 413). A body over [`FREE_BODY_BYTES`] first waits for its
 /// share of [`LARGE_BODIES_BUDGET`].
 pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> AppResult<LimitedBody> {
     let declared = declared_length(headers);
     let mut stream = SharedBody::new(body);
+    // A refusal is answered at once; the rest is discarded in the background (see `drain`).
     if declared.is_some_and(|len| len > limit as u64) {
         if worth_draining(declared, limit as u64) {
-            stream.drain().await;
+            tokio::spawn(stream.drain());
         }
         return Err(too_large(limit));
     }
@@ -82,12 +83,11 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> AppR
     }
     let mut collected = BytesMut::with_capacity(most.min(FREE_BODY_BYTES));
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            AppError::malformed(format!("the request body could not be read: {e}"))
-        })?;
+        let chunk = chunk
+            .map_err(|e| AppError::malformed(format!("the request body could not be read: {e}")))?;
         let size = collected.len() + chunk.len();
         if size > limit {
-            stream.drain().await;
+            tokio::spawn(stream.drain());
             return Err(too_large(limit));
         }
         if size > FREE_BODY_BYTES && budget.is_none() {
@@ -161,16 +161,12 @@ pub async fn read_fields<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -
             boundary,
         );
         let mut fields = Vec::new();
-        while let Some(field) = form
-            .next_field()
-            .await
-            .map_err(|e| {
-                AppError::malformed(format!(
-                    "the multipart form is malformed: {}",
-                    truncate_for_message(&e.to_string())
-                ))
-            })?
-        {
+        while let Some(field) = form.next_field().await.map_err(|e| {
+            AppError::malformed(format!(
+                "the multipart form is malformed: {}",
+                truncate_for_message(&e.to_string())
+            ))
+        })? {
             let name = field.name().unwrap_or_default().to_owned();
             let text = field.text().await.map_err(|e| {
                 AppError::malformed(format!(
@@ -253,7 +249,11 @@ mod tests {
         assert_eq!(trailing.code, ErrorCode::MalformedRequest);
         let wrong = parse_json::<Init>(b"{\"resourceKey\": 5}").unwrap_err();
         assert_eq!(wrong.code, ErrorCode::InvalidArgument);
-        assert!(wrong.message.starts_with("resourceKey: "), "{}", wrong.message);
+        assert!(
+            wrong.message.starts_with("resourceKey: "),
+            "{}",
+            wrong.message
+        );
         let deep = parse_json::<CompleteRequest>(
             br#"{"uploadId":"u","completeMultipartUpload":[{"partNumber":1,"md5":"x"}]}"#,
         )
@@ -276,6 +276,10 @@ mod tests {
         .unwrap();
         assert_eq!(init.resource_key, "k");
         let missing = parse_form::<Init>(vec![]).unwrap_err();
-        assert!(missing.message.contains("resourceKey"), "{}", missing.message);
+        assert!(
+            missing.message.contains("resourceKey"),
+            "{}",
+            missing.message
+        );
     }
 }

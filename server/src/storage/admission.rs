@@ -188,11 +188,7 @@ impl Admission {
     /// listed but not counted are added (`owner_of` gives the owner of those), uploads counted but
     /// no longer listed are dropped, except those this registry learnt of after the listing began
     /// (an init racing the listing) or released since (a complete racing it).
-    pub fn resync(
-        &self,
-        listing_began: Instant,
-        listed: HashMap<UploadId, Owner>,
-    ) {
+    pub fn resync(&self, listing_began: Instant, listed: HashMap<UploadId, Owner>) {
         let mut registry = self.registry();
         let listed_ids: HashSet<UploadId> = listed.keys().cloned().collect();
         let gone: Vec<UploadId> = registry
@@ -288,7 +284,11 @@ mod tests {
         assert!(refused.message.contains("--max-uploads-per-client"));
         let _b1 = caps.admit(sub("b")).unwrap();
         let refused = caps.admit(sub("c")).err().unwrap();
-        assert!(refused.message.contains("--max-uploads)"), "{}", refused.message);
+        assert!(
+            refused.message.contains("--max-uploads)"),
+            "{}",
+            refused.message
+        );
         // A reservation dropped unbound (an init that failed) frees its slot.
         drop(a1);
         assert_eq!(caps.in_progress(), 2);
@@ -327,7 +327,10 @@ mod tests {
         let counted = caps.counted();
         assert!(!counted.contains_key(&old), "gone from the store");
         assert!(counted.contains_key(&raced), "started during the listing");
-        assert!(!counted.contains_key(&released), "completed during the listing");
+        assert!(
+            !counted.contains_key(&released),
+            "completed during the listing"
+        );
         assert_eq!(counted.get(&elsewhere), Some(&sub("b")));
         assert_eq!(caps.in_progress(), 2);
     }

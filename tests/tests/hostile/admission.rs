@@ -98,7 +98,11 @@ async fn an_init_flood_past_the_per_client_cap_leaves_room_for_other_clients() {
     let (mallory, alice) = (as_user(&server, "mallory"), as_user(&server, "alice"));
     let mut held = Vec::new();
     for n in 0..3 {
-        held.push(init_key(&mallory, &format!("mallory/{n}")).await.upload_id());
+        held.push(
+            init_key(&mallory, &format!("mallory/{n}"))
+                .await
+                .upload_id(),
+        );
     }
     let mut refusals = Vec::new();
     for n in 3..20 {
@@ -123,7 +127,11 @@ async fn an_init_flood_past_the_per_client_cap_leaves_room_for_other_clients() {
         attack: "17 uploadInits past --max-uploads-per-client 3 (one sub)",
         answer_seen: seen,
         legitimate_upload_finished: Some(finished),
-        lost: if lost.is_empty() { "nothing".into() } else { lost.join(", ") },
+        lost: if lost.is_empty() {
+            "nothing".into()
+        } else {
+            lost.join(", ")
+        },
     });
     for refusal in refusals {
         let message = refusal.refused();
@@ -143,13 +151,20 @@ async fn an_init_flood_past_the_total_cap_is_refused_until_uploads_end_and_a_res
     let (mallory, eve) = (as_user(&server, "mallory"), as_user(&server, "eve"));
     let mut ids = Vec::new();
     for n in 0..2 {
-        ids.push(init_key(&mallory, &format!("mallory/{n}")).await.upload_id());
+        ids.push(
+            init_key(&mallory, &format!("mallory/{n}"))
+                .await
+                .upload_id(),
+        );
         ids.push(init_key(&eve, &format!("eve/{n}")).await.upload_id());
     }
     let alice = as_user(&server, "alice");
     let flood = init_key(&alice, "alice/first.bin").await;
     let seen = flood.seen();
-    let message = flood.answer.body["message"].as_str().unwrap_or("").to_owned();
+    let message = flood.answer.body["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     // Completing one of the four frees a slot: the legitimate client gets it.
     let kept = test_bytes(2, 3000);
     let part = mallory.upload_part(&ids[0], 1, &kept).await;
@@ -170,7 +185,11 @@ async fn an_init_flood_past_the_total_cap_is_refused_until_uploads_end_and_a_res
         attack: "uploadInits past --max-uploads 4 (two subs), then a restart",
         answer_seen: format!("{seen}; after restart: {}", after_restart.seen()),
         legitimate_upload_finished: Some(finished),
-        lost: if object_intact { "nothing".into() } else { "the completed object".into() },
+        lost: if object_intact {
+            "nothing".into()
+        } else {
+            "the completed object".into()
+        },
     });
     assert_eq!(flood.answer.status, 429);
     assert!(message.contains("--max-uploads"), "{message}");
@@ -193,8 +212,15 @@ async fn anonymous_clients_are_counted_by_address_and_the_sweep_frees_their_slot
     let refused = init_key(&api, "anon/3").await;
     let seen = refused.seen();
     let recorded: Value = serde_json::from_slice(
-        &std::fs::read(server.data.path().join("uploads").join(&first).join("upload.json"))
-            .unwrap(),
+        &std::fs::read(
+            server
+                .data
+                .path()
+                .join("uploads")
+                .join(&first)
+                .join("upload.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     // Both uploads go stale; the sweep aborts them and frees their slots.
@@ -223,29 +249,53 @@ async fn anonymous_clients_are_counted_by_address_and_the_sweep_frees_their_slot
 
 #[tokio::test]
 async fn max_object_size_is_enforced_at_init_mid_part_and_at_complete() {
-    let flags = ["--max-object-size", "10000", "--max-part-size", "8000", "--min-part-size", "1"];
+    let flags = [
+        "--max-object-size",
+        "10000",
+        "--max-part-size",
+        "8000",
+        "--min-part-size",
+        "1",
+    ];
     let mut server = TestServer::start(&flags).await;
     let api = server.api();
     let declared = init(&api, json!({"resourceKey": "big.bin", "size": 10001})).await;
     let declared_message = declared.answer.error(ErrorCode::EntityTooLarge);
-    init(&api, json!({"resourceKey": "ok.bin", "size": "10000"})).await.upload_id();
-    let id = init(&api, json!({"resourceKey": "big.bin", "size": 10000})).await.upload_id();
+    init(&api, json!({"resourceKey": "ok.bin", "size": "10000"}))
+        .await
+        .upload_id();
+    let id = init(&api, json!({"resourceKey": "big.bin", "size": 10000}))
+        .await
+        .upload_id();
     let first = test_bytes(5, 6000);
     api.upload_part(&id, 1, &first).await;
     // 6000 stored + 5000 in flight > 10000: refused while it arrives, the partial part discarded.
     let second = test_bytes(6, 5000);
-    let mid_part = api.upload_part_raw(&id, "2", &md5_hex(&second), second).await;
+    let mid_part = api
+        .upload_part_raw(&id, "2", &md5_hex(&second), second)
+        .await;
     let mid_status = mid_part.status;
     let mid_message = mid_part.error(ErrorCode::EntityTooLarge);
     let listed: ListPartsResponse = api.list_parts(&id).await.ok();
-    let staged: Vec<_> = server.data_files().into_iter().filter(|p| p.starts_with("tmp")).collect();
+    let staged: Vec<_> = server
+        .data_files()
+        .into_iter()
+        .filter(|p| p.starts_with("tmp"))
+        .collect();
     // What is left of the cap (4000 bytes) still takes a part.
     let third = test_bytes(7, 4000);
     api.upload_part(&id, 2, &third).await;
     // A smaller limit after a restart: the object the parts would make is refused at complete.
-    server.extra_args = ["--max-object-size", "9999", "--max-part-size", "8000", "--min-part-size", "1"]
-        .map(String::from)
-        .to_vec();
+    server.extra_args = [
+        "--max-object-size",
+        "9999",
+        "--max-part-size",
+        "8000",
+        "--min-part-size",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec();
     server.restart().await;
     let api = server.api();
     let listed_parts = [(1, md5_hex(&first)), (2, md5_hex(&third))];
@@ -260,7 +310,11 @@ async fn max_object_size_is_enforced_at_init_mid_part_and_at_complete() {
         attack: "--max-object-size: declared at init, crossed mid-part, crossed at complete",
         answer_seen: format!("413 EntityTooLarge ×3 ({mid_status}, {complete_status})"),
         legitimate_upload_finished: Some(finished),
-        lost: if intact && staged.is_empty() { "nothing".into() } else { format!("parts intact: {intact}, staged: {staged:?}") },
+        lost: if intact && staged.is_empty() {
+            "nothing".into()
+        } else {
+            format!("parts intact: {intact}, staged: {staged:?}")
+        },
     });
     for message in [&declared_message, &mid_message, &complete_message] {
         assert!(message.contains("--max-object-size"), "{message}");
@@ -286,7 +340,12 @@ async fn the_smaller_of_a_tokens_max_size_and_max_object_size_is_the_one_cap() {
     let finished = legitimate_upload(&tight, "u/d", &bytes).await;
     record(Outcome {
         attack: "token maxSize 1 GiB on a server with --max-object-size 3000 (and the reverse)",
-        answer_seen: format!("{} / {} / {}", server_cap.seen(), token_cap.seen(), part.status),
+        answer_seen: format!(
+            "{} / {} / {}",
+            server_cap.seen(),
+            token_cap.seen(),
+            part.status
+        ),
         legitimate_upload_finished: Some(finished),
         lost: "nothing".into(),
     });

@@ -25,8 +25,13 @@ fn staged(server: &TestServer) -> Vec<std::path::PathBuf> {
 /// its JSON body) if one arrives within 5 seconds.
 fn part_without_its_bytes(port: u16, upload_id: &str, authorization: Option<&str>) -> String {
     let mut head = String::new();
-    for (name, value) in [("uploadId", upload_id), ("partNumber", "1"), ("md5", &md5_hex(b"x"))] {
-        head += &format!("--XYZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
+    for (name, value) in [
+        ("uploadId", upload_id),
+        ("partNumber", "1"),
+        ("md5", &md5_hex(b"x")),
+    ] {
+        head +=
+            &format!("--XYZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n");
     }
     head += "--XYZ\r\nContent-Disposition: form-data; name=\"content\"; filename=\"b\"\r\n\r\n";
     let declared = 50 << 20;
@@ -38,11 +43,15 @@ fn part_without_its_bytes(port: u16, upload_id: &str, authorization: Option<&str
     );
     socket.write_all(request.as_bytes()).unwrap();
     socket.write_all(&[7u8; 1000]).unwrap();
-    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let started = Instant::now();
     let mut answer = Vec::new();
     let mut buffer = [0u8; 4096];
-    while started.elapsed() < Duration::from_secs(5) && !String::from_utf8_lossy(&answer).contains("\"}") {
+    while started.elapsed() < Duration::from_secs(5)
+        && !String::from_utf8_lossy(&answer).contains("\"}")
+    {
         match socket.read(&mut buffer) {
             Ok(0) => break,
             Ok(n) => answer.extend_from_slice(&buffer[..n]),
@@ -54,7 +63,8 @@ fn part_without_its_bytes(port: u16, upload_id: &str, authorization: Option<&str
 
 #[tokio::test]
 async fn a_part_for_an_unknown_or_foreign_upload_is_answered_before_its_bytes_are_sent() {
-    let server = TestServer::start(&auth_args().iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let server =
+        TestServer::start(&auth_args().iter().map(String::as_str).collect::<Vec<_>>()).await;
     let scope = json!({"write": [""], "read": [""]});
     let alice_token = token(&claims("alice", scope.clone()));
     let alice = Api::with_token(&server.base_url(), &alice_token);
@@ -75,12 +85,22 @@ async fn a_part_for_an_unknown_or_foreign_upload_is_answered_before_its_bytes_ar
     let bytes = test_bytes(2, 3000);
     alice.upload_part(&id, 1, &bytes).await;
     let finished = alice.complete(&id, &[(1, md5_hex(&bytes))]).await.size == 3000;
-    let status = |answer: &str| answer.lines().next().unwrap_or("no answer within 5 s").to_owned();
+    let status = |answer: &str| {
+        answer
+            .lines()
+            .next()
+            .unwrap_or("no answer within 5 s")
+            .to_owned()
+    };
     record(Outcome {
         attack: "part (fields first) for an unknown / another sub's upload, 50 MiB declared, bytes withheld",
         answer_seen: format!("{} / {}", status(&unknown), status(&foreign)),
         legitimate_upload_finished: Some(finished),
-        lost: if staged_after.is_empty() { "nothing; nothing staged".into() } else { format!("staged: {staged_after:?}") },
+        lost: if staged_after.is_empty() {
+            "nothing; nothing staged".into()
+        } else {
+            format!("staged: {staged_after:?}")
+        },
     });
     for answer in [&unknown, &foreign] {
         assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
@@ -92,7 +112,15 @@ async fn a_part_for_an_unknown_or_foreign_upload_is_answered_before_its_bytes_ar
 
 #[tokio::test]
 async fn bytes_before_the_upload_is_named_count_against_the_part_and_object_limits() {
-    let server = TestServer::start(&["--max-part-size", "8000", "--max-object-size", "5000", "--min-part-size", "1"]).await;
+    let server = TestServer::start(&[
+        "--max-part-size",
+        "8000",
+        "--max-object-size",
+        "5000",
+        "--min-part-size",
+        "1",
+    ])
+    .await;
     let api = server.api();
     let id = api.init("content-first.bin").await.upload_id;
     let kept = test_bytes(3, 1000);
@@ -100,25 +128,41 @@ async fn bytes_before_the_upload_is_named_count_against_the_part_and_object_limi
     let content_first = |bytes: Vec<u8>| {
         let md5 = md5_hex(&bytes);
         reqwest::multipart::Form::new()
-            .part("content", reqwest::multipart::Part::bytes(bytes).file_name("b"))
+            .part(
+                "content",
+                reqwest::multipart::Part::bytes(bytes).file_name("b"),
+            )
             .text("uploadId", id.clone())
             .text("partNumber", "2")
             .text("md5", md5)
     };
-    let over_part = api.post_form("upload", content_first(test_bytes(4, 8001))).await;
-    let over_object = api.post_form("upload", content_first(test_bytes(5, 6000))).await;
+    let over_part = api
+        .post_form("upload", content_first(test_bytes(4, 8001)))
+        .await;
+    let over_object = api
+        .post_form("upload", content_first(test_bytes(5, 6000)))
+        .await;
     let seen = format!("{} / {}", over_part.status, over_object.status);
     let staged_after = staged(&server);
     let listed: ListPartsResponse = api.list_parts(&id).await.ok();
     let intact = listed.parts.len() == 1 && listed.parts[0].md5 == md5_hex(&kept);
     let fits = test_bytes(6, 3000);
-    let accepted = api.post_form("upload", content_first(fits.clone())).await.status;
-    let done = api.complete(&id, &[(1, md5_hex(&kept)), (2, md5_hex(&fits))]).await;
+    let accepted = api
+        .post_form("upload", content_first(fits.clone()))
+        .await
+        .status;
+    let done = api
+        .complete(&id, &[(1, md5_hex(&kept)), (2, md5_hex(&fits))])
+        .await;
     record(Outcome {
         attack: "part with content before uploadId: over --max-part-size, over --max-object-size",
         answer_seen: seen,
         legitimate_upload_finished: Some(accepted == 200 && done.size == 4000),
-        lost: if intact && staged_after.is_empty() { "nothing; nothing staged".into() } else { format!("intact: {intact}, staged: {staged_after:?}") },
+        lost: if intact && staged_after.is_empty() {
+            "nothing; nothing staged".into()
+        } else {
+            format!("intact: {intact}, staged: {staged_after:?}")
+        },
     });
     let m = over_part.error(ErrorCode::EntityTooLarge);
     assert!(m.contains("8000"), "{m}");
@@ -139,17 +183,33 @@ async fn a_part_list_longer_than_any_upload_is_refused_while_it_is_parsed() {
     let entry = format!(r#"{{"partNumber":1,"md5":"{}"}}"#, md5_hex(&kept));
     let list = vec![entry.as_str(); 10_002].join(",");
     // Bytes that are not JSON after the extra entry: a parser that read on would call it malformed.
-    let body = format!(r#"{{"uploadId":"{id}","completeMultipartUpload":[{list}, this is not json"#);
-    let response = api.http.post(api.url("uploadComplete")).header("content-type", "application/json").body(body).send().await.unwrap();
+    let body =
+        format!(r#"{{"uploadId":"{id}","completeMultipartUpload":[{list}, this is not json"#);
+    let response = api
+        .http
+        .post(api.url("uploadComplete"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     let answer = Api::answer(response).await;
-    let seen = format!("{} {}", answer.status, answer.body["code"].as_str().unwrap_or(""));
+    let seen = format!(
+        "{} {}",
+        answer.status,
+        answer.body["code"].as_str().unwrap_or("")
+    );
     let listed: ListPartsResponse = api.list_parts(&id).await.ok();
     let done = api.complete(&id, &[(1, md5_hex(&kept))]).await;
     record(Outcome {
         attack: "uploadComplete listing 10,002 parts (one more than part numbers 0-10000)",
         answer_seen: seen,
         legitimate_upload_finished: Some(done.size == 100),
-        lost: if listed.parts.len() == 1 { "nothing".into() } else { "the stored part".into() },
+        lost: if listed.parts.len() == 1 {
+            "nothing".into()
+        } else {
+            "the stored part".into()
+        },
     });
     let m = answer.error(ErrorCode::InvalidArgument);
     assert!(m.contains("more than 10001 parts"), "{m}");
@@ -173,8 +233,16 @@ fn hostile_bodies() -> Vec<Bytes> {
         fill(format!(r#"{{"uploadId":"{id}","x":"#), "[", ""),
         fill(r#"{"uploadId":""#.into(), "a", r#""}"#),
         fill(format!(r#"{{"uploadId":"{id}","x":["#), "{},", "{}]}"),
-        fill(r#"{"a":""#.into(), "x", r#"","completeMultipartUpload":[]}"#),
-        fill(format!(r#"{{"uploadId":"{id}","completeMultipartUpload":["#), &entry, "{}]}"),
+        fill(
+            r#"{"a":""#.into(),
+            "x",
+            r#"","completeMultipartUpload":[]}"#,
+        ),
+        fill(
+            format!(r#"{{"uploadId":"{id}","completeMultipartUpload":["#),
+            &entry,
+            "{}]}",
+        ),
     ]
 }
 
@@ -188,7 +256,10 @@ async fn a_hundred_hostile_4_mib_json_bodies_at_once_keep_memory_bounded() {
     for n in 0..100 {
         let (api, body) = (api.clone(), bodies[n % bodies.len()].clone());
         attackers.push(tokio::spawn(async move {
-            let request = api.http.post(api.url("uploadComplete")).header("content-type", "application/json");
+            let request = api
+                .http
+                .post(api.url("uploadComplete"))
+                .header("content-type", "application/json");
             Api::answer(request.body(body).send().await.expect("answered")).await
         }));
     }
@@ -196,7 +267,9 @@ async fn a_hundred_hostile_4_mib_json_bodies_at_once_keep_memory_bounded() {
         let api = api.clone();
         tokio::spawn(async move {
             let bytes = test_bytes(8, 1 << 20);
-            let (_, done) = api.upload_whole("alongside.bin", std::slice::from_ref(&bytes)).await;
+            let (_, done) = api
+                .upload_whole("alongside.bin", std::slice::from_ref(&bytes))
+                .await;
             done.size == bytes.len() as u64 && api.object_bytes("alongside.bin").await == bytes
         })
     };
@@ -207,10 +280,20 @@ async fn a_hundred_hostile_4_mib_json_bodies_at_once_keep_memory_bounded() {
     let finished = legitimate.await.unwrap();
     let peak = partup_tests::peak_rss_bytes(server.pid());
     let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
-    println!("peak RSS: {:.1} MiB before, {:.1} MiB after 100 hostile 4 MiB bodies", mib(before), mib(peak));
+    println!(
+        "peak RSS: {:.1} MiB before, {:.1} MiB after 100 hostile 4 MiB bodies",
+        mib(before),
+        mib(peak)
+    );
     let mut statuses: Vec<String> = answers
         .iter()
-        .map(|a| format!("{} {}", a.status, a.body["code"].as_str().unwrap_or("not JSON")))
+        .map(|a| {
+            format!(
+                "{} {}",
+                a.status,
+                a.body["code"].as_str().unwrap_or("not JSON")
+            )
+        })
         .collect();
     statuses.sort();
     statuses.dedup();

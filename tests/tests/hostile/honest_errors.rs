@@ -15,8 +15,11 @@ async fn a_500_carries_no_cause_and_the_log_line_under_its_request_id_does() {
     let www = tempfile::tempdir().unwrap();
     let log_path = data.path().with_extension("log");
     // The server logs to stdout; to a file here, from which its address is read too.
-    let mut command = ServerProcess::command(&server_binary(), data.path(), www.path(), &TestStore::Fs);
-    command.args(["--min-part-size", "1"]).stdout(std::fs::File::create(&log_path).unwrap());
+    let mut command =
+        ServerProcess::command(&server_binary(), data.path(), www.path(), &TestStore::Fs);
+    command
+        .args(["--min-part-size", "1"])
+        .stdout(std::fs::File::create(&log_path).unwrap());
     let mut child = command.spawn().unwrap();
     let base = logged_address(&log_path).await;
     let api = Api::new(&base);
@@ -36,20 +39,34 @@ async fn a_500_carries_no_cause_and_the_log_line_under_its_request_id_does() {
     let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).unwrap();
     let _ = std::fs::remove_file(&log_path);
-    let logged = log.lines().find(|line| line.contains(&body.request_id)).unwrap_or("").to_owned();
+    let logged = log
+        .lines()
+        .find(|line| line.contains(&body.request_id))
+        .unwrap_or("")
+        .to_owned();
     record(Outcome {
         attack: "a stored part that cannot be read (a directory in its place)",
         answer_seen: format!("{status} {}", body.code),
         legitimate_upload_finished: None,
-        lost: if still.parts.len() == 1 { "nothing else".into() } else { "the other upload".into() },
+        lost: if still.parts.len() == 1 {
+            "nothing else".into()
+        } else {
+            "the other upload".into()
+        },
     });
     assert_eq!(status, 500);
     assert_eq!(body.code, ErrorCode::InternalError);
-    assert_eq!(body.message, "the server failed unexpectedly; the request id finds the cause in its log");
+    assert_eq!(
+        body.message,
+        "the server failed unexpectedly; the request id finds the cause in its log"
+    );
     assert_eq!(fields, ["code", "message", "requestId"]);
     let path = data.path().to_string_lossy().into_owned();
     assert!(!answer.body.to_string().contains(&path));
-    assert!(logged.contains("Is a directory"), "the cause is logged with the id: {log}");
+    assert!(
+        logged.contains("Is a directory"),
+        "the cause is logged with the id: {log}"
+    );
     assert_eq!(still.parts.len(), 1);
 }
 
@@ -66,7 +83,10 @@ async fn logged_address(log: &std::path::Path) -> String {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    panic!("the server did not say where it listens:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+    panic!(
+        "the server did not say where it listens:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 /// Whether `message` quotes more than 64 characters of `input` (a run of its first 65).
@@ -87,34 +107,71 @@ async fn every_message_that_quotes_input_quotes_at_most_64_characters() {
     let key = format!("{segment}/{segment}/{segment}/{segment}");
     let long_id = "f".repeat(5000);
     let mut checked = Vec::new();
-    let outside = api.post_json("uploadInit", &json!({"resourceKey": key})).await;
-    checked.push(("key outside the scope", outside.error(ErrorCode::AccessDenied), key.clone()));
+    let outside = api
+        .post_json("uploadInit", &json!({"resourceKey": key}))
+        .await;
+    checked.push((
+        "key outside the scope",
+        outside.error(ErrorCode::AccessDenied),
+        key.clone(),
+    ));
     let unknown = api.list_parts(&long_id).await;
-    checked.push(("a 5000-character uploadId", unknown.error(ErrorCode::NoSuchUpload), long_id.clone()));
+    checked.push((
+        "a 5000-character uploadId",
+        unknown.error(ErrorCode::NoSuchUpload),
+        long_id.clone(),
+    ));
     let read = api.get_object(&format!("mine/{key}")).await;
     let read = Api::answer(read).await;
-    checked.push(("reading an object of a long key", read.error(ErrorCode::NoSuchKey), key.clone()));
+    checked.push((
+        "reading an object of a long key",
+        read.error(ErrorCode::NoSuchKey),
+        key.clone(),
+    ));
     let bad_number = "9".repeat(3000);
     let id = api.init("mine/a.bin").await.upload_id;
     api.upload_part(&id, 1, &test_bytes(1, 10)).await;
     let complete = api
         .post_json("uploadComplete", &json!({"uploadId": id, "completeMultipartUpload": [{"partNumber": bad_number, "md5": md5_hex(b"x")}]}))
         .await;
-    checked.push(("a 3000-digit partNumber", complete.error(ErrorCode::InvalidArgument), bad_number.clone()));
+    checked.push((
+        "a 3000-digit partNumber",
+        complete.error(ErrorCode::InvalidArgument),
+        bad_number.clone(),
+    ));
     let field = "f".repeat(3000);
     let odd_field = api
-        .post_json("uploadComplete", &json!({"uploadId": id, "completeMultipartUpload": [{"partNumber": 1, "md5": field}]}))
+        .post_json(
+            "uploadComplete",
+            &json!({"uploadId": id, "completeMultipartUpload": [{"partNumber": 1, "md5": field}]}),
+        )
         .await;
-    checked.push(("a 3000-character md5", odd_field.error(ErrorCode::InvalidArgument), field.clone()));
+    checked.push((
+        "a 3000-character md5",
+        odd_field.error(ErrorCode::InvalidArgument),
+        field.clone(),
+    ));
     let range = format!("bytes={}-", "9".repeat(3000));
-    let (done_key, _) = api.upload_whole("mine/range.bin", &[b"0123456789".to_vec()]).await;
+    let (done_key, _) = api
+        .upload_whole("mine/range.bin", &[b"0123456789".to_vec()])
+        .await;
     assert!(!done_key.is_empty());
-    let ranged = api.http.get(format!("{}/v1/objects/mine/range.bin", server.base_url())).header("range", &range).send().await.unwrap();
+    let ranged = api
+        .http
+        .get(format!("{}/v1/objects/mine/range.bin", server.base_url()))
+        .header("range", &range)
+        .send()
+        .await
+        .unwrap();
     let ranged = Api::answer(ranged).await;
     let ranged_message = ranged.body["message"].as_str().unwrap_or("").to_owned();
     checked.push(("a 3000-character Range", ranged_message, range.clone()));
     let longest = checked.iter().map(|(_, m, _)| m.len()).max().unwrap();
-    let too_long: Vec<&str> = checked.iter().filter(|(_, m, i)| quotes_too_much(m, i)).map(|(what, _, _)| *what).collect();
+    let too_long: Vec<&str> = checked
+        .iter()
+        .filter(|(_, m, i)| quotes_too_much(m, i))
+        .map(|(what, _, _)| *what)
+        .collect();
     record(Outcome {
         attack: "keys, ids, part numbers, md5s and a Range header thousands of characters long",
         answer_seen: format!("messages of at most {longest} characters"),
