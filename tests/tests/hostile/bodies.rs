@@ -246,46 +246,35 @@ fn hostile_bodies() -> Vec<Bytes> {
     ]
 }
 
-#[tokio::test]
-async fn a_hundred_hostile_4_mib_json_bodies_at_once_keep_memory_bounded() {
-    let server = TestServer::start(&["--min-part-size", "1"]).await;
-    let api = server.api();
-    let before = partup_tests::peak_rss_bytes(server.pid());
+/// A hundred of the hostile bodies, sent to uploadComplete at once.
+fn send_hostile_bodies(api: &Api) -> Vec<tokio::task::JoinHandle<partup_tests::Answer>> {
     let bodies = hostile_bodies();
-    let mut attackers = Vec::new();
-    for n in 0..100 {
-        let (api, body) = (api.clone(), bodies[n % bodies.len()].clone());
-        attackers.push(tokio::spawn(async move {
-            let request = api
-                .http
-                .post(api.url("uploadComplete"))
-                .header("content-type", "application/json");
-            Api::answer(request.body(body).send().await.expect("answered")).await
-        }));
-    }
-    let legitimate = {
-        let api = api.clone();
-        tokio::spawn(async move {
-            let bytes = test_bytes(8, 1 << 20);
-            let (_, done) = api
-                .upload_whole("alongside.bin", std::slice::from_ref(&bytes))
-                .await;
-            done.size == bytes.len() as u64 && api.object_bytes("alongside.bin").await == bytes
+    (0..100)
+        .map(|n| {
+            let (api, body) = (api.clone(), bodies[n % bodies.len()].clone());
+            tokio::spawn(async move {
+                let request = api
+                    .http
+                    .post(api.url("uploadComplete"))
+                    .header("content-type", "application/json");
+                Api::answer(request.body(body).send().await.expect("answered")).await
+            })
         })
-    };
-    let mut answers = Vec::new();
-    for attacker in attackers {
-        answers.push(attacker.await.unwrap());
-    }
-    let finished = legitimate.await.unwrap();
-    let peak = partup_tests::peak_rss_bytes(server.pid());
-    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
-    println!(
-        "peak RSS: {:.1} MiB before, {:.1} MiB after 100 hostile 4 MiB bodies",
-        mib(before),
-        mib(peak)
-    );
-    let mut statuses: Vec<String> = answers
+        .collect()
+}
+
+/// A 1 MiB upload completed alongside the attack; whether it reads back byte-exact.
+async fn upload_alongside(api: Api) -> bool {
+    let bytes = test_bytes(8, 1 << 20);
+    let (_, done) = api
+        .upload_whole("alongside.bin", std::slice::from_ref(&bytes))
+        .await;
+    done.size == bytes.len() as u64 && api.object_bytes("alongside.bin").await == bytes
+}
+
+/// The distinct "status code" pairs of `answers`.
+fn distinct_answers(answers: &[partup_tests::Answer]) -> String {
+    let mut seen: Vec<String> = answers
         .iter()
         .map(|a| {
             format!(
@@ -295,14 +284,51 @@ async fn a_hundred_hostile_4_mib_json_bodies_at_once_keep_memory_bounded() {
             )
         })
         .collect();
-    statuses.sort();
-    statuses.dedup();
+    seen.sort();
+    seen.dedup();
+    seen.join(", ")
+}
+
+#[tokio::test]
+async fn a_hundred_hostile_4_mib_json_bodies_at_once_keep_memory_bounded() {
+    let server = TestServer::start(&["--min-part-size", "1"]).await;
+    let api = server.api();
+    let before = partup_tests::peak_rss_bytes(server.pid());
+    let attackers = send_hostile_bodies(&api);
+    let legitimate = tokio::spawn(upload_alongside(api.clone()));
+    let mut answers = Vec::new();
+    for attacker in attackers {
+        answers.push(attacker.await.unwrap());
+    }
+    let finished = legitimate.await.unwrap();
+    // Only the legitimate upload's files: its record, its completion record, its object.
+    let leftovers: Vec<_> = server
+        .data_files()
+        .into_iter()
+        .filter(|p| !p.starts_with("objects") && !p.starts_with("uploads"))
+        .collect();
+    let peak = partup_tests::peak_rss_bytes(server.pid());
+    let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+    println!(
+        "peak RSS: {:.1} MiB before, {:.1} MiB after 100 hostile 4 MiB bodies",
+        mib(before),
+        mib(peak)
+    );
     record(Outcome {
         attack: "100 concurrent 4 MiB JSON bodies (deep arrays, huge string, 1M objects, huge unknown field, long list)",
-        answer_seen: format!("{}; peak RSS {:.0} MiB", statuses.join(", "), mib(peak)),
+        answer_seen: format!(
+            "{}; peak RSS {:.0} MiB",
+            distinct_answers(&answers),
+            mib(peak)
+        ),
         legitimate_upload_finished: Some(finished),
-        lost: "nothing".into(),
+        lost: if leftovers.is_empty() {
+            "nothing; no debris".into()
+        } else {
+            format!("debris: {leftovers:?}")
+        },
     });
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     for answer in answers {
         assert!(matches!(answer.status, 400 | 413), "{answer:?}");
         assert!(answer.body["requestId"].is_string(), "{answer:?}");

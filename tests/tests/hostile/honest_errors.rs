@@ -3,7 +3,7 @@
 //! quotes at most 64 characters of it.
 
 use partup_tests::tokens::{auth_args, claims, token};
-use partup_tests::{Api, ServerProcess, TestStore, md5_hex, server_binary, test_bytes};
+use partup_tests::{Answer, Api, ServerProcess, TestStore, md5_hex, server_binary};
 use partup_wire::{ErrorBody, ErrorCode, ListPartsResponse};
 use serde_json::json;
 
@@ -95,6 +95,81 @@ fn quotes_too_much(message: &str, input: &str) -> bool {
     message.contains(&long)
 }
 
+/// One long input sent where an error message quotes it: what, the answer, the input, the code
+/// expected.
+type Echo = (&'static str, Answer, String, ErrorCode);
+
+/// A 10-byte object read with a 3000-character Range that starts past its end: the header, the
+/// answer.
+async fn long_range(api: &Api) -> (String, Answer) {
+    api.upload_whole("mine/range.bin", &[b"0123456789".to_vec()])
+        .await;
+    // Spaces are allowed before the range, so the header's first 65 characters are its own.
+    let range = format!("bytes={}100-", " ".repeat(3000));
+    let response = api
+        .http
+        .get(format!("{}/v1/objects/mine/range.bin", api.base))
+        .header("range", &range)
+        .send()
+        .await
+        .unwrap();
+    (range, Api::answer(response).await)
+}
+
+/// Sends every long input, as `api` (whose token writes and reads `mine/`).
+async fn long_inputs(api: &Api) -> Vec<Echo> {
+    let segment = "k".repeat(250);
+    let key = format!("{segment}/{segment}/{segment}/{segment}");
+    let long_id = "f".repeat(5000);
+    let id = api.init("mine/a.bin").await.upload_id;
+    let complete_with = |entry: serde_json::Value| {
+        let body = json!({"uploadId": id, "completeMultipartUpload": [entry]});
+        async move { api.post_json("uploadComplete", &body).await }
+    };
+    let number = "9".repeat(3000);
+    let md5 = "f".repeat(3000);
+    let (range, ranged) = long_range(api).await;
+    vec![
+        (
+            "a key outside the token's scope",
+            api.post_json("uploadInit", &json!({"resourceKey": key}))
+                .await,
+            key.clone(),
+            ErrorCode::AccessDenied,
+        ),
+        (
+            "a 5000-character uploadId",
+            api.list_parts(&long_id).await,
+            long_id,
+            ErrorCode::NoSuchUpload,
+        ),
+        (
+            "a long key that names no object",
+            Api::answer(api.get_object(&format!("mine/{key}")).await).await,
+            format!("mine/{key}"),
+            ErrorCode::NoSuchKey,
+        ),
+        (
+            "a 3000-digit partNumber",
+            complete_with(json!({"partNumber": number, "md5": md5_hex(b"x")})).await,
+            number.clone(),
+            ErrorCode::InvalidArgument,
+        ),
+        (
+            "a 3000-character md5",
+            complete_with(json!({"partNumber": 1, "md5": md5})).await,
+            md5.clone(),
+            ErrorCode::InvalidArgument,
+        ),
+        (
+            "a 3000-character Range",
+            ranged,
+            range,
+            ErrorCode::InvalidRange,
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn every_message_that_quotes_input_quotes_at_most_64_characters() {
     let mut args = auth_args();
@@ -103,81 +178,34 @@ async fn every_message_that_quotes_input_quotes_at_most_64_characters() {
     let server = partup_tests::TestServer::start(&args).await;
     let scope = json!({"write": ["mine/"], "read": ["mine/"]});
     let api = Api::with_token(&server.base_url(), &token(&claims("alice", scope)));
-    let segment = "k".repeat(250);
-    let key = format!("{segment}/{segment}/{segment}/{segment}");
-    let long_id = "f".repeat(5000);
-    let mut checked = Vec::new();
-    let outside = api
-        .post_json("uploadInit", &json!({"resourceKey": key}))
-        .await;
-    checked.push((
-        "key outside the scope",
-        outside.error(ErrorCode::AccessDenied),
-        key.clone(),
-    ));
-    let unknown = api.list_parts(&long_id).await;
-    checked.push((
-        "a 5000-character uploadId",
-        unknown.error(ErrorCode::NoSuchUpload),
-        long_id.clone(),
-    ));
-    let read = api.get_object(&format!("mine/{key}")).await;
-    let read = Api::answer(read).await;
-    checked.push((
-        "reading an object of a long key",
-        read.error(ErrorCode::NoSuchKey),
-        key.clone(),
-    ));
-    let bad_number = "9".repeat(3000);
-    let id = api.init("mine/a.bin").await.upload_id;
-    api.upload_part(&id, 1, &test_bytes(1, 10)).await;
-    let complete = api
-        .post_json("uploadComplete", &json!({"uploadId": id, "completeMultipartUpload": [{"partNumber": bad_number, "md5": md5_hex(b"x")}]}))
-        .await;
-    checked.push((
-        "a 3000-digit partNumber",
-        complete.error(ErrorCode::InvalidArgument),
-        bad_number.clone(),
-    ));
-    let field = "f".repeat(3000);
-    let odd_field = api
-        .post_json(
-            "uploadComplete",
-            &json!({"uploadId": id, "completeMultipartUpload": [{"partNumber": 1, "md5": field}]}),
-        )
-        .await;
-    checked.push((
-        "a 3000-character md5",
-        odd_field.error(ErrorCode::InvalidArgument),
-        field.clone(),
-    ));
-    let range = format!("bytes={}-", "9".repeat(3000));
-    let (done_key, _) = api
-        .upload_whole("mine/range.bin", &[b"0123456789".to_vec()])
-        .await;
-    assert!(!done_key.is_empty());
-    let ranged = api
-        .http
-        .get(format!("{}/v1/objects/mine/range.bin", server.base_url()))
-        .header("range", &range)
-        .send()
-        .await
-        .unwrap();
-    let ranged = Api::answer(ranged).await;
-    let ranged_message = ranged.body["message"].as_str().unwrap_or("").to_owned();
-    checked.push(("a 3000-character Range", ranged_message, range.clone()));
-    let longest = checked.iter().map(|(_, m, _)| m.len()).max().unwrap();
-    let too_long: Vec<&str> = checked
+    let echoes = long_inputs(&api).await;
+    let message = |answer: &Answer| answer.body["message"].as_str().unwrap_or("").to_owned();
+    let longest = echoes
         .iter()
-        .filter(|(_, m, i)| quotes_too_much(m, i))
-        .map(|(what, _, _)| *what)
+        .map(|(_, a, _, _)| message(a).len())
+        .max()
+        .unwrap();
+    let too_long: Vec<&str> = echoes
+        .iter()
+        .filter(|(_, a, input, _)| quotes_too_much(&message(a), input))
+        .map(|(what, ..)| *what)
         .collect();
+    let intact = api.object_bytes("mine/range.bin").await == b"0123456789";
     record(Outcome {
         attack: "keys, ids, part numbers, md5s and a Range header thousands of characters long",
-        answer_seen: format!("messages of at most {longest} characters"),
-        legitimate_upload_finished: Some(true),
-        lost: "nothing".into(),
+        answer_seen: format!("their codes, messages of at most {longest} characters"),
+        legitimate_upload_finished: Some(intact),
+        lost: if intact {
+            "nothing".into()
+        } else {
+            "the object read back differs".into()
+        },
     });
-    assert!(too_long.is_empty(), "{too_long:?}: {checked:?}");
-    assert!(longest < 300, "{checked:?}");
+    assert!(too_long.is_empty(), "{too_long:?}");
+    assert!(longest < 300, "{longest}");
+    for (what, answer, _, code) in echoes {
+        let text = answer.error(code);
+        assert!(!text.is_empty(), "{what}");
+    }
+    assert!(intact);
 }
