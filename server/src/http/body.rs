@@ -5,9 +5,11 @@
 //! generic JSON value first: unknown fields are skipped without being kept, and lists are bounded
 //! while they are parsed, so what a body costs after parsing is no more than its typed result.
 //! Bodies past [`FREE_BODY_BYTES`] share one memory budget ([`LARGE_BODIES_BUDGET`]): a body that
-//! needs more waits for its turn instead of the server holding every large body at once.
+//! needs more waits for its turn (at most [`LARGE_BODY_WAIT`], then `503` with `Retry-After`)
+//! instead of the server holding every large body at once.
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -15,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use partup_wire::{MAX_FIELDS_BODY_BYTES, MAX_JSON_BODY_BYTES};
+use partup_wire::{ErrorCode, MAX_FIELDS_BODY_BYTES, MAX_JSON_BODY_BYTES};
 use serde::de::DeserializeOwned;
 use serde::de::value::MapDeserializer;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -28,6 +30,10 @@ use crate::http::drain::{SharedBody, worth_draining};
 pub const FREE_BODY_BYTES: usize = 64 << 10;
 /// Bytes that bodies past [`FREE_BODY_BYTES`] may hold in memory together, in KiB permits.
 pub const LARGE_BODIES_BUDGET: usize = 64 << 20;
+/// Longest wait for a share: then `503` with `Retry-After`, before a client that is not read for
+/// this long gives up on its own (reqwest's default TCP user timeout is 30 s).
+pub const LARGE_BODY_WAIT: Duration = Duration::from_secs(20);
+const LARGE_BODY_RETRY_SECONDS: u64 = 5;
 static LARGE_BODIES: LazyLock<Semaphore> =
     LazyLock::new(|| Semaphore::new(LARGE_BODIES_BUDGET >> 10));
 
@@ -49,10 +55,14 @@ pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
 /// bodies hold part of what the other waits for).
 async fn large_body_share(most: usize) -> AppResult<SemaphorePermit<'static>> {
     let kib = (most.saturating_sub(FREE_BODY_BYTES) >> 10) as u32 + 1;
-    LARGE_BODIES
-        .acquire_many(kib)
-        .await
-        .map_err(AppError::internal)
+    match tokio::time::timeout(LARGE_BODY_WAIT, LARGE_BODIES.acquire_many(kib)).await {
+        Ok(share) => share.map_err(AppError::internal),
+        Err(_) => Err(AppError::new(
+            ErrorCode::ServiceUnavailable,
+            "the server is reading too many large request bodies at once; retry shortly",
+        )
+        .retry_after(LARGE_BODY_RETRY_SECONDS)),
+    }
 }
 
 /// A body read whole, with its share of the memory budget (returned when dropped).
@@ -79,7 +89,9 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> AppR
     let most = declared.map_or(limit, |len| len as usize);
     let mut budget = None;
     if most > FREE_BODY_BYTES && declared.is_some() {
-        budget = Some(large_body_share(most).await?);
+        budget = Some(large_body_share(most).await.inspect_err(|_| {
+            tokio::spawn(stream.clone().drain());
+        })?);
     }
     let mut collected = BytesMut::with_capacity(most.min(FREE_BODY_BYTES));
     while let Some(chunk) = stream.next().await {
@@ -91,7 +103,9 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> AppR
             return Err(too_large(limit));
         }
         if size > FREE_BODY_BYTES && budget.is_none() {
-            budget = Some(large_body_share(most).await?);
+            budget = Some(large_body_share(most).await.inspect_err(|_| {
+                tokio::spawn(stream.clone().drain());
+            })?);
         }
         collected.extend_from_slice(&chunk);
     }
