@@ -3,8 +3,10 @@
 //! crashed init left without a record goes after a short grace; staged bytes untouched for the TTL
 //! (at least an hour) go too.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, stream};
 
 use crate::error::AppResult;
 use crate::hooks::event::{Event, EventKind};
@@ -19,6 +21,9 @@ const ORPHAN_GRACE: Duration = Duration::from_secs(60);
 /// Staged bytes are never removed sooner than this, however short the TTL: a slow part may still
 /// be arriving.
 const MIN_STAGING_AGE: Duration = Duration::from_secs(3600);
+
+/// Upload records read at once when recounting.
+const RECORD_READS_AT_ONCE: usize = 16;
 
 /// Result of one stale-upload sweep.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -93,28 +98,41 @@ impl Storage {
     }
 
     /// Makes the admission registry match `listing` (taken from `listing_began` on): only the
-    /// records of uploads it does not count yet are read, for their owner.
+    /// records of uploads it does not count yet are read, for their owner, several at a time (a
+    /// bucket answers each read in milliseconds, and a restart may find thousands).
     async fn recount(&self, listing_began: Instant, listing: &[UploadActivity]) -> AppResult<()> {
-        let counted = self.admission.counted();
-        let mut in_progress = HashMap::new();
-        for listed in listing {
-            if !listed.has_upload_record || listed.completed_age.is_some() {
-                continue;
-            }
-            let id = &listed.upload_id;
-            let owner = match counted.get(id) {
-                Some(owner) => owner.clone(),
-                None => match self.backend.read_record(id, Record::Upload).await? {
-                    Some(content) => records::decode::<UploadRecord>(Record::Upload, &content)
-                        .map_or(Owner::Unknown, |record| Owner::of_record(&record)),
-                    // Removed since the listing.
-                    None => continue,
-                },
-            };
-            in_progress.insert(id.clone(), owner);
+        let mut in_progress = self.admission.counted();
+        let listed: HashSet<&UploadId> = listing
+            .iter()
+            .filter(|l| l.has_upload_record && l.completed_age.is_none())
+            .map(|l| &l.upload_id)
+            .collect();
+        in_progress.retain(|id, _| listed.contains(id));
+        let unknown: Vec<UploadId> = listed
+            .into_iter()
+            .filter(|id| !in_progress.contains_key(*id))
+            .cloned()
+            .collect();
+        let owners: Vec<AppResult<Option<(UploadId, Owner)>>> = stream::iter(unknown)
+            .map(|id| self.owner_of(id))
+            .buffer_unordered(RECORD_READS_AT_ONCE)
+            .collect()
+            .await;
+        for owner in owners {
+            in_progress.extend(owner?);
         }
         self.admission.resync(listing_began, in_progress);
         Ok(())
+    }
+
+    /// Who upload `id` counts against, from its record; `None` once it is gone.
+    async fn owner_of(&self, id: UploadId) -> AppResult<Option<(UploadId, Owner)>> {
+        let Some(content) = self.backend.read_record(&id, Record::Upload).await? else {
+            return Ok(None);
+        };
+        let owner = records::decode::<UploadRecord>(Record::Upload, &content)
+            .map_or(Owner::Unknown, |record| Owner::of_record(&record));
+        Ok(Some((id, owner)))
     }
 
     /// Emits `upload.expired` for a stale upload about to be removed. One that never got its
