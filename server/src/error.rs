@@ -108,6 +108,29 @@ pub fn truncate_for_message(text: &str) -> &str {
     }
 }
 
+/// A parser's message with every `"…"`-quoted piece of input cut to 64 characters (serde quotes
+/// the strings it refuses), and the whole kept to a few lines.
+pub fn truncate_quoted(text: &str) -> String {
+    let mut out = String::new();
+    let (mut quoted, mut run) = (false, 0usize);
+    for c in text.chars().take(4096) {
+        if c == '"' {
+            quoted = !quoted;
+            run = 0;
+        } else if quoted {
+            run += 1;
+            if run > 64 {
+                continue;
+            }
+        }
+        out.push(c);
+        if out.len() >= 256 {
+            break;
+        }
+    }
+    out
+}
+
 /// Carried by error responses until `finish_response` renders the body with the request id.
 #[derive(Debug, Clone)]
 pub struct ErrorReport(pub AppError);

@@ -65,7 +65,10 @@ pub async fn run(
         listen = %address, store = ?config.store, data = %config.data.display(), www = %config.www.display(),
         "partup-server ready on http://{address}/"
     );
-    axum::serve(listener, router::router(state))
+    // The peer address reaches handlers as `ConnectInfo<SocketAddr>` (http/client_address.rs).
+    let service =
+        router::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| format!("server failed: {e}"))?;

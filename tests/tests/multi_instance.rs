@@ -2,7 +2,7 @@
 //! `scripts/test-s3.sh`): one upload's parts go alternately to two `partup-server` processes,
 //! listParts asks one and complete the other; one instance dies mid-upload and the other finishes;
 //! both complete the same upload at once; both sweep at once; a peer delivers the hook events a
-//! killed instance stored.
+//! killed instance stored; each counts the bucket's uploads in progress against its caps.
 
 use std::time::Duration;
 
@@ -185,4 +185,52 @@ async fn a_peer_delivers_the_hook_events_a_killed_instance_stored() {
     assert_eq!(events[1]["type"], "upload.completed");
     assert!(events.iter().all(|e| e["uploadId"] == id.as_str()));
     assert!(received.iter().all(|r| r.signed_validly()));
+}
+
+/// Whether `api`'s uploadInit of `key` is refused with 429 (the other answer must be a 200).
+async fn init_refused(api: &partup_tests::Api, key: &str) -> bool {
+    let answer = api
+        .post_json("uploadInit", &serde_json::json!({"resourceKey": key}))
+        .await;
+    match answer.status {
+        429 => true,
+        _ => {
+            answer.ok::<partup_wire::InitResponse>();
+            false
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_instance_counts_the_uploads_of_the_bucket_at_start_and_at_every_sweep() {
+    // A sweep every 5 s (a quarter of the TTL); nothing goes stale during the test.
+    let caps = [
+        "--max-uploads",
+        "2",
+        "--upload-ttl",
+        "20s",
+        "--min-part-size",
+        "1",
+    ];
+    let a = TestServer::start(&caps).await;
+    let api_a = a.api();
+    let first = api_a.init("caps/1").await.upload_id;
+    api_a.init("caps/2").await;
+    assert!(init_refused(&api_a, "caps/3").await);
+    // An instance started now counts what the bucket holds.
+    let b = a.start_peer(&caps).await;
+    let api_b = b.api();
+    assert!(init_refused(&api_b, "caps/4").await, "counted at start");
+    // A complete on one instance frees the slot on the other by its next sweep.
+    let part = api_a.upload_part(&first, 1, b"done").await;
+    api_a.complete(&first, &[(1, part.md5)]).await;
+    let started = std::time::Instant::now();
+    while init_refused(&api_b, "caps/5").await {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the peer's sweep did not recount"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(api_b.list_parts(&first).await.status, 404, "completed");
 }

@@ -7,7 +7,9 @@
 
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+mod complete_request;
+pub use complete_request::{CompleteRequest, MAX_LISTED_PARTS};
 
 /// Where the multipart API lives; every endpoint is `API_PREFIX/<name>`.
 pub const API_PREFIX: &str = "/v1/multipart/parallel";
@@ -62,8 +64,10 @@ pub const MAX_PART_NUMBER: u32 = 10_000;
 pub const MAX_KEY_BYTES: usize = 1023;
 /// Longest single `/`-separated key segment in bytes.
 pub const MAX_SEGMENT_BYTES: usize = 255;
-/// Limit on every request body other than a part.
+/// Limit on uploadComplete's body (a list of every part number fits many times over).
 pub const MAX_JSON_BODY_BYTES: usize = 4 << 20;
+/// Limit on the bodies of uploadInit, listParts and uploadAbort (a key is at most 1023 bytes).
+pub const MAX_FIELDS_BODY_BYTES: usize = 64 << 10;
 
 /// `POST uploadInit` request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,16 +100,8 @@ pub struct PartInfo {
 #[serde(rename_all = "camelCase")]
 pub struct CompletePart {
     pub part_number: u32,
-    /// Lowercase hex, normalised by [`CompleteRequest::from_json`].
+    /// Lowercase hex (a request's is normalised while it is parsed).
     pub md5: String,
-}
-
-/// `POST uploadComplete` request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CompleteRequest {
-    pub upload_id: String,
-    pub complete_multipart_upload: Vec<CompletePart>,
 }
 
 /// `POST uploadComplete` answer.
@@ -372,72 +368,9 @@ pub fn parse_part_number(text: &str) -> Option<u32> {
     text.parse::<u32>().ok().filter(|n| *n <= MAX_PART_NUMBER)
 }
 
-impl CompleteRequest {
-    /// Validates an `uploadComplete` body already parsed as JSON. Accepts part numbers as JSON
-    /// integers or as strings of 1–5 digits (the seed's example uses strings); the error names the
-    /// field and the entry. Unknown fields are ignored, as JSON APIs usually do.
-    pub fn from_json(body: &Value) -> Result<CompleteRequest, String> {
-        let object = body
-            .as_object()
-            .ok_or("the body must be a JSON object with uploadId and completeMultipartUpload")?;
-        let upload_id = match object.get("uploadId") {
-            Some(Value::String(id)) => id.clone(),
-            Some(_) => return Err("uploadId must be a string".into()),
-            None => return Err("uploadId is missing".into()),
-        };
-        let entries = match object.get("completeMultipartUpload") {
-            Some(Value::Array(entries)) => entries,
-            Some(_) => return Err("completeMultipartUpload must be an array".into()),
-            None => return Err("completeMultipartUpload is missing".into()),
-        };
-        let mut parts = Vec::with_capacity(entries.len());
-        for (index, entry) in entries.iter().enumerate() {
-            let at = format!("completeMultipartUpload[{index}]");
-            let entry = entry
-                .as_object()
-                .ok_or_else(|| format!("{at} must be an object with partNumber and md5"))?;
-            let part_number = match entry.get("partNumber") {
-                Some(Value::Number(n)) => n
-                    .as_u64()
-                    .filter(|n| *n <= MAX_PART_NUMBER as u64)
-                    .map(|n| n as u32)
-                    .ok_or_else(|| {
-                        format!(
-                            "{at}.partNumber must be a whole number from 0 to {MAX_PART_NUMBER}"
-                        )
-                    })?,
-                Some(Value::String(s)) => parse_part_number(s).ok_or_else(|| {
-                    format!(
-                        "{at}.partNumber must be 1-5 decimal digits from 0 to {MAX_PART_NUMBER}"
-                    )
-                })?,
-                Some(_) => {
-                    return Err(format!(
-                        "{at}.partNumber must be a number or a string of digits"
-                    ));
-                }
-                None => return Err(format!("{at}.partNumber is missing")),
-            };
-            let md5 = match entry.get("md5") {
-                Some(Value::String(s)) => parse_md5_hex(s)
-                    .map(|d| md5_to_hex(&d))
-                    .ok_or_else(|| format!("{at}.md5 must be 32 hex digits"))?,
-                Some(_) => return Err(format!("{at}.md5 must be a string of 32 hex digits")),
-                None => return Err(format!("{at}.md5 is missing")),
-            };
-            parts.push(CompletePart { part_number, md5 });
-        }
-        Ok(CompleteRequest {
-            upload_id,
-            complete_multipart_upload: parts,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn keys_follow_the_spec() {
@@ -485,39 +418,6 @@ mod tests {
         for bad in ["10001", "-1", "+1", " 1", "1.0", "", "000001", "1e3"] {
             assert_eq!(parse_part_number(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn complete_request_accepts_strings_and_integers() {
-        let md5 = "d41d8cd98f00b204e9800998ecf8427e";
-        let req = CompleteRequest::from_json(&json!({
-            "uploadId": "u", "extra": true,
-            "completeMultipartUpload": [{"partNumber": "1", "md5": md5.to_uppercase()}, {"partNumber": 5, "md5": md5}]
-        }))
-        .unwrap();
-        assert_eq!(
-            req.complete_multipart_upload[0],
-            CompletePart {
-                part_number: 1,
-                md5: md5.into()
-            }
-        );
-        assert_eq!(req.complete_multipart_upload[1].part_number, 5);
-        let err = CompleteRequest::from_json(&json!({
-            "uploadId": "u", "completeMultipartUpload": [{"partNumber": 1, "md5": md5}, {"partNumber": 2.5, "md5": md5}]
-        }))
-        .unwrap_err();
-        assert!(
-            err.contains("completeMultipartUpload[1].partNumber"),
-            "{err}"
-        );
-        let err = CompleteRequest::from_json(&json!({"completeMultipartUpload": []})).unwrap_err();
-        assert!(err.contains("uploadId"), "{err}");
-        let err = CompleteRequest::from_json(
-            &json!({"uploadId": "u", "completeMultipartUpload": [{"partNumber": 1}]}),
-        )
-        .unwrap_err();
-        assert!(err.contains("[0].md5"), "{err}");
     }
 
     #[test]

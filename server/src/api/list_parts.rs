@@ -1,30 +1,30 @@
 //! `POST listParts` (JSON or form body) and `GET listParts?uploadId=…`: the parts stored so far.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use partup_wire::ListPartsResponse;
-use serde_json::{Map, Value};
 
+use crate::api::UploadIdRequest;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::http::AppState;
-use crate::http::body::{Fields, upload_id_field};
+use crate::http::body::{Fields, QueryFields};
 use crate::storage::UploadId;
 
 pub async fn handle_post(
     State(state): State<AppState>,
     caller: Caller,
-    Fields(fields): Fields,
+    Fields(request): Fields<UploadIdRequest>,
 ) -> AppResult<Json<ListPartsResponse>> {
-    list(&state, &caller, upload_id_field(&fields)?).await
+    list(&state, &caller, request.upload_id()?).await
 }
 
 pub async fn handle_get(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<Map<String, Value>>,
+    QueryFields(request): QueryFields<UploadIdRequest>,
 ) -> AppResult<Json<ListPartsResponse>> {
-    list(&state, &caller, upload_id_field(&query)?).await
+    list(&state, &caller, request.upload_id()?).await
 }
 
 async fn list(

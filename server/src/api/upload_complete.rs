@@ -10,16 +10,14 @@ use partup_wire::{CompleteRequest, CompleteResponse};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
-use crate::http::body::JsonObject;
+use crate::http::body::JsonBody;
 use crate::storage::UploadId;
 
 pub async fn handle(
     State(state): State<AppState>,
     caller: Caller,
-    JsonObject(fields): JsonObject,
+    JsonBody(request): JsonBody<CompleteRequest>,
 ) -> AppResult<Json<CompleteResponse>> {
-    let request = CompleteRequest::from_json(&serde_json::Value::Object(fields))
-        .map_err(AppError::invalid_argument)?;
     let upload_id = UploadId::parse(&request.upload_id)?;
     let storage = state.storage.clone();
     let id = upload_id.clone();

@@ -14,7 +14,7 @@ use partup_wire::{PartInfo, parse_md5_hex, parse_part_number};
 
 use crate::auth::Caller;
 use crate::config::FORM_OVERHEAD_BYTES;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, truncate_for_message};
 use crate::http::AppState;
 use crate::http::body::declared_length;
 use crate::http::drain::{SharedBody, worth_draining};
@@ -24,7 +24,7 @@ fn multer_error(err: multer::Error, max_part_size: u64) -> AppError {
     match err {
         multer::Error::FieldSizeExceeded { field_name, .. } => AppError::too_large(format!(
             "form field '{}' is longer than {FORM_OVERHEAD_BYTES} bytes",
-            field_name.unwrap_or_default()
+            truncate_for_message(&field_name.unwrap_or_default())
         )),
         multer::Error::StreamSizeExceeded { .. } => AppError::too_large(format!(
             "the request is larger than the part limit of {max_part_size} bytes plus {FORM_OVERHEAD_BYTES} bytes of form"
@@ -32,7 +32,11 @@ fn multer_error(err: multer::Error, max_part_size: u64) -> AppError {
         multer::Error::StreamReadFailed(e) => AppError::malformed(format!(
             "the request body broke off before the form ended: {e}"
         )),
-        other => AppError::malformed(format!("the multipart form is malformed: {other}")),
+        // multer's messages may quote field names and headers the client sent.
+        other => AppError::malformed(format!(
+            "the multipart form is malformed: {}",
+            truncate_for_message(&other.to_string())
+        )),
     }
 }
 
@@ -49,14 +53,16 @@ pub async fn handle(
         Err(refused) => Err(refused),
     };
     // Any refusal may come before the body was read (no token, a dead upload, a bad field, a size
-    // over the limit): read the rest so the client sees the answer rather than a reset connection.
+    // over the limit). It is answered at once; the rest of the body is never parsed or staged, only
+    // read and thrown away in the background (within the drain's bounds) so that a client still
+    // sending hears the answer rather than a reset connection.
     if result.is_err()
         && worth_draining(
             declared_length(&headers),
             state.config.max_part_size + FORM_OVERHEAD_BYTES,
         )
     {
-        body.drain().await;
+        tokio::spawn(body.drain());
     }
     result.map(Json)
 }
@@ -188,8 +194,9 @@ async fn receive(
         .await
 }
 
-/// Receives `content` into storage, which counts it against the part-size limit and, when the
-/// fields before it named the upload, against the upload's `maxSize`.
+/// Receives `content` into storage, which counts it against the part-size limit and the upload's
+/// size cap (its token's `maxSize` or `--max-object-size`; only the latter when the fields before it
+/// did not name the upload).
 async fn receive_content(
     state: &AppState,
     upload: Option<(&UploadId, &UploadRecord, Option<u32>)>,
@@ -200,7 +207,8 @@ async fn receive_content(
         Some((id, record, part_number)) => {
             state.storage.part_budget(id, record, part_number).await?
         }
-        None => None,
+        // Bytes before `uploadId` still count against the server's cap while they arrive.
+        None => Some(state.storage.unknown_upload_budget()),
     };
     let mut part = state.storage.begin_part(destination, budget).await?;
     while let Some(chunk) = field

@@ -131,6 +131,7 @@ mod tests {
             sub: Some("alice".into()),
             max_size: None,
             replace: None,
+            client: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod client_address;
 pub mod cors;
 pub mod drain;
 pub mod health;

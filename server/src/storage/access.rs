@@ -1,13 +1,14 @@
 //! The rules of upload tokens that need stored state (SPEC.md "Authorization"), written once for
 //! every flow: an upload belongs to the `sub` that started it (anyone else is told it does not
 //! exist), its key must stay in the caller's write scope, it holds at most the `maxSize` of the
-//! token that started it, and with `replace: false` it never replaces an object.
+//! token that started it (or `--max-object-size`, whichever is smaller), and with `replace: false` it never replaces an object.
 
 use partup_wire::ErrorCode;
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, truncate_for_message};
-use crate::storage::incoming_part::UploadBudget;
+use crate::storage::admission::Owner;
+use crate::storage::incoming_part::{SizeCap, UploadBudget};
 use crate::storage::records::{self, Record, UploadRecord};
 use crate::storage::upload_id::UploadId;
 use crate::storage::uploads::Storage;
@@ -48,17 +49,31 @@ impl Storage {
         }
     }
 
+    /// The most bytes the upload `record` may hold (see [`SizeCap`]).
+    pub fn size_cap(&self, record: &UploadRecord) -> SizeCap {
+        SizeCap::of(record.max_size, self.limits.max_object_size)
+    }
+
+    /// Refuses an upload `caller` starts when it says it will hold `size` bytes, more than its cap
+    /// (the token's `maxSize` or `--max-object-size`) allows.
+    pub fn check_declared_size(&self, caller: &Caller, size: u64) -> AppResult<()> {
+        let max_size = caller.grant().and_then(|g| g.scope.max_size);
+        let cap = SizeCap::of(max_size, self.limits.max_object_size);
+        UploadBudget { cap, stored: 0 }.check(size)
+    }
+
     /// The room the upload `record` has for part `part_number` (counted as new when not known
-    /// yet): `None` without a `maxSize`.
+    /// yet): `None` when parts within the part-size limit cannot reach its cap anyway.
     pub async fn part_budget(
         &self,
         upload_id: &UploadId,
         record: &UploadRecord,
         part_number: Option<u32>,
     ) -> AppResult<Option<UploadBudget>> {
-        let Some(max_size) = record.max_size else {
+        let cap = self.size_cap(record);
+        if !cap.reachable_with(self.limits.max_part_size) {
             return Ok(None);
-        };
+        }
         let stored = self
             .backend
             .stored_parts(upload_id)
@@ -67,7 +82,16 @@ impl Storage {
             .filter(|part| Some(part.part_number) != part_number)
             .map(|part| part.digest.size)
             .sum();
-        Ok(Some(UploadBudget { max_size, stored }))
+        Ok(Some(UploadBudget { cap, stored }))
+    }
+
+    /// The room a part whose upload is not known yet (its `content` came before `uploadId`) has:
+    /// the server's cap alone; the upload's own is checked when the part is committed.
+    pub fn unknown_upload_budget(&self) -> UploadBudget {
+        UploadBudget {
+            cap: SizeCap::of(None, self.limits.max_object_size),
+            stored: 0,
+        }
     }
 
     /// Refuses with `code` when an object `resource_key` exists.
@@ -88,16 +112,11 @@ impl Storage {
         ))
     }
 
-    /// uploadComplete's checks of the upload's token: the object's `size` within its `maxSize`,
-    /// and no object to replace with `replace: false` (`ObjectExists`).
+    /// uploadComplete's checks of the upload's token and the server's limit: the object's `size`
+    /// within its cap, and no object to replace with `replace: false` (`ObjectExists`).
     pub(super) async fn may_assemble(&self, record: &UploadRecord, size: u64) -> AppResult<()> {
-        if let Some(max_size) = record.max_size {
-            UploadBudget {
-                max_size,
-                stored: 0,
-            }
-            .check(size)?;
-        }
+        let cap = self.size_cap(record);
+        UploadBudget { cap, stored: 0 }.check(size)?;
         if !record.may_replace() {
             self.refuse_existing(&record.resource_key, ErrorCode::ObjectExists)
                 .await?;
@@ -106,9 +125,11 @@ impl Storage {
     }
 }
 
-/// The record of a new upload of `resource_key` by `caller`, whose token must allow writing it.
+/// The record of a new upload of `resource_key` by `caller`, whose token must allow writing it;
+/// `owner` is who the upload counts against (an anonymous client's address is recorded).
 pub(super) fn new_record(
     caller: &Caller,
+    owner: &Owner,
     resource_key: &str,
     created_unix_ms: u64,
 ) -> AppResult<UploadRecord> {
@@ -120,6 +141,10 @@ pub(super) fn new_record(
         sub: grant.map(|g| g.sub.clone()),
         max_size: grant.and_then(|g| g.scope.max_size),
         replace: grant.map(|g| g.scope.replace),
+        client: match owner {
+            Owner::Address(client) if grant.is_none() => Some(client.clone()),
+            _ => None,
+        },
     })
 }
 

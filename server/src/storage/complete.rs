@@ -72,6 +72,8 @@ impl Storage {
         self.backend
             .write_record(upload_id, Record::Completed, &records::encode(&done)?)
             .await?;
+        // From here the upload is no longer in progress: its slot is free for another.
+        self.admission.release(upload_id);
         // The parts are no longer needed; if freeing them fails, the sweep removes the whole upload
         // with its completion record later.
         if let Err(e) = self.backend.discard_parts(upload_id).await {

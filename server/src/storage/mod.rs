@@ -9,6 +9,7 @@
 //! only the primitive operations of [`backend::Backend`].
 
 pub mod access;
+pub mod admission;
 pub mod backend;
 mod complete;
 mod event_queue;
@@ -28,7 +29,7 @@ use crate::config::{Config, StoreKind};
 use backend::Backend;
 pub use backend::PartDestination;
 pub use event_queue::{EventKey, EventQueue, EventStore};
-pub use incoming_part::{IncomingPart, UploadBudget};
+pub use incoming_part::{CapSource, IncomingPart, SizeCap, UploadBudget};
 pub use objects::{ByteRange, ObjectMeta, ObjectRead, ReadPlan};
 pub use records::UploadRecord;
 pub use sweep::SweepReport;
@@ -60,13 +61,22 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, String> {
     let limits = PartLimits {
         max_part_size: config.max_part_size,
         min_part_size: config.min_part_size,
+        max_object_size: config.limits.max_object_size,
     };
-    let storage = Storage::new(backend, limits);
-    if config.hook_url.is_none() {
-        return Ok(Arc::new(storage));
+    let caps = admission::AdmissionLimits {
+        max_uploads: config.limits.max_uploads,
+        max_uploads_per_client: config.limits.max_uploads_per_client,
+    };
+    let mut storage = Storage::new(backend, limits, caps);
+    if config.hook_url.is_some() {
+        let events = events.ok_or("--hook-url needs a store that can queue events")?;
+        storage = storage.with_events(Arc::new(EventQueue::new(events)));
     }
-    let events = events.ok_or("--hook-url needs a store that can queue events")?;
-    Ok(Arc::new(
-        storage.with_events(Arc::new(EventQueue::new(events))),
-    ))
+    // The caps count what the store holds, so a restart does not reset them. A store that cannot
+    // be listed now is recounted by the next sweep.
+    match storage.recount_uploads().await {
+        Ok(in_progress) => tracing::info!(in_progress, "uploads in progress counted"),
+        Err(e) => tracing::warn!("cannot count the uploads in progress yet: {}", e.message),
+    }
+    Ok(Arc::new(storage))
 }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use partup_wire::ErrorCode;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, truncate_for_message};
 use crate::storage::backend::{ByteStream, ReadFailure};
 use crate::storage::uploads::Storage;
 
@@ -81,7 +81,10 @@ impl Storage {
             let Some(object) = self.backend.open_object(resource_key).await? else {
                 return Err(AppError::new(
                     ErrorCode::NoSuchKey,
-                    format!("no object is stored under '{resource_key}'"),
+                    format!(
+                        "no object is stored under '{}'",
+                        truncate_for_message(resource_key)
+                    ),
                 ));
             };
             let meta = ObjectMeta {

@@ -41,6 +41,10 @@ pub struct UploadRecord {
     /// That token's `replace`; `None` (anonymous) replaces as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace: Option<bool>,
+    /// Without tokens, the client the upload counts against for `--max-uploads-per-client` (its
+    /// address, see `admission::client_key`), so a restart counts it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 impl UploadRecord {

@@ -3,10 +3,14 @@
 //! crashed init left without a record goes after a short grace; staged bytes untouched for the TTL
 //! (at least an hour) go too.
 
-use std::time::Duration;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, stream};
 
 use crate::error::AppResult;
 use crate::hooks::event::{Event, EventKind};
+use crate::storage::admission::Owner;
 use crate::storage::backend::UploadActivity;
 use crate::storage::records::{self, COMPLETED_RECORD_RETENTION, Record, UploadRecord};
 use crate::storage::upload_id::UploadId;
@@ -17,6 +21,9 @@ const ORPHAN_GRACE: Duration = Duration::from_secs(60);
 /// Staged bytes are never removed sooner than this, however short the TTL: a slow part may still
 /// be arriving.
 const MIN_STAGING_AGE: Duration = Duration::from_secs(3600);
+
+/// Upload records read at once when recounting.
+const RECORD_READS_AT_ONCE: usize = 16;
 
 /// Result of one stale-upload sweep.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -46,12 +53,15 @@ fn verdict(activity: &UploadActivity, ttl: Duration) -> Verdict {
 }
 
 impl Storage {
-    /// Aborts uploads untouched for longer than `ttl` and drops completion records past retention.
+    /// Aborts uploads untouched for longer than `ttl` and drops completion records past retention;
+    /// then recounts the uploads in progress from the same listing (`admission.rs`).
     /// Two instances sweeping at once both delete the same things: harmless.
     pub async fn sweep(&self, ttl: Duration) -> AppResult<SweepReport> {
         let mut report = SweepReport::default();
-        for listed in self.backend.list_uploads().await? {
-            if verdict(&listed, ttl) == Verdict::Keep {
+        let listing_began = Instant::now();
+        let listing = self.backend.list_uploads().await?;
+        for listed in &listing {
+            if verdict(listed, ttl) == Verdict::Keep {
                 continue;
             }
             let upload_id = &listed.upload_id;
@@ -69,11 +79,60 @@ impl Storage {
                 Verdict::RemoveFinished => report.finished_records_removed += 1,
             }
             self.backend.remove_upload(upload_id).await?;
+            self.admission.release(upload_id);
         }
+        self.recount(listing_began, &listing).await?;
         self.backend
             .remove_stale_staging(ttl.max(MIN_STAGING_AGE))
             .await?;
         Ok(report)
+    }
+
+    /// Counts the uploads in progress from the store's listing (at start: a restart counts what
+    /// the store holds, not zero).
+    pub async fn recount_uploads(&self) -> AppResult<usize> {
+        let listing_began = Instant::now();
+        let listing = self.backend.list_uploads().await?;
+        self.recount(listing_began, &listing).await?;
+        Ok(self.admission.in_progress())
+    }
+
+    /// Makes the admission registry match `listing` (taken from `listing_began` on): only the
+    /// records of uploads it does not count yet are read, for their owner, several at a time (a
+    /// bucket answers each read in milliseconds, and a restart may find thousands).
+    async fn recount(&self, listing_began: Instant, listing: &[UploadActivity]) -> AppResult<()> {
+        let mut in_progress = self.admission.counted();
+        let listed: HashSet<&UploadId> = listing
+            .iter()
+            .filter(|l| l.has_upload_record && l.completed_age.is_none())
+            .map(|l| &l.upload_id)
+            .collect();
+        in_progress.retain(|id, _| listed.contains(id));
+        let unknown: Vec<UploadId> = listed
+            .into_iter()
+            .filter(|id| !in_progress.contains_key(*id))
+            .cloned()
+            .collect();
+        let owners: Vec<AppResult<Option<(UploadId, Owner)>>> = stream::iter(unknown)
+            .map(|id| self.owner_of(id))
+            .buffer_unordered(RECORD_READS_AT_ONCE)
+            .collect()
+            .await;
+        for owner in owners {
+            in_progress.extend(owner?);
+        }
+        self.admission.resync(listing_began, in_progress);
+        Ok(())
+    }
+
+    /// Who upload `id` counts against, from its record; `None` once it is gone.
+    async fn owner_of(&self, id: UploadId) -> AppResult<Option<(UploadId, Owner)>> {
+        let Some(content) = self.backend.read_record(&id, Record::Upload).await? else {
+            return Ok(None);
+        };
+        let owner = records::decode::<UploadRecord>(Record::Upload, &content)
+            .map_or(Owner::Unknown, |record| Owner::of_record(&record));
+        Ok(Some((id, owner)))
     }
 
     /// Emits `upload.expired` for a stale upload about to be removed. One that never got its

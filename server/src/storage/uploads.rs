@@ -2,6 +2,7 @@
 //! progress" means (`upload.json` present, no `completed.json`) and who may go on with an upload
 //! are written once in `access.rs`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -11,6 +12,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::hooks::event::{Event, EventKind};
 use crate::storage::access;
+use crate::storage::admission::{Admission, AdmissionLimits, Owner, Reservation, client_key};
 use crate::storage::backend::{Backend, PartDestination, StoredPart};
 use crate::storage::event_queue::EventQueue;
 use crate::storage::incoming_part::{IncomingPart, UploadBudget};
@@ -18,13 +20,15 @@ use crate::storage::keyed_locks::KeyedLocks;
 use crate::storage::records;
 use crate::storage::upload_id::UploadId;
 
-/// The limits of SPEC.md §2 and §3 that storage enforces.
+/// The size limits of SPEC.md §2, §3 and "Limits" that storage enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct PartLimits {
     /// Largest part accepted (`--max-part-size`).
     pub max_part_size: u64,
     /// Smallest size of every listed part but the last (`--min-part-size`).
     pub min_part_size: u64,
+    /// Largest object an upload may complete into (`--max-object-size`).
+    pub max_object_size: u64,
 }
 
 /// The uploads and objects of one backend, with SPEC.md's rules. Its flows: here (an upload in
@@ -36,15 +40,22 @@ pub struct Storage {
     pub(super) key_locks: KeyedLocks,
     /// Where events go when hooks are on (`event_queue.rs`).
     pub(super) events: Option<Arc<EventQueue>>,
+    /// The uploads in progress and their caps (`admission.rs`).
+    pub(super) admission: Arc<Admission>,
 }
 
 impl Storage {
-    pub fn new(backend: Arc<dyn Backend>, limits: PartLimits) -> Storage {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        limits: PartLimits,
+        admission: AdmissionLimits,
+    ) -> Storage {
         Storage {
             backend,
             limits,
             key_locks: KeyedLocks::default(),
             events: None,
+            admission: Admission::new(admission),
         }
     }
 
@@ -61,19 +72,32 @@ impl Storage {
         self.events.clone()
     }
 
+    /// Takes a slot for an upload `caller` (from `address`, which counts without tokens) is about
+    /// to start, or refuses with `429 TooManyUploads` (see `admission.rs`). Taken before anything
+    /// else is asked or written; [`Storage::init_upload`] needs it.
+    pub fn admit(&self, caller: &Caller, address: Option<IpAddr>) -> AppResult<Reservation> {
+        let owner = match caller.grant() {
+            Some(grant) => Owner::Sub(grant.sub.clone()),
+            None => Owner::Address(client_key(address)),
+        };
+        self.admission.admit(owner)
+    }
+
     /// Starts an upload of `resource_key` (already validated) for `caller`, whose token must allow
-    /// writing it (and, with `replace: false`, no object may exist); answers the new id and
-    /// whether a completed object with this key exists now.
+    /// writing it (and, with `replace: false`, no object may exist), in the slot `reservation`;
+    /// answers the new id and whether a completed object with this key exists now.
     pub async fn init_upload(
         &self,
         caller: &Caller,
         resource_key: &str,
+        reservation: Reservation,
     ) -> AppResult<(UploadId, bool)> {
         let created_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64;
-        let record = access::new_record(caller, resource_key, created_unix_ms)?;
+        let record =
+            access::new_record(caller, reservation.owner(), resource_key, created_unix_ms)?;
         if !record.may_replace() {
             self.refuse_existing(resource_key, ErrorCode::AccessDenied)
                 .await?;
@@ -82,12 +106,14 @@ impl Storage {
         self.backend
             .create_upload(&upload_id, &records::encode(&record)?)
             .await?;
+        reservation.bind(&upload_id);
         // After the upload exists (a receiver may look at it at once), before the answer.
         if let Err(e) = self
             .emit(Event::new(EventKind::Created, &upload_id, &record))
             .await
         {
             let _ = self.backend.remove_upload(&upload_id).await;
+            self.admission.release(&upload_id);
             return Err(e);
         }
         let exists = self.backend.object_exists(resource_key).await?;
@@ -166,7 +192,9 @@ impl Storage {
         let record = self.upload_in_progress(upload_id, caller).await?;
         self.emit(Event::new(EventKind::Aborted, upload_id, &record))
             .await?;
-        self.backend.remove_upload(upload_id).await
+        self.backend.remove_upload(upload_id).await?;
+        self.admission.release(upload_id);
+        Ok(())
     }
 
     /// Whether a completed object with this key exists now (what uploadInit answers as `isExist`).

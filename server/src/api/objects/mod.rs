@@ -21,7 +21,7 @@ use partup_wire::{ErrorCode, OBJECTS_PREFIX, validate_resource_key};
 use percent_encoding::percent_decode_str;
 
 use self::conditional::{Conditions, Outcome};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, truncate_for_message};
 use crate::http::AppState;
 use crate::http::auth::Reader;
 use crate::storage::{ObjectMeta, ObjectRead};
@@ -185,7 +185,7 @@ fn unsatisfiable(requested: Option<&str>, size: u64) -> Response {
         ErrorCode::InvalidRange,
         format!(
             "the range '{}' lies outside the object's {size} bytes",
-            requested.unwrap_or_default()
+            truncate_for_message(requested.unwrap_or_default())
         ),
     )
     .into_response();
