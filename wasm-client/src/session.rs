@@ -165,10 +165,12 @@ impl Session {
         self.retrying(endpoint, policy, |_| {}, attempt).await
     }
 
-    /// uploadInit.
-    pub async fn init(&self, resource_key: &str) -> Result<InitResponse, UploadError> {
+    /// uploadInit, declaring the file's size so an upload that could never complete is refused
+    /// before a byte is sent.
+    pub async fn init(&self, resource_key: &str, size: u64) -> Result<InitResponse, UploadError> {
         let request = InitRequest {
             resource_key: resource_key.to_string(),
+            size: Some(size),
         };
         let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
         let init: InitResponse = self

@@ -121,7 +121,10 @@ impl UploadTask {
         {
             return Ok(resumed);
         }
-        let init = self.session.init(&self.resource_key).await?;
+        let init = self
+            .session
+            .init(&self.resource_key, self.file.size() as u64)
+            .await?;
         self.existed.set(init.is_exist);
         if init.is_exist && !self.hooks.replace_existing(&init.upload_id).await? {
             return Err(self.hooks.declined_error());

@@ -74,6 +74,10 @@ pub const MAX_FIELDS_BODY_BYTES: usize = 64 << 10;
 #[serde(rename_all = "camelCase")]
 pub struct InitRequest {
     pub resource_key: String,
+    /// The object's size in bytes, when the client knows it: an upload that could never complete
+    /// (over `--max-object-size` or the token's `maxSize`) is refused at once (SPEC.md §1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 /// `POST uploadInit` answer.
