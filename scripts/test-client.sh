@@ -21,8 +21,10 @@ cargo build -p partup-server -p partup-tests --bin partup-server --bin fault-pro
 data_dir="$(mktemp -d)"
 remove_on_exit "$data_dir" "$data_dir.server.log" "$data_dir.proxy.log"
 
+# --max-object-size: above the suite's largest upload (50 MiB), below the file that must be refused.
 start_service server_url "$data_dir.server.log" "$CARGO_TARGET_DIR/debug/partup-server" \
-  --listen 127.0.0.1:0 --data "$data_dir" --www "$data_dir/www" --cors-origin '*' --min-part-size 1024
+  --listen 127.0.0.1:0 --data "$data_dir" --www "$data_dir/www" --cors-origin '*' --min-part-size 1024 \
+  --max-object-size 64MiB
 wait_healthy "$server_url/healthz" || { echo "server did not start"; cat "$data_dir.server.log"; exit 1; }
 start_service proxy_url "$data_dir.proxy.log" "$CARGO_TARGET_DIR/debug/fault-proxy" \
   --listen 127.0.0.1:0 --upstream "$server_url"

@@ -178,6 +178,9 @@ impl UploadError {
             Code::Server(ErrorCode::AccessDenied) => Reason::AccessDenied,
             Code::Server(ErrorCode::ObjectExists) => Reason::ObjectExists,
             Code::Server(ErrorCode::InsufficientStorage) => Reason::ServerFull,
+            // Over --max-object-size or the token's maxSize (at uploadInit, which is told the
+            // file's size, or while parts arrive): the file, not a request, is too large.
+            Code::Server(ErrorCode::EntityTooLarge) => Reason::FileTooLarge,
             _ => reason_for_status(status, Reason::Rejected),
         };
         UploadError {

@@ -431,3 +431,31 @@ async fn the_servers_own_retry_after_crosses_cors_and_is_honoured() {
         "failed after {elapsed} ms despite Retry-After: {seconds}"
     );
 }
+
+/// The main test server's `--max-object-size` (scripts/test-client.sh).
+const SERVER_MAX_OBJECT_SIZE: u64 = 64 * MIB;
+
+#[wasm_bindgen_test]
+async fn a_file_over_the_servers_object_size_is_refused_at_init_before_any_part_is_sent() {
+    set_proxy_rules(proxy(), json!({})).await;
+    let file = make_file(SERVER_MAX_OBJECT_SIZE + 1, 62, "huge.bin");
+    let upload = start(&uploader(4, &[]), &file, &unique_key("huge.bin"));
+    let error = finish(&upload)
+        .await
+        .expect_err("a file over --max-object-size must be refused");
+    let stats = proxy_stats_at(proxy()).await;
+    console_log!(
+        "file over --max-object-size: {} / {stats}",
+        text(&error, "message")
+    );
+    assert_eq!(error_code(&error), "EntityTooLarge");
+    assert_eq!(error_reason(&error), "file-too-large");
+    assert_eq!(get(&error, "status").as_f64(), Some(413.0));
+    assert_eq!(stat(&stats, "initRequests"), 1, "refused once, not retried");
+    assert_eq!(
+        stat(&stats, "partRequests"),
+        0,
+        "no byte of the file was sent"
+    );
+    assert_eq!(retries_of(&upload), 0);
+}
