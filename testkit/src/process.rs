@@ -44,11 +44,20 @@ fn listening_address(line: &str) -> Option<SocketAddr> {
 /// on, and returns it. Its stdout is read on to the end on a thread of its own, so that a
 /// process logging there never blocks on a full pipe.
 pub async fn announced_address(child: &mut Child) -> SocketAddr {
+    announced_address_and_output(child).await.0
+}
+
+/// Like [`announced_address`], also handing over every line the child writes on stdout (its log
+/// lines), as they come.
+pub async fn announced_address_and_output(
+    child: &mut Child,
+) -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
     let stdout = child
         .stdout
         .take()
         .expect("the child's stdout is piped, to read its address from");
     let (sender, receiver) = tokio::sync::oneshot::channel();
+    let (lines_sender, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut sender = Some(sender);
         for line in BufReader::new(stdout).lines() {
@@ -58,10 +67,12 @@ pub async fn announced_address(child: &mut Child) -> SocketAddr {
             {
                 let _ = sender.send(address);
             }
+            // Nobody may be listening: the lines are then dropped.
+            let _ = lines_sender.send(line);
         }
     });
     match tokio::time::timeout(READY_TIMEOUT, receiver).await {
-        Ok(Ok(address)) => address,
+        Ok(Ok(address)) => (address, lines),
         Ok(Err(_)) => panic!(
             "the process exited ({:?}) before saying where it listens",
             child.wait()

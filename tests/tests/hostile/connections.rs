@@ -1,0 +1,548 @@
+//! Connections: thousands of idle or trickling clients, a full connection cap, SIGTERM under load,
+//! a second server on the same data directory, and file descriptors given back. Hostile clients are
+//! raw sockets; the legitimate upload beside them uses the ordinary client.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use partup_tests::raw_http::{
+    HEALTHZ_REQUEST, json_request, part_form_head, part_request_head, read_response,
+};
+use partup_tests::{ServerProcess, TestServer, server_binary, test_bytes};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::outcomes::{Outcome, record};
+
+/// Raises this process's soft open-file limit to at least `needed`, or fails saying why.
+fn raise_own_open_file_limit(needed: u64) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_none_or(|soft| soft >= needed) {
+        return;
+    }
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    let raised = Rlimit {
+        current: Some(hard.min(needed.max(1 << 16))),
+        maximum: limit.maximum,
+    };
+    let _ = setrlimit(Resource::Nofile, raised);
+    let soft = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    assert!(
+        soft >= needed,
+        "this test holds {needed} sockets; the open-file limit is {soft} (hard {hard})"
+    );
+}
+
+/// Open file descriptors of a process.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// Files under the data directory's staging area (`tmp/`).
+fn staged_files(data: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![data.join("tmp")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                dirs.push(entry.path());
+            } else {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+/// Polls `check` every 10 ms until it holds; false if it still does not after `within`.
+async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while !check() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
+async fn connect(port: u16) -> TcpStream {
+    TcpStream::connect(("127.0.0.1", port)).await.unwrap()
+}
+
+/// Waits until the server closes the connection (end of file or reset), discarding what it
+/// sends; the time it took, or `None` if it is still open after `within`.
+async fn wait_closed_by_server(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    within: Duration,
+) -> Option<Instant> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buffer = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(Instant::now()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Starts a part of upload `upload_id` on `stream`: the request head declaring 1 MiB of content,
+/// the form up to `content`, and `content_bytes` bytes of it; the rest never comes.
+async fn start_part(
+    stream: &mut TcpStream,
+    upload_id: &str,
+    part_number: u32,
+    content_bytes: usize,
+) {
+    let form_head = part_form_head(upload_id, part_number, &"0".repeat(32));
+    let declared = form_head.len() + (1 << 20) + 64;
+    stream
+        .write_all(&part_request_head(declared))
+        .await
+        .unwrap();
+    stream.write_all(&form_head).await.unwrap();
+    stream.write_all(&vec![b'x'; content_bytes]).await.unwrap();
+}
+
+/// 64 MiB in 8 parts, deterministic.
+fn legitimate_parts() -> Vec<Vec<u8>> {
+    (0..8).map(|i| test_bytes(700 + i, 8 << 20)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_idle_and_trickling_connections_are_cut_and_a_legitimate_upload_finishes() {
+    raise_own_open_file_limit(4096);
+    let server = TestServer::start(&[
+        "--max-connections",
+        "3000",
+        "--header-timeout",
+        "2s",
+        "--body-idle-timeout",
+        "2s",
+    ])
+    .await;
+    let (api, pid, port) = (server.api(), server.pid(), server.port);
+    let fds_before = open_fds(pid);
+    let target = api.init("attack/trickled.bin").await.upload_id;
+    // 1,000 connections that never send a byte.
+    let mut watchers = Vec::new();
+    for _ in 0..1000 {
+        let mut stream = connect(port).await;
+        let opened = Instant::now();
+        watchers.push(tokio::spawn(async move {
+            let closed = wait_closed_by_server(&mut stream, Duration::from_secs(30)).await;
+            (false, closed.map(|at| at - opened))
+        }));
+    }
+    // 1,000 that start a part's body, then send a byte every 3 s (slower than the idle timeout).
+    for i in 0..1000u32 {
+        let mut stream = connect(port).await;
+        start_part(&mut stream, &target, i + 1, 1).await;
+        let last_byte = Instant::now();
+        let (mut reader, mut writer) = stream.into_split();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                if writer.write_all(b"x").await.is_err() {
+                    break;
+                }
+            }
+        });
+        watchers.push(tokio::spawn(async move {
+            let closed = wait_closed_by_server(&mut reader, Duration::from_secs(30)).await;
+            (true, closed.map(|at| at - last_byte))
+        }));
+    }
+    let fds_during = open_fds(pid);
+    // The legitimate upload, meanwhile.
+    let parts = legitimate_parts();
+    let upload_started = Instant::now();
+    api.upload_whole("legit/alongside-2000.bin", &parts).await;
+    let upload_time = upload_started.elapsed();
+    let object = api.object_bytes("legit/alongside-2000.bin").await;
+    let legitimate_ok = object == parts.concat();
+
+    let (mut idle_cut, mut trickle_cut, mut slowest_idle, mut slowest_trickle) =
+        (0, 0, Duration::ZERO, Duration::ZERO);
+    for watcher in watchers {
+        match watcher.await.unwrap() {
+            (false, Some(after)) => {
+                idle_cut += 1;
+                slowest_idle = slowest_idle.max(after);
+            }
+            (true, Some(after)) => {
+                trickle_cut += 1;
+                slowest_trickle = slowest_trickle.max(after);
+            }
+            (_, None) => {}
+        }
+    }
+    let staging_emptied = eventually(Duration::from_secs(10), || {
+        staged_files(server.data.path()).is_empty()
+    })
+    .await;
+    let fds_back = eventually(Duration::from_secs(10), || open_fds(pid) <= fds_before + 10).await;
+    let trickled_parts = api.list_parts(&target).await.body["parts"]
+        .as_array()
+        .map_or(0, Vec::len);
+    record(Outcome {
+        attack: "2,000 connections: 1,000 idle, 1,000 trickling a part's body (a byte every 3 s)",
+        answer_seen: format!(
+            "{idle_cut} idle closed by the server within {:.1} s (header timeout 2 s), {trickle_cut} tricklers within {:.1} s of their last byte (body-idle 2 s); server held {fds_during} fds at the peak; 64 MiB upload took {:.1} s",
+            slowest_idle.as_secs_f64(),
+            slowest_trickle.as_secs_f64(),
+            upload_time.as_secs_f64()
+        ),
+        legitimate_upload_finished: Some(legitimate_ok),
+        lost: format!(
+            "nothing; staged bytes deleted: {staging_emptied}, trickled parts stored: {trickled_parts}, fds back to start: {fds_back}"
+        ),
+    });
+    assert!(
+        legitimate_ok,
+        "the legitimate upload did not read back byte-exact"
+    );
+    assert_eq!(
+        (idle_cut, trickle_cut),
+        (1000, 1000),
+        "connections left open"
+    );
+    // The timeouts, plus room for a loaded 2-core machine.
+    assert!(slowest_idle < Duration::from_secs(7), "{slowest_idle:?}");
+    assert!(
+        slowest_trickle < Duration::from_secs(7),
+        "{slowest_trickle:?}"
+    );
+    assert!(
+        staging_emptied,
+        "staged bytes left: {:?}",
+        staged_files(server.data.path())
+    );
+    assert_eq!(trickled_parts, 0, "a trickled part was stored");
+    assert!(
+        fds_back,
+        "the server still holds {} fds (started with {fds_before})",
+        open_fds(pid)
+    );
+}
+
+/// A connection that was served once and now stays open, idle.
+async fn served_and_kept(port: u16) -> TcpStream {
+    let mut stream = connect(port).await;
+    stream.write_all(HEALTHZ_REQUEST).await.unwrap();
+    let (status, _) = read_response(&mut stream).await.unwrap();
+    assert_eq!(status, 200);
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_connections_the_next_one_waits_until_a_slot_frees_and_uploads_resume() {
+    let server = TestServer::start(&["--max-connections", "50", "--header-timeout", "60s"]).await;
+    let (api, port) = (server.api(), server.port);
+    let mut held = Vec::new();
+    for _ in 0..50 {
+        held.push(served_and_kept(port).await);
+    }
+    // The 51st: the kernel completes its handshake, the server does not serve it.
+    let mut fifty_first = connect(port).await;
+    fifty_first.write_all(HEALTHZ_REQUEST).await.unwrap();
+    let unserved = tokio::time::timeout(Duration::from_secs(1), read_response(&mut fifty_first))
+        .await
+        .is_err();
+    let parts = legitimate_parts();
+    let upload = {
+        let (api, parts) = (api.clone(), parts.clone());
+        tokio::spawn(async move { api.upload_whole("legit/after-the-cap.bin", &parts).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let upload_waited = !upload.is_finished();
+    // One slot frees: the 51st is served.
+    let freed = Instant::now();
+    drop(held.pop());
+    let answered =
+        tokio::time::timeout(Duration::from_secs(10), read_response(&mut fifty_first)).await;
+    let answered_after = freed.elapsed();
+    let fifty_first_status = answered.ok().and_then(Result::ok).map(|(status, _)| status);
+    // Everyone leaves: the upload goes through.
+    drop(fifty_first);
+    held.clear();
+    let finished = tokio::time::timeout(Duration::from_secs(60), upload).await;
+    let legitimate_ok =
+        finished.is_ok() && api.object_bytes("legit/after-the-cap.bin").await == parts.concat();
+    let alive = api
+        .http
+        .get(format!("{}/healthz", api.base))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200);
+    record(Outcome {
+        attack: "51 connections against --max-connections 50",
+        answer_seen: format!(
+            "51st unserved while 50 held: {unserved} (upload waiting too: {upload_waited}); answered {:?} {} ms after one closed; server alive: {alive}",
+            fifty_first_status,
+            answered_after.as_millis()
+        ),
+        legitimate_upload_finished: Some(legitimate_ok),
+        lost: "nothing".into(),
+    });
+    assert!(unserved, "the 51st connection was served past the cap");
+    assert!(upload_waited, "the upload was served past the cap");
+    assert_eq!(fifty_first_status, Some(200));
+    assert!(legitimate_ok && alive);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_stalled_bodies_exits_within_the_shutdown_timeout_and_the_complete_in_flight_finishes()
+ {
+    let server = TestServer::start(&[
+        "--min-part-size",
+        "1",
+        "--shutdown-timeout",
+        "3s",
+        // Far longer than the shutdown: only the shutdown timeout may cut the stalled bodies.
+        "--body-idle-timeout",
+        "60s",
+        "--header-timeout",
+        "60s",
+    ])
+    .await;
+    if server.store.is_s3() {
+        eprintln!("staging is the data directory's: fs only");
+        return;
+    }
+    let (api, port) = (server.api(), server.port);
+    let id = api.init("shutdown/complete.bin").await.upload_id;
+    let parts: Vec<Vec<u8>> = (0..96).map(|i| test_bytes(900 + i, 1 << 20)).collect();
+    let mut listed = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let info = api.upload_part(&id, i as u32 + 1, part).await;
+        listed.push(json!({"partNumber": info.part_number, "md5": info.md5}));
+    }
+    let stalled_target = api.init("shutdown/stalled.bin").await.upload_id;
+    let mut stalled = Vec::new();
+    for i in 0..200 {
+        let mut stream = connect(port).await;
+        start_part(&mut stream, &stalled_target, i + 1, 1024).await;
+        stalled.push(stream);
+    }
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(served_and_kept(port).await);
+    }
+    let data = server.data.path().to_owned();
+    assert!(
+        eventually(Duration::from_secs(30), || staged_files(&data).len() >= 200).await,
+        "the stalled parts never reached the disk"
+    );
+    let staged_before: HashSet<PathBuf> = staged_files(&data).into_iter().collect();
+    // The complete; SIGTERM once its assembly is on the disk.
+    let body = json!({"uploadId": id, "completeMultipartUpload": listed}).to_string();
+    let mut complete = connect(port).await;
+    complete
+        .write_all(&json_request("uploadComplete", &body))
+        .await
+        .unwrap();
+    let assembling = eventually(Duration::from_secs(30), || {
+        staged_files(&data)
+            .iter()
+            .any(|f| !staged_before.contains(f))
+    })
+    .await;
+    assert!(assembling, "the complete never started assembling");
+    let sent = Instant::now();
+    let (status, mut server) =
+        tokio::task::spawn_blocking(move || server.terminate_and_keep_data())
+            .await
+            .unwrap();
+    let shutdown_took = sent.elapsed();
+    let complete_answer = read_response(&mut complete)
+        .await
+        .map(|(status, _)| status)
+        .ok();
+    server.start_again().await;
+    let api = server.api();
+    let object_ok = api.object_bytes("shutdown/complete.bin").await == parts.concat();
+    let staging_empty = staged_files(server.data.path()).is_empty();
+    record(Outcome {
+        attack: "SIGTERM with 200 stalled part bodies, 200 idle connections and a complete in flight",
+        answer_seen: format!(
+            "exited ({status}) {:.2} s after SIGTERM (--shutdown-timeout 3 s); the complete answered {complete_answer:?}",
+            shutdown_took.as_secs_f64()
+        ),
+        legitimate_upload_finished: Some(object_ok),
+        lost: format!("nothing; staging empty after restart: {staging_empty}"),
+    });
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        shutdown_took < Duration::from_secs(5),
+        "shutdown took {shutdown_took:?}"
+    );
+    assert_eq!(complete_answer, Some(200));
+    assert!(
+        object_ok,
+        "the complete in flight at SIGTERM did not finish byte-exact"
+    );
+    assert!(staging_empty);
+    drop((stalled, idle));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_data_directory_exits_2_and_touches_nothing() {
+    let mut first = TestServer::start(&["--min-part-size", "1"]).await;
+    if first.store.is_s3() {
+        eprintln!("the data directory lock is --store fs's");
+        return;
+    }
+    let first_pid = first.pid();
+    let api = first.api();
+    let parts: Vec<Vec<u8>> = (0..2).map(|i| test_bytes(950 + i, 1 << 20)).collect();
+    let id = api.init("lock/kept.bin").await.upload_id;
+    let one = api.upload_part(&id, 1, &parts[0]).await;
+    // A part in flight on the first server: its staged bytes are what a second start would wipe.
+    let mut in_flight = connect(first.port).await;
+    start_part(&mut in_flight, &id, 7, 4096).await;
+    let data = first.data.path().to_owned();
+    assert!(eventually(Duration::from_secs(30), || !staged_files(&data).is_empty()).await);
+    let staged = staged_files(&data);
+
+    let mut second = Command::new(server_binary())
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .arg("--www")
+        .arg(first.www.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exited = eventually(Duration::from_secs(10), || {
+        second.try_wait().unwrap().is_some()
+    })
+    .await;
+    if !exited {
+        second.kill().unwrap();
+    }
+    let output = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let untouched = staged_files(&data) == staged;
+    drop(in_flight);
+    let two = api.upload_part(&id, 2, &parts[1]).await;
+    api.complete(&id, &[(1, one.md5), (2, two.md5)]).await;
+    let legitimate_ok = api.object_bytes("lock/kept.bin").await == parts.concat();
+    // kill -9: the kernel drops the lock with the process, and a new server starts.
+    first.restart().await;
+    let after_crash_ok = first.api().object_bytes("lock/kept.bin").await == parts.concat();
+    record(Outcome {
+        attack: "a second server started on the same --data",
+        answer_seen: format!("exit {:?}: {}", output.status.code(), stderr.trim()),
+        legitimate_upload_finished: Some(legitimate_ok),
+        lost: format!(
+            "nothing; the first's staged part untouched: {untouched}; restart after kill -9 serves: {after_crash_ok}"
+        ),
+    });
+    assert!(exited, "the second server kept running");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    let expected = format!("is in use by another partup-server (pid {first_pid})");
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        untouched,
+        "the second server touched the first's staging area"
+    );
+    assert!(legitimate_ok && after_crash_ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_and_their_file_descriptors_are_released_when_clients_leave() {
+    let server = TestServer::start(&["--header-timeout", "60s"]).await;
+    let (pid, port) = (server.pid(), server.port);
+    let at_start = open_fds(pid);
+    let mut clients = Vec::new();
+    for _ in 0..500 {
+        clients.push(served_and_kept(port).await);
+    }
+    let while_held = open_fds(pid);
+    let left = Instant::now();
+    drop(clients);
+    let released = eventually(Duration::from_secs(10), || open_fds(pid) <= at_start + 2).await;
+    let release_took = left.elapsed();
+    let at_end = open_fds(pid);
+    record(Outcome {
+        attack: "500 kept-alive clients connect, then leave",
+        answer_seen: format!(
+            "server fds: {at_start} at start, {while_held} while held, {at_end} {} ms after they left",
+            release_took.as_millis()
+        ),
+        legitimate_upload_finished: None,
+        lost: "nothing".into(),
+    });
+    assert!(
+        while_held >= at_start + 500,
+        "{while_held} fds while 500 clients were connected"
+    );
+    assert!(
+        released,
+        "{at_end} fds after the clients left, {at_start} at start"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_out_of_file_descriptors_pauses_accepting_and_never_crashes() {
+    let data = tempfile::tempdir().unwrap();
+    let www = tempfile::tempdir().unwrap();
+    // A hard limit of 100 open files, far below what --max-connections 1000 needs.
+    let mut command = Command::new("prlimit");
+    command
+        .arg("--nofile=100:100")
+        .arg("--")
+        .arg(server_binary())
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--max-connections",
+            "1000",
+            "--data",
+        ])
+        .arg(data.path())
+        .arg("--www")
+        .arg(www.path())
+        .env("RUST_LOG", "warn");
+    let server = ServerProcess::start(command).await;
+    let port = server.address().port();
+    // More connections than descriptors: accepting fails with EMFILE past about 90.
+    let mut clients = Vec::new();
+    for _ in 0..150 {
+        clients.push(connect(port).await);
+    }
+    let mut late = connect(port).await;
+    late.write_all(HEALTHZ_REQUEST).await.unwrap();
+    let unserved = tokio::time::timeout(Duration::from_secs(1), read_response(&mut late))
+        .await
+        .is_err();
+    let fds_at_limit = open_fds(server.pid());
+    drop(clients);
+    let answered = tokio::time::timeout(Duration::from_secs(10), read_response(&mut late)).await;
+    let status = answered.ok().and_then(Result::ok).map(|(status, _)| status);
+    let api = partup_tests::Api::new(&server.base_url());
+    let parts = vec![test_bytes(990, 200_000), test_bytes(991, 1000)];
+    let (_, done) = api.upload_whole("legit/after-emfile.bin", &parts).await;
+    let legitimate_ok =
+        done.size == 201_000 && api.object_bytes("legit/after-emfile.bin").await == parts.concat();
+    record(Outcome {
+        attack: "151 connections against a hard limit of 100 open files",
+        answer_seen: format!(
+            "server at {fds_at_limit} fds, kept running; the 151st unserved while full: {unserved}, then answered {status:?}"
+        ),
+        legitimate_upload_finished: Some(legitimate_ok),
+        lost: "nothing".into(),
+    });
+    assert!(unserved, "served past the open-file limit?");
+    assert_eq!(status, Some(200));
+    assert!(legitimate_ok);
+}
