@@ -172,6 +172,13 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Open file descriptors of a process (`/proc/PID/fd`).
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}"))
+        .count()
+}
+
 /// Peak resident set size of a process, in bytes (`VmHWM` of `/proc/PID/status`).
 pub fn peak_rss_bytes(pid: u32) -> u64 {
     status_kib(pid, "VmHWM:") * 1024

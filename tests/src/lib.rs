@@ -181,6 +181,17 @@ impl TestServer {
         files
     }
 
+    /// Files in the staging area (`tmp/` of the data directory; none over S3): staged parts,
+    /// objects being assembled, completed parts being deleted.
+    pub fn staged_files(&self) -> Vec<PathBuf> {
+        if self.store.is_s3() {
+            return Vec::new();
+        }
+        let mut files = Vec::new();
+        walk(self.data.path(), &self.data.path().join("tmp"), &mut files);
+        files
+    }
+
     /// The stored files of one upload (empty once it is gone).
     pub fn upload_files(&self, upload_id: &str) -> Vec<PathBuf> {
         let dir = Path::new("uploads").join(upload_id);

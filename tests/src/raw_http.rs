@@ -90,3 +90,57 @@ pub async fn read_response(
         received.extend_from_slice(&chunk[..n]);
     }
 }
+
+/// A connection to the server on `port` of this machine.
+pub async fn connect(port: u16) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap()
+}
+
+/// A connection that was served once (`GET /healthz`) and now stays open, idle.
+pub async fn served_and_kept(port: u16) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = connect(port).await;
+    stream.write_all(HEALTHZ_REQUEST).await.unwrap();
+    let (status, _) = read_response(&mut stream).await.unwrap();
+    assert_eq!(status, 200);
+    stream
+}
+
+/// Starts a part of upload `upload_id` on `stream`: the request head declaring 1 MiB of content,
+/// the form up to `content`, and `content_bytes` bytes of it; the rest is the caller's to send.
+pub async fn start_part(
+    stream: &mut (impl tokio::io::AsyncWrite + Unpin),
+    upload_id: &str,
+    part_number: u32,
+    content_bytes: usize,
+) {
+    use tokio::io::AsyncWriteExt;
+    let form_head = part_form_head(upload_id, part_number, &"0".repeat(32));
+    let declared = form_head.len() + (1 << 20) + 64;
+    stream
+        .write_all(&part_request_head(declared))
+        .await
+        .unwrap();
+    stream.write_all(&form_head).await.unwrap();
+    stream.write_all(&vec![b'x'; content_bytes]).await.unwrap();
+}
+
+/// Waits until the server closes the connection (end of file or reset), discarding what it
+/// sends; when it did, or `None` if it is still open after `within`.
+pub async fn wait_closed_by_server(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    within: std::time::Duration,
+) -> Option<std::time::Instant> {
+    use tokio::io::AsyncReadExt;
+    let deadline = tokio::time::Instant::now() + within;
+    let mut buffer = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(std::time::Instant::now()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}

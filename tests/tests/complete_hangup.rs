@@ -5,7 +5,6 @@
 
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use partup_tests::raw_http::{json_request, part_request};
@@ -93,23 +92,6 @@ async fn a_complete_whose_client_half_closes_then_drops_finishes() {
     complete_survives(HangUp::HalfCloseThenDrop).await;
 }
 
-/// Files under the data directory's staging area (`tmp/`).
-fn staged_files(data: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut dirs = vec![data.join("tmp")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_part_whose_client_hangs_up_after_the_last_byte_is_stored_whole_or_not_at_all() {
     let server = TestServer::start(&["--min-part-size", "1"]).await;
@@ -127,11 +109,11 @@ async fn a_part_whose_client_hangs_up_after_the_last_byte_is_stored_whole_or_not
     // Whatever was stored is whole; what was not left nothing staged. Staged files are deleted
     // when their handler is dropped, which may come a moment after the client left.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !server.store.is_s3() && !staged_files(server.data.path()).is_empty() {
+    while !server.staged_files().is_empty() {
         assert!(
             Instant::now() < deadline,
             "staged bytes left behind: {:?}",
-            staged_files(server.data.path())
+            server.staged_files()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

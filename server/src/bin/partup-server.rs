@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use partup_server::auth::mint::mint;
 use partup_server::config::{Command, Config, LogFormat};
-use tokio::net::TcpListener;
 
 /// How long the runtime, once the server has stopped, waits for blocking file work still running
 /// (an assembly cut by the shutdown timeout): the files it leaves are debris in `tmp/`, like after
@@ -43,7 +42,7 @@ async fn serve() -> ExitCode {
         };
     }
     init_logging(config.limits.log_format);
-    let listener = match TcpListener::bind(config.listen).await {
+    let listener = match partup_server::http::serve::bind(config.listen) {
         Ok(listener) => listener,
         Err(e) => return fail(format!("cannot listen on {}: {e}", config.listen), 1),
     };

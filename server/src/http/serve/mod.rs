@@ -72,6 +72,23 @@ struct Shared {
     cut_all: CancellationToken,
 }
 
+/// Connections the kernel completes and queues for us while we accept no more (past
+/// `--max-connections`, or during a burst); Linux caps it at `net.core.somaxconn`.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `address` for [`serve`], with an accept queue of [`LISTEN_BACKLOG`] connections (a
+/// plain bind queues 1024; past the queue, the kernel drops handshakes and clients stall).
+pub fn bind(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match address {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As a plain bind does: a restarted server can bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Longest pause after a failed accept (EMFILE, ENFILE, ENOMEM), doubled from the shortest.
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(20);
