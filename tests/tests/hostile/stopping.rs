@@ -1,0 +1,178 @@
+//! Stopping and starting under load: SIGTERM with stalled bodies exits within the shutdown timeout
+//! and finishes the complete in flight; a second server on the same data directory is refused
+//! before it touches anything, and a server killed with -9 leaves no stale lock behind.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use partup_tests::raw_http::{connect, json_request, read_response, served_and_kept, start_part};
+use partup_tests::{TestServer, server_binary, test_bytes};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+use crate::connections::eventually;
+use crate::outcomes::{Outcome, record};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_stalled_bodies_exits_within_the_shutdown_timeout_and_the_complete_in_flight_finishes()
+ {
+    let server = TestServer::start(&[
+        "--min-part-size",
+        "1",
+        "--shutdown-timeout",
+        "3s",
+        // Far longer than the shutdown: only the shutdown timeout may cut the stalled bodies.
+        "--body-idle-timeout",
+        "60s",
+        "--header-timeout",
+        "60s",
+    ])
+    .await;
+    if server.store.is_s3() {
+        eprintln!("staging is the data directory's: fs only");
+        return;
+    }
+    let (api, port) = (server.api(), server.port);
+    let id = api.init("shutdown/complete.bin").await.upload_id;
+    let parts: Vec<Vec<u8>> = (0..96).map(|i| test_bytes(900 + i, 1 << 20)).collect();
+    let mut listed = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let info = api.upload_part(&id, i as u32 + 1, part).await;
+        listed.push(json!({"partNumber": info.part_number, "md5": info.md5}));
+    }
+    let stalled_target = api.init("shutdown/stalled.bin").await.upload_id;
+    let mut stalled = Vec::new();
+    for i in 0..200 {
+        let mut stream = connect(port).await;
+        start_part(&mut stream, &stalled_target, i + 1, 1024).await;
+        stalled.push(stream);
+    }
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(served_and_kept(port).await);
+    }
+    assert!(
+        eventually(Duration::from_secs(30), || server.staged_files().len()
+            >= 200)
+        .await,
+        "the stalled parts never reached the disk"
+    );
+    let staged_before: HashSet<PathBuf> = server.staged_files().into_iter().collect();
+    // The complete; SIGTERM once its assembly is on the disk.
+    let body = json!({"uploadId": id, "completeMultipartUpload": listed}).to_string();
+    let mut complete = connect(port).await;
+    complete
+        .write_all(&json_request("uploadComplete", &body))
+        .await
+        .unwrap();
+    let assembling = eventually(Duration::from_secs(30), || {
+        server
+            .staged_files()
+            .iter()
+            .any(|f| !staged_before.contains(f))
+    })
+    .await;
+    assert!(assembling, "the complete never started assembling");
+    let sent = Instant::now();
+    let (status, mut server) =
+        tokio::task::spawn_blocking(move || server.terminate_and_keep_data())
+            .await
+            .unwrap();
+    let shutdown_took = sent.elapsed();
+    let complete_answer = read_response(&mut complete)
+        .await
+        .map(|(status, _)| status)
+        .ok();
+    server.start_again().await;
+    let api = server.api();
+    let object_ok = api.object_bytes("shutdown/complete.bin").await == parts.concat();
+    let staging_empty = server.staged_files().is_empty();
+    record(Outcome {
+        attack: "SIGTERM with 200 stalled part bodies, 200 idle connections and a complete in flight",
+        answer_seen: format!(
+            "exited ({status}) {:.2} s after SIGTERM (--shutdown-timeout 3 s); the complete answered {complete_answer:?}",
+            shutdown_took.as_secs_f64()
+        ),
+        legitimate_upload_finished: Some(object_ok),
+        lost: format!("nothing; staging empty after restart: {staging_empty}"),
+    });
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        shutdown_took < Duration::from_secs(5),
+        "shutdown took {shutdown_took:?}"
+    );
+    assert_eq!(complete_answer, Some(200));
+    assert!(
+        object_ok,
+        "the complete in flight at SIGTERM did not finish byte-exact"
+    );
+    assert!(staging_empty);
+    drop((stalled, idle));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_data_directory_exits_2_and_touches_nothing() {
+    let mut first = TestServer::start(&["--min-part-size", "1"]).await;
+    if first.store.is_s3() {
+        eprintln!("the data directory lock is --store fs's");
+        return;
+    }
+    let first_pid = first.pid();
+    let api = first.api();
+    let parts: Vec<Vec<u8>> = (0..2).map(|i| test_bytes(950 + i, 1 << 20)).collect();
+    let id = api.init("lock/kept.bin").await.upload_id;
+    let one = api.upload_part(&id, 1, &parts[0]).await;
+    // A part in flight on the first server: its staged bytes are what a second start would wipe.
+    let mut in_flight = connect(first.port).await;
+    start_part(&mut in_flight, &id, 7, 4096).await;
+    let data = first.data.path().to_owned();
+    assert!(eventually(Duration::from_secs(30), || !first.staged_files().is_empty()).await);
+    let staged = first.staged_files();
+
+    let mut second = Command::new(server_binary())
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .arg("--www")
+        .arg(first.www.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exited = eventually(Duration::from_secs(10), || {
+        second.try_wait().unwrap().is_some()
+    })
+    .await;
+    if !exited {
+        second.kill().unwrap();
+    }
+    let output = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let untouched = first.staged_files() == staged;
+    drop(in_flight);
+    let two = api.upload_part(&id, 2, &parts[1]).await;
+    api.complete(&id, &[(1, one.md5), (2, two.md5)]).await;
+    let legitimate_ok = api.object_bytes("lock/kept.bin").await == parts.concat();
+    // kill -9: the kernel drops the lock with the process, and a new server starts.
+    first.restart().await;
+    let after_crash_ok = first.api().object_bytes("lock/kept.bin").await == parts.concat();
+    record(Outcome {
+        attack: "a second server started on the same --data",
+        answer_seen: format!("exit {:?}: {}", output.status.code(), stderr.trim()),
+        legitimate_upload_finished: Some(legitimate_ok),
+        lost: format!(
+            "nothing; the first's staged part untouched: {untouched}; restart after kill -9 serves: {after_crash_ok}"
+        ),
+    });
+    assert!(exited, "the second server kept running");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    let expected = format!("is in use by another partup-server (pid {first_pid})");
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        untouched,
+        "the second server touched the first's staging area"
+    );
+    assert!(legitimate_ok && after_crash_ok);
+}
