@@ -3,19 +3,15 @@
 //! beside them uses the ordinary client. (SIGTERM under load and the data directory's lock are in
 //! `stopping.rs`.)
 
-use std::collections::HashSet;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use partup_tests::raw_http::{
-    HEALTHZ_REQUEST, connect, json_request, read_response, served_and_kept, start_part,
-    wait_closed_by_server,
+    HEALTHZ_REQUEST, connect, read_response, served_and_kept, start_part, wait_closed_by_server,
 };
 use partup_tests::{ServerProcess, TestServer, open_fds, server_binary, test_bytes};
-use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use crate::outcomes::{Outcome, record};
@@ -166,6 +162,11 @@ async fn two_thousand_idle_and_trickling_connections_are_cut_and_a_legitimate_up
     let trickled_parts = api.list_parts(&target).await.body["parts"]
         .as_array()
         .map_or(usize::MAX, Vec::len);
+    // The attacked upload itself is still usable.
+    let kept = test_bytes(799, 1000);
+    let one = api.upload_part(&target, 1, &kept).await;
+    api.complete(&target, &[(1, one.md5)]).await;
+    let target_usable = api.object_bytes("attack/trickled.bin").await == kept;
     let peak_fds = peak_fds.load(Ordering::Relaxed);
     record(Outcome {
         attack: "2,000 connections with a 64 MiB upload: 1,000 idle, 1,000 trickling a part (a byte per 0.5 s during the upload, then silent)",
@@ -177,7 +178,7 @@ async fn two_thousand_idle_and_trickling_connections_are_cut_and_a_legitimate_up
         ),
         legitimate_upload_finished: Some(legitimate_ok),
         lost: format!(
-            "nothing; staged bytes deleted: {staging_emptied}, trickled parts stored: {trickled_parts}, fds back to start: {fds_back}"
+            "nothing; staged bytes deleted: {staging_emptied}, trickled parts stored: {trickled_parts}, attacked upload still usable: {target_usable}, fds back to start: {fds_back}"
         ),
     });
     assert!(all_staged, "the tricklers never all reached the disk");
@@ -201,6 +202,7 @@ async fn two_thousand_idle_and_trickling_connections_are_cut_and_a_legitimate_up
         server.staged_files()
     );
     assert_eq!(trickled_parts, 0, "a trickled part was stored");
+    assert!(target_usable, "the attacked upload could not be completed");
     assert!(
         fds_back,
         "the server holds {} fds (started with {fds_before})",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use partup_tests::raw_http::{connect, json_request, read_response, served_and_kept, start_part};
 use partup_tests::{TestServer, server_binary, test_bytes};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::connections::eventually;
 use crate::outcomes::{Outcome, record};
@@ -175,4 +175,50 @@ async fn a_second_server_on_the_same_data_directory_exits_2_and_touches_nothing(
         "the second server touched the first's staging area"
     );
     assert!(legitimate_ok && after_crash_ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_arrives_during_shutdown_is_answered_503_with_retry_after() {
+    let mut server = TestServer::start(&["--shutdown-timeout", "3s"]).await;
+    let port = server.port;
+    // Half a request head before SIGTERM, the rest after it.
+    let body = r#"{"uploadId":"0123456789abcdef0123456789abcdef"}"#;
+    let request = json_request("listParts", body);
+    let split = request.len() / 3;
+    let mut late = connect(port).await;
+    late.write_all(&request[..split]).await.unwrap();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.pid().to_string())
+        .status();
+    // The listener is closed once the server is stopping.
+    let stopping = eventually(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    })
+    .await;
+    late.write_all(&request[split..]).await.unwrap();
+    // The answer closes the connection: read to its end.
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), late.read_to_end(&mut received)).await;
+    let answer = String::from_utf8_lossy(&received).to_ascii_lowercase();
+    let status = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .unwrap();
+    record(Outcome {
+        attack: "a request completed on an open connection after SIGTERM",
+        answer_seen: answer.lines().next().unwrap_or("no answer").to_owned(),
+        legitimate_upload_finished: None,
+        lost: "nothing".into(),
+    });
+    assert!(stopping, "the listener stayed open after SIGTERM");
+    assert!(read.is_ok(), "the connection stayed open");
+    assert!(answer.starts_with("http/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 5\r\n"), "{answer}");
+    assert!(answer.contains("connection: close\r\n"), "{answer}");
+    assert!(
+        answer.contains("\"code\":\"serviceunavailable\""),
+        "{answer}"
+    );
+    assert!(answer.contains("x-request-id: "), "{answer}");
+    assert!(status.success(), "exit status {status}");
 }
