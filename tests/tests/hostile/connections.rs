@@ -103,6 +103,10 @@ async fn two_thousand_idle_and_trickling_connections_are_cut_and_a_legitimate_up
         "2s",
     ])
     .await;
+    if server.store.is_s3() {
+        eprintln!("the staged parts counted here are the data directory's: fs only");
+        return;
+    }
     let (api, pid, port) = (server.api(), server.pid(), server.port);
     let fds_before = open_fds(pid);
     let target = api.init("attack/trickled.bin").await.upload_id;
