@@ -105,20 +105,27 @@ impl ServerProcess {
     }
 
     /// Starts `command`, reads the address it announces and waits until it answers `/healthz`.
-    pub async fn start(mut command: Command) -> ServerProcess {
+    pub async fn start(command: Command) -> ServerProcess {
+        Self::start_keeping_output(command).await.0
+    }
+
+    /// Like [`ServerProcess::start`], also handing over the lines it writes on stdout (its logs).
+    pub async fn start_keeping_output(
+        mut command: Command,
+    ) -> (ServerProcess, std::sync::mpsc::Receiver<String>) {
         let mut child = command
             .stdout(Stdio::piped())
             .spawn()
             .expect("start partup-server");
         let started = Instant::now();
-        let address = announced_address(&mut child).await;
+        let (address, output) = announced_address_and_output(&mut child).await;
         let mut server = ServerProcess { child, address };
         let health = format!("{}/healthz", server.base_url());
         let client = reqwest::Client::new();
         loop {
             let answer = client.get(&health).send().await;
             if answer.is_ok_and(|r| r.status() == 200) {
-                return server;
+                return (server, output);
             }
             if let Some(status) = server.child.try_wait().unwrap() {
                 panic!("partup-server exited early with {status}");
