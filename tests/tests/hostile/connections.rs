@@ -4,16 +4,13 @@
 //! `stopping.rs`.)
 
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use partup_tests::raw_http::{
-    HEALTHZ_REQUEST, connect, read_response, served_and_kept, start_part, wait_closed_by_server,
-};
+use partup_tests::raw_http::{HEALTHZ_REQUEST, connect, read_response, served_and_kept};
 use partup_tests::{ServerProcess, TestServer, open_fds, server_binary, test_bytes};
 use tokio::io::AsyncWriteExt;
 
+use crate::attackers::{Attack, aftermath, record_crowd};
 use crate::outcomes::{Outcome, record};
 
 /// Raises this process's soft open-file limit to at least `needed`, or fails saying why.
@@ -53,56 +50,20 @@ fn legitimate_parts() -> Vec<Vec<u8>> {
     (0..8).map(|i| test_bytes(700 + i, 8 << 20)).collect()
 }
 
-/// Longest the server may take past a 2 s timeout to cut a connection on a loaded 2-core machine.
-const CUT_WITHIN: Duration = Duration::from_secs(10);
-
-/// One idle attacker: connects and sends nothing. Returns how long the server kept the
-/// connection, or `None` if it was never cut.
-async fn idle_attacker(port: u16) -> Option<Duration> {
-    let mut stream = connect(port).await;
-    let opened = Instant::now();
-    let closed = wait_closed_by_server(&mut stream, CUT_WITHIN).await?;
-    Some(closed - opened)
-}
-
-/// One trickling attacker: starts a part, sends a byte every 0.5 s (well within the idle timeout)
-/// until `stop`, then goes silent. Returns how long after its last byte the server cut it, or `None` if
-/// it was cut while still sending (counted in `cut_early`) or never.
-async fn trickling_attacker(
-    port: u16,
-    upload_id: String,
-    part_number: u32,
-    stop: Arc<AtomicBool>,
-    cut_early: Arc<AtomicUsize>,
-) -> Option<Duration> {
-    let mut stream = connect(port).await;
-    start_part(&mut stream, &upload_id, part_number, 1).await;
-    let (mut reader, mut writer) = stream.into_split();
-    let mut last_byte = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if writer.write_all(b"x").await.is_err() {
-            cut_early.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        last_byte = Instant::now();
-    }
-    let closed = wait_closed_by_server(&mut reader, CUT_WITHIN).await?;
-    Some(closed - last_byte)
-}
+/// Room for 2,000 attackers, and short timeouts to cut them by.
+const ATTACKED_SERVER: [&str; 6] = [
+    "--max-connections",
+    "3000",
+    "--header-timeout",
+    "2s",
+    "--body-idle-timeout",
+    "2s",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_idle_and_trickling_connections_are_cut_and_a_legitimate_upload_finishes() {
     raise_own_open_file_limit(4096);
-    let server = TestServer::start(&[
-        "--max-connections",
-        "3000",
-        "--header-timeout",
-        "2s",
-        "--body-idle-timeout",
-        "2s",
-    ])
-    .await;
+    let server = TestServer::start(&ATTACKED_SERVER).await;
     if server.store.is_s3() {
         eprintln!("the staged parts counted here are the data directory's: fs only");
         return;
@@ -110,28 +71,7 @@ async fn two_thousand_idle_and_trickling_connections_are_cut_and_a_legitimate_up
     let (api, pid, port) = (server.api(), server.pid(), server.port);
     let fds_before = open_fds(pid);
     let target = api.init("attack/trickled.bin").await.upload_id;
-    let stop = Arc::new(AtomicBool::new(false));
-    let cut_early = Arc::new(AtomicUsize::new(0));
-    let peak_fds = Arc::new(AtomicUsize::new(0));
-    let sampler = {
-        let (peak_fds, stop) = (peak_fds.clone(), stop.clone());
-        tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                peak_fds.fetch_max(open_fds(pid), Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-    };
-    let idle: Vec<_> = (0..1000)
-        .map(|_| tokio::spawn(idle_attacker(port)))
-        .collect();
-    let trickling: Vec<_> = (0..1000u32)
-        .map(|i| {
-            let attacker =
-                trickling_attacker(port, target.clone(), i + 1, stop.clone(), cut_early.clone());
-            tokio::spawn(attacker)
-        })
-        .collect();
+    let attack = Attack::launch(port, pid, &target);
     // The upload starts once every trickler holds a staged part on the server.
     let all_staged = eventually(Duration::from_secs(60), || {
         server.staged_files().len() >= 1000
@@ -142,74 +82,36 @@ async fn two_thousand_idle_and_trickling_connections_are_cut_and_a_legitimate_up
     api.upload_whole("legit/alongside-2000.bin", &parts).await;
     let upload_time = upload_started.elapsed();
     let legitimate_ok = api.object_bytes("legit/alongside-2000.bin").await == parts.concat();
-    stop.store(true, Ordering::Relaxed);
-    sampler.await.unwrap();
-
-    let (mut idle_cut, mut slowest_idle) = (0, Duration::ZERO);
-    for attacker in idle {
-        if let Some(lasted) = attacker.await.unwrap() {
-            idle_cut += 1;
-            slowest_idle = slowest_idle.max(lasted);
-        }
-    }
-    let (mut trickles_cut, mut slowest_trickle) = (0, Duration::ZERO);
-    for attacker in trickling {
-        if let Some(after) = attacker.await.unwrap() {
-            trickles_cut += 1;
-            slowest_trickle = slowest_trickle.max(after);
-        }
-    }
-    let cut_early = cut_early.load(Ordering::Relaxed);
-    let staging_emptied =
-        eventually(Duration::from_secs(10), || server.staged_files().is_empty()).await;
-    let fds_back = eventually(Duration::from_secs(10), || open_fds(pid) <= fds_before + 10).await;
-    let trickled_parts = api.list_parts(&target).await.body["parts"]
-        .as_array()
-        .map_or(usize::MAX, Vec::len);
-    // The attacked upload itself is still usable.
-    let kept = test_bytes(799, 1000);
-    let one = api.upload_part(&target, 1, &kept).await;
-    api.complete(&target, &[(1, one.md5)]).await;
-    let target_usable = api.object_bytes("attack/trickled.bin").await == kept;
-    let peak_fds = peak_fds.load(Ordering::Relaxed);
-    record(Outcome {
-        attack: "2,000 connections with a 64 MiB upload: 1,000 idle, 1,000 trickling a part (a byte per 0.5 s during the upload, then silent)",
-        answer_seen: format!(
-            "{idle_cut} idle cut within {:.1} s (header timeout 2 s); tricklers held while sending ({cut_early} cut early), {trickles_cut} cut {:.1} s at most after going silent (body-idle 2 s); server at {peak_fds} fds at the peak; upload took {:.1} s",
-            slowest_idle.as_secs_f64(),
-            slowest_trickle.as_secs_f64(),
-            upload_time.as_secs_f64()
-        ),
-        legitimate_upload_finished: Some(legitimate_ok),
-        lost: format!(
-            "nothing; staged bytes deleted: {staging_emptied}, trickled parts stored: {trickled_parts}, attacked upload still usable: {target_usable}, fds back to start: {fds_back}"
-        ),
-    });
+    let report = attack.end().await;
+    let after = aftermath(&server, &target, fds_before).await;
+    record_crowd(&report, &after, upload_time, legitimate_ok);
     assert!(all_staged, "the tricklers never all reached the disk");
+    let (r, after) = (report, after);
+    // 1,000 sockets and 2,000 staged-part descriptors held by the tricklers alone.
     assert!(
-        peak_fds >= fds_before + 3000,
-        "the server never held the attack's connections and staged parts at once"
+        r.peak_fds >= fds_before + 3000,
+        "the attack was never held at once"
     );
-    assert!(
-        legitimate_ok,
-        "the legitimate upload did not read back byte-exact"
-    );
-    assert_eq!(idle_cut, 1000, "idle connections left open");
+    assert!(legitimate_ok, "the upload did not read back byte-exact");
+    assert_eq!(r.idle_cut, 1000, "idle connections left open");
     assert_eq!(
-        (cut_early, trickles_cut),
+        (r.cut_early, r.trickles_cut),
         (0, 1000),
-        "tricklers cut while sending, or never"
+        "tricklers cut early or never"
     );
     assert!(
-        staging_emptied,
+        after.staging_emptied,
         "staged bytes left: {:?}",
         server.staged_files()
     );
-    assert_eq!(trickled_parts, 0, "a trickled part was stored");
-    assert!(target_usable, "the attacked upload could not be completed");
+    assert_eq!(after.trickled_parts, 0, "a trickled part was stored");
     assert!(
-        fds_back,
-        "the server holds {} fds (started with {fds_before})",
+        after.target_usable,
+        "the attacked upload could not be completed"
+    );
+    assert!(
+        after.fds_back,
+        "the server holds {} fds, {fds_before} at start",
         open_fds(pid)
     );
 }

@@ -3,7 +3,7 @@
 //! before it touches anything, and a server killed with -9 leaves no stale lock behind.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -11,70 +11,78 @@ use partup_tests::raw_http::{connect, json_request, read_response, served_and_ke
 use partup_tests::{TestServer, server_binary, test_bytes};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use crate::connections::eventually;
 use crate::outcomes::{Outcome, record};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_with_stalled_bodies_exits_within_the_shutdown_timeout_and_the_complete_in_flight_finishes()
- {
-    let server = TestServer::start(&[
-        "--min-part-size",
-        "1",
-        "--shutdown-timeout",
-        "3s",
-        // Far longer than the shutdown: only the shutdown timeout may cut the stalled bodies.
-        "--body-idle-timeout",
-        "60s",
-        "--header-timeout",
-        "60s",
-    ])
-    .await;
-    if server.store.is_s3() {
-        eprintln!("staging is the data directory's: fs only");
-        return;
-    }
-    let (api, port) = (server.api(), server.port);
-    let id = api.init("shutdown/complete.bin").await.upload_id;
+/// A stopping server's timeouts: only the shutdown timeout may cut the stalled bodies.
+const STOPPING_SERVER: [&str; 8] = [
+    "--min-part-size",
+    "1",
+    "--shutdown-timeout",
+    "3s",
+    "--body-idle-timeout",
+    "60s",
+    "--header-timeout",
+    "60s",
+];
+
+/// Uploads 96 MiB as parts of `key`; the upload's id, the parts, and its complete request.
+async fn upload_for_complete(server: &TestServer, key: &str) -> (String, Vec<Vec<u8>>, Vec<u8>) {
+    let api = server.api();
+    let id = api.init(key).await.upload_id;
     let parts: Vec<Vec<u8>> = (0..96).map(|i| test_bytes(900 + i, 1 << 20)).collect();
     let mut listed = Vec::new();
     for (i, part) in parts.iter().enumerate() {
         let info = api.upload_part(&id, i as u32 + 1, part).await;
         listed.push(json!({"partNumber": info.part_number, "md5": info.md5}));
     }
-    let stalled_target = api.init("shutdown/stalled.bin").await.upload_id;
-    let mut stalled = Vec::new();
+    let body = json!({"uploadId": id, "completeMultipartUpload": listed}).to_string();
+    (id, parts, json_request("uploadComplete", &body))
+}
+
+/// 200 part bodies stalled after their first KiB (each staged on the server), and 200 idle
+/// kept-alive connections.
+async fn stall_and_idle(server: &TestServer) -> Vec<TcpStream> {
+    let target = server.api().init("shutdown/stalled.bin").await.upload_id;
+    let mut held = Vec::new();
     for i in 0..200 {
-        let mut stream = connect(port).await;
-        start_part(&mut stream, &stalled_target, i + 1, 1024).await;
-        stalled.push(stream);
+        let mut stream = connect(server.port).await;
+        start_part(&mut stream, &target, i + 1, 1024).await;
+        held.push(stream);
     }
-    let mut idle = Vec::new();
     for _ in 0..200 {
-        idle.push(served_and_kept(port).await);
+        held.push(served_and_kept(server.port).await);
     }
-    assert!(
-        eventually(Duration::from_secs(30), || server.staged_files().len()
-            >= 200)
-        .await,
-        "the stalled parts never reached the disk"
-    );
+    let staged = eventually(Duration::from_secs(30), || {
+        server.staged_files().len() >= 200
+    });
+    assert!(staged.await, "the stalled parts never reached the disk");
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_stalled_bodies_exits_within_the_shutdown_timeout_and_the_complete_in_flight_finishes()
+ {
+    let server = TestServer::start(&STOPPING_SERVER).await;
+    if server.store.is_s3() {
+        eprintln!("staging is the data directory's: fs only");
+        return;
+    }
+    let (_, parts, request) = upload_for_complete(&server, "shutdown/complete.bin").await;
+    let held = stall_and_idle(&server).await;
     let staged_before: HashSet<PathBuf> = server.staged_files().into_iter().collect();
     // The complete; SIGTERM once its assembly is on the disk.
-    let body = json!({"uploadId": id, "completeMultipartUpload": listed}).to_string();
-    let mut complete = connect(port).await;
-    complete
-        .write_all(&json_request("uploadComplete", &body))
-        .await
-        .unwrap();
+    let mut complete = connect(server.port).await;
+    complete.write_all(&request).await.unwrap();
     let assembling = eventually(Duration::from_secs(30), || {
         server
             .staged_files()
             .iter()
             .any(|f| !staged_before.contains(f))
-    })
-    .await;
-    assert!(assembling, "the complete never started assembling");
+    });
+    assert!(assembling.await, "the complete never started assembling");
     let sent = Instant::now();
     let (status, mut server) =
         tokio::task::spawn_blocking(move || server.terminate_and_keep_data())
@@ -86,8 +94,7 @@ async fn sigterm_with_stalled_bodies_exits_within_the_shutdown_timeout_and_the_c
         .map(|(status, _)| status)
         .ok();
     server.start_again().await;
-    let api = server.api();
-    let object_ok = api.object_bytes("shutdown/complete.bin").await == parts.concat();
+    let object_ok = server.api().object_bytes("shutdown/complete.bin").await == parts.concat();
     let staging_empty = server.staged_files().is_empty();
     record(Outcome {
         attack: "SIGTERM with 200 stalled part bodies, 200 idle connections and a complete in flight",
@@ -109,7 +116,31 @@ async fn sigterm_with_stalled_bodies_exits_within_the_shutdown_timeout_and_the_c
         "the complete in flight at SIGTERM did not finish byte-exact"
     );
     assert!(staging_empty);
-    drop((stalled, idle));
+    drop(held);
+}
+
+/// Starts a server on `data` and waits (10 s at most) for it to exit: whether it did, its exit
+/// code and its stderr.
+async fn start_a_second_server(data: &Path, www: &Path) -> (bool, Option<i32>, String) {
+    let mut second = Command::new(server_binary())
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .arg("--www")
+        .arg(www)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exited = eventually(Duration::from_secs(10), || {
+        second.try_wait().unwrap().is_some()
+    })
+    .await;
+    if !exited {
+        second.kill().unwrap();
+    }
+    let output = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (exited, output.status.code(), stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,24 +162,7 @@ async fn a_second_server_on_the_same_data_directory_exits_2_and_touches_nothing(
     assert!(eventually(Duration::from_secs(30), || !first.staged_files().is_empty()).await);
     let staged = first.staged_files();
 
-    let mut second = Command::new(server_binary())
-        .args(["--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .arg("--www")
-        .arg(first.www.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let exited = eventually(Duration::from_secs(10), || {
-        second.try_wait().unwrap().is_some()
-    })
-    .await;
-    if !exited {
-        second.kill().unwrap();
-    }
-    let output = second.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let (exited, code, stderr) = start_a_second_server(&data, first.www.path()).await;
     let untouched = first.staged_files() == staged;
     drop(in_flight);
     let two = api.upload_part(&id, 2, &parts[1]).await;
@@ -159,14 +173,14 @@ async fn a_second_server_on_the_same_data_directory_exits_2_and_touches_nothing(
     let after_crash_ok = first.api().object_bytes("lock/kept.bin").await == parts.concat();
     record(Outcome {
         attack: "a second server started on the same --data",
-        answer_seen: format!("exit {:?}: {}", output.status.code(), stderr.trim()),
+        answer_seen: format!("exit {code:?}: {}", stderr.trim()),
         legitimate_upload_finished: Some(legitimate_ok),
         lost: format!(
             "nothing; the first's staged part untouched: {untouched}; restart after kill -9 serves: {after_crash_ok}"
         ),
     });
     assert!(exited, "the second server kept running");
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(code, Some(2));
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     let expected = format!("is in use by another partup-server (pid {first_pid})");
     assert!(stderr.contains(&expected), "{stderr}");
