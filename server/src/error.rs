@@ -156,3 +156,36 @@ impl IntoResponse for AppError {
         response
     }
 }
+
+/// Why the server could not start or serve: the binary prints it as one line and exits with
+/// [`StartError::exit_code`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// Another partup-server holds the data directory (`--store fs`): a usage error, like a bad
+    /// option, so exit code 2.
+    #[error("{0}")]
+    DataDirInUse(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl StartError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::DataDirInUse(_) => 2,
+            StartError::Failed(_) => 1,
+        }
+    }
+}
+
+impl From<String> for StartError {
+    fn from(problem: String) -> Self {
+        StartError::Failed(problem)
+    }
+}
+
+impl From<&str> for StartError {
+    fn from(problem: &str) -> Self {
+        StartError::Failed(problem.to_owned())
+    }
+}

@@ -21,21 +21,26 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+pub use crate::error::StartError;
 use crate::http::AppState;
 use crate::http::auth::AuthPolicy;
+use crate::http::serve::ServeOptions;
 
 /// Serves on `listener` (already bound, so a caller that asked for port 0 knows the port before
 /// anything starts) until `shutdown` resolves: requests in flight finish, assembling completes run
-/// to their end, then it returns. `config.listen` is not used: the listener says where it listens.
+/// to their end, all within `--shutdown-timeout`, then it returns. `config.listen` is not used: the
+/// listener says where it listens.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
+    // First: with `--store fs` this takes the data directory's lock, before anything touches it.
     let storage = storage::open(&config).await?;
     let address = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    http::serve::fd_limit::raise_open_file_limit(config.limits.max_connections);
     let background = TaskTracker::new();
     let _sweeper = sweep::spawn_sweeper(storage.clone(), &config);
     let sender = hooks::HookSender::from_config(&config)?;
@@ -65,15 +70,16 @@ pub async fn run(
         listen = %address, store = ?config.store, data = %config.data.display(), www = %config.www.display(),
         "partup-server ready on http://{address}/"
     );
-    // The peer address reaches handlers as `ConnectInfo<SocketAddr>` (http/client_address.rs).
-    let service =
-        router::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| format!("server failed: {e}"))?;
-    background.close();
-    background.wait().await;
+    let options =
+        ServeOptions::from_limits(&config.limits, api::upload_complete::is_upload_complete);
+    http::serve::serve(
+        listener,
+        router::router(state),
+        options,
+        background,
+        shutdown,
+    )
+    .await;
     tracing::info!("partup-server stopped");
     Ok(())
 }

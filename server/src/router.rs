@@ -2,12 +2,9 @@
 //! only module that imports both, so neither imports the other's caller.
 
 use axum::Router;
-use axum::extract::Request;
 use axum::middleware;
 use axum::routing::{get, post};
 use partup_wire::{Endpoint, OBJECTS_PREFIX};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::api;
 use crate::http::{AppState, auth, cors, health, request_id, static_files};
@@ -41,16 +38,10 @@ pub fn router(state: AppState) -> Router {
             auth::loopback_hosts_only,
         ))
         .layer(middleware::from_fn(request_id::finish_response));
-    let router = match cors {
+    // Every request's span and its closing log line are `request_id::finish_response`'s, so every
+    // line carries the request id.
+    match cors {
         Some(cors) => router.layer(cors),
         None => router,
-    };
-    router.layer(
-        TraceLayer::new_for_http()
-            // The path only: a query may carry an upload token (`?token=`), which is never logged.
-            .make_span_with(|request: &Request| {
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
-            })
-            .on_response(DefaultOnResponse::new().level(Level::INFO)),
-    )
+    }
 }

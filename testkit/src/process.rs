@@ -44,11 +44,20 @@ fn listening_address(line: &str) -> Option<SocketAddr> {
 /// on, and returns it. Its stdout is read on to the end on a thread of its own, so that a
 /// process logging there never blocks on a full pipe.
 pub async fn announced_address(child: &mut Child) -> SocketAddr {
+    announced_address_and_output(child).await.0
+}
+
+/// Like [`announced_address`], also handing over every line the child writes on stdout (its log
+/// lines), as they come.
+pub async fn announced_address_and_output(
+    child: &mut Child,
+) -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
     let stdout = child
         .stdout
         .take()
         .expect("the child's stdout is piped, to read its address from");
     let (sender, receiver) = tokio::sync::oneshot::channel();
+    let (lines_sender, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut sender = Some(sender);
         for line in BufReader::new(stdout).lines() {
@@ -58,10 +67,12 @@ pub async fn announced_address(child: &mut Child) -> SocketAddr {
             {
                 let _ = sender.send(address);
             }
+            // Nobody may be listening: the lines are then dropped.
+            let _ = lines_sender.send(line);
         }
     });
     match tokio::time::timeout(READY_TIMEOUT, receiver).await {
-        Ok(Ok(address)) => address,
+        Ok(Ok(address)) => (address, lines),
         Ok(Err(_)) => panic!(
             "the process exited ({:?}) before saying where it listens",
             child.wait()
@@ -94,20 +105,27 @@ impl ServerProcess {
     }
 
     /// Starts `command`, reads the address it announces and waits until it answers `/healthz`.
-    pub async fn start(mut command: Command) -> ServerProcess {
+    pub async fn start(command: Command) -> ServerProcess {
+        Self::start_keeping_output(command).await.0
+    }
+
+    /// Like [`ServerProcess::start`], also handing over the lines it writes on stdout (its logs).
+    pub async fn start_keeping_output(
+        mut command: Command,
+    ) -> (ServerProcess, std::sync::mpsc::Receiver<String>) {
         let mut child = command
             .stdout(Stdio::piped())
             .spawn()
             .expect("start partup-server");
         let started = Instant::now();
-        let address = announced_address(&mut child).await;
+        let (address, output) = announced_address_and_output(&mut child).await;
         let mut server = ServerProcess { child, address };
         let health = format!("{}/healthz", server.base_url());
         let client = reqwest::Client::new();
         loop {
             let answer = client.get(&health).send().await;
             if answer.is_ok_and(|r| r.status() == 200) {
-                return server;
+                return (server, output);
             }
             if let Some(status) = server.child.try_wait().unwrap() {
                 panic!("partup-server exited early with {status}");
@@ -159,6 +177,13 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Open file descriptors of a process (`/proc/PID/fd`).
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}"))
+        .count()
 }
 
 /// Peak resident set size of a process, in bytes (`VmHWM` of `/proc/PID/status`).

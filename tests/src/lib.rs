@@ -3,6 +3,7 @@
 //! process on port 0, typed API calls ([`Api`]), deterministic test data — is `partup-testkit`,
 //! which the benchmarks use too; it is re-exported here.
 
+pub mod raw_http;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -177,6 +178,17 @@ impl TestServer {
             walk(self.data.path(), self.data.path(), &mut files);
         }
         files.sort();
+        files
+    }
+
+    /// Files in the staging area (`tmp/` of the data directory; none over S3): staged parts,
+    /// objects being assembled, completed parts being deleted.
+    pub fn staged_files(&self) -> Vec<PathBuf> {
+        if self.store.is_s3() {
+            return Vec::new();
+        }
+        let mut files = Vec::new();
+        walk(self.data.path(), &self.data.path().join("tmp"), &mut files);
         files
     }
 

@@ -5,7 +5,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use partup_tests::{
-    Api, TestServer, announced_address, assert_refused_at_start, md5_hex, server_binary, test_bytes,
+    Api, TestServer, announced_address, announced_address_and_output, assert_refused_at_start,
+    md5_hex, server_binary, test_bytes,
 };
 use partup_wire::{ErrorCode, ListPartsResponse, PartInfo};
 
@@ -151,4 +152,58 @@ async fn sigterm_lets_a_part_in_flight_finish() {
     server.start_again().await;
     let listed: ListPartsResponse = server.api().list_parts(&id).await.ok();
     assert_eq!(listed.parts[0].md5, md5);
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_of_every_request_and_never_its_query() {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(server_binary())
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--data"])
+        .arg(data.path())
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (address, lines) = announced_address_and_output(&mut child).await;
+    let api = Api::new(&format!("http://{address}"));
+    // A failing request, with a token-like secret in its query.
+    let response = api
+        .http
+        .post(format!("{}?token=secret-in-query", api.url("listParts")))
+        .json(&serde_json::json!({"uploadId": "no-such-upload"}))
+        .send()
+        .await
+        .unwrap();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    Api::answer(response).await.error(ErrorCode::NoSuchUpload);
+    let found = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        while let Ok(line) = lines.recv_timeout(Duration::from_secs(10)) {
+            // The one line that is not a log line: where the server listens.
+            if line.starts_with("partup-server listening on ") {
+                continue;
+            }
+            assert!(
+                !line.contains("secret-in-query"),
+                "a query was logged: {line}"
+            );
+            let json: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            if json["span"]["request_id"] == request_id.as_str() {
+                return Some(json);
+            }
+            seen.push(line);
+        }
+        panic!("no log line carries request id {request_id}: {seen:#?}");
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(found["span"]["method"], "POST");
+    assert_eq!(found["span"]["path"], "/v1/multipart/parallel/listParts");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

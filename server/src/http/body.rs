@@ -109,6 +109,13 @@ pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> AppR
         }
         collected.extend_from_slice(&chunk);
     }
+    // A body whose connection was cut ends early without an error: never take it for whole.
+    if let Some(declared) = declared.filter(|&len| len != collected.len() as u64) {
+        return Err(AppError::malformed(format!(
+            "the request body ended after {} of its {declared} bytes",
+            collected.len()
+        )));
+    }
     Ok(LimitedBody {
         bytes: collected.freeze(),
         _budget: budget,

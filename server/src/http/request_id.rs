@@ -1,12 +1,14 @@
 //! `finish_response`, the one place that renders error bodies: every response gets an
-//! `x-request-id`, every [`AppError`] becomes SPEC.md's JSON body with that id.
+//! `x-request-id`, every [`AppError`] becomes SPEC.md's JSON body with that id, and every log line
+//! written while the request is served carries that id (the `request` span).
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use partup_wire::{ErrorBody, ErrorCode};
+use tracing::Instrument;
 
 use crate::error::{AppError, ErrorReport, INTERNAL_ERROR_MESSAGE, truncate_for_message};
 
@@ -18,6 +20,29 @@ pub async fn finish_response(request: Request, next: Next) -> Response {
     let request_id = new_request_id();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    // The path only: a query may carry an upload token (`?token=`), which is never logged.
+    let span = tracing::info_span!("request", request_id = %request_id, %method, path = %path);
+    let started = std::time::Instant::now();
+    let response = finish(request, next, request_id, &method, &path)
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "finished processing request"
+        )
+    });
+    response
+}
+
+async fn finish(
+    request: Request,
+    next: Next,
+    request_id: String,
+    method: &axum::http::Method,
+    path: &str,
+) -> Response {
     let mut response = next.run(request).await;
     let report = response
         .extensions_mut()
@@ -26,23 +51,42 @@ pub async fn finish_response(request: Request, next: Next) -> Response {
         .or_else(|| match response.status() {
             StatusCode::NOT_FOUND => Some(AppError::new(
                 ErrorCode::NotFound,
-                format!("nothing is served at {}", truncate_for_message(&path)),
+                format!("nothing is served at {}", truncate_for_message(path)),
             )),
             StatusCode::METHOD_NOT_ALLOWED => Some(AppError::new(
                 ErrorCode::MethodNotAllowed,
-                format!("{method} is not allowed on {}", truncate_for_message(&path)),
+                format!("{method} is not allowed on {}", truncate_for_message(path)),
             )),
             _ => None,
         });
     if let Some(mut error) = report {
+        // The span carries the request id, method and path.
         if error.code == ErrorCode::InternalError {
-            tracing::error!(request_id, %method, path, "{}", error.message);
+            tracing::error!("{}", error.message);
             error.message = INTERNAL_ERROR_MESSAGE.to_owned();
         } else {
-            tracing::debug!(request_id, %method, path, code = %error.code, "{}", error.message);
+            tracing::debug!(code = %error.code, "{}", error.message);
         }
         write_error_body(&mut response, error, &request_id);
     }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// An error answered outside the router (by the serve loop: during shutdown, or when a detached
+/// request's task failed), rendered as `finish_response` would, with a request id of its own.
+pub fn render_error(error: AppError) -> Response {
+    let request_id = new_request_id();
+    let mut error = error;
+    if error.code == ErrorCode::InternalError {
+        tracing::error!(request_id, "{}", error.message);
+        error.message = INTERNAL_ERROR_MESSAGE.to_owned();
+    }
+    let mut response = error.clone().into_response();
+    response.extensions_mut().remove::<ErrorReport>();
+    write_error_body(&mut response, error, &request_id);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }

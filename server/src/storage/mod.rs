@@ -26,9 +26,11 @@ mod uploads;
 use std::sync::Arc;
 
 use crate::config::{Config, StoreKind};
+use crate::error::StartError;
 use backend::Backend;
 pub use backend::PartDestination;
 pub use event_queue::{EventKey, EventQueue, EventStore};
+use fs::data_lock::LockError;
 pub use incoming_part::{CapSource, IncomingPart, SizeCap, UploadBudget};
 pub use objects::{ByteRange, ObjectMeta, ObjectRead, ReadPlan};
 pub use records::UploadRecord;
@@ -37,8 +39,8 @@ pub use upload_id::UploadId;
 pub use uploads::{PartLimits, Storage};
 
 /// Opens the backend `config` names (the data directory or the bucket), with its event queue when
-/// `--hook-url` is set.
-pub async fn open(config: &Config) -> Result<Arc<Storage>, String> {
+/// `--hook-url` is set. A data directory another server holds is [`StartError::DataDirInUse`].
+pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
     let (backend, events): (Arc<dyn Backend>, Option<Arc<dyn EventStore>>) = match config.store {
         StoreKind::S3 => {
             let bucket =
@@ -50,7 +52,16 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, String> {
         }
         StoreKind::Fs => {
             let disk = Arc::new(fs::FsBackend::open(config.data.clone()).map_err(|e| {
-                format!("cannot use data directory {}: {e}", config.data.display())
+                let dir = config.data.display();
+                match e {
+                    LockError::InUse { pid } => StartError::DataDirInUse(format!(
+                        "--data {dir} is in use by another partup-server{}",
+                        pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+                    )),
+                    LockError::Io(e) => {
+                        StartError::Failed(format!("cannot use data directory {dir}: {e}"))
+                    }
+                }
             })?);
             (
                 disk.clone() as Arc<dyn Backend>,
@@ -69,7 +80,9 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, String> {
     };
     let mut storage = Storage::new(backend, limits, caps);
     if config.hook_url.is_some() {
-        let events = events.ok_or("--hook-url needs a store that can queue events")?;
+        let events = events.ok_or(StartError::Failed(
+            "--hook-url needs a store that can queue events".into(),
+        ))?;
         storage = storage.with_events(Arc::new(EventQueue::new(events)));
     }
     // The caps count what the store holds, so a restart does not reset them. A store that cannot

@@ -3,6 +3,9 @@
 //! is lost. Each case records a row of the table `scripts/test-hostile.sh` prints (`outcomes.rs`).
 
 mod admission;
+mod attackers;
 mod bodies;
+mod connections;
 mod honest_errors;
 mod outcomes;
+mod stopping;

@@ -1,6 +1,7 @@
 //! Where everything lives under `--data`, and the only code that turns input into paths.
 //!
 //! ```text
+//! DATA/partup-server.lock       held (flock) by the one server using DATA, holds its pid
 //! DATA/tmp/                      staging and assembly (same filesystem, so renames are atomic); emptied at start
 //! DATA/uploads/ID/upload.json    the upload's key and start time, written once
 //! DATA/uploads/ID/parts/NNNNN    one file per stored part: header (md5, size) + bytes

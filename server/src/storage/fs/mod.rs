@@ -8,6 +8,7 @@
 //! [`KeyedLocks`]; readers need no lock.
 
 mod activity;
+pub mod data_lock;
 mod durable_file;
 mod events;
 pub mod free_space;
@@ -17,13 +18,13 @@ mod part_file;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use self::data_lock::{DataDirLock, LockError, lock_data_dir};
 use self::durable_file::{blocking, read_if_exists, sync_dir, write_atomic};
 use self::layout::Layout;
 use self::part_file::{FsPartWriter, read_stored_parts};
@@ -39,12 +40,15 @@ use crate::storage::upload_id::UploadId;
 pub struct FsBackend {
     layout: Arc<Layout>,
     locks: KeyedLocks,
+    /// This process's claim on the directory, held as long as the backend.
+    _data_lock: DataDirLock,
 }
 
 impl FsBackend {
-    /// Opens (creating if needed) a data directory and empties its `tmp/`, where a crash may have left
-    /// staged parts, half-assembled objects and aborted uploads being deleted.
-    pub fn open(root: PathBuf) -> io::Result<FsBackend> {
+    /// Opens (creating if needed) a data directory: takes its lock, then empties its `tmp/`, where a
+    /// crash may have left staged parts, half-assembled objects and aborted uploads being deleted.
+    pub fn open(root: PathBuf) -> Result<FsBackend, LockError> {
+        let data_lock = lock_data_dir(&root)?;
         let layout = Layout::new(root);
         for dir in [
             layout.uploads_dir(),
@@ -62,6 +66,7 @@ impl FsBackend {
         Ok(FsBackend {
             layout: Arc::new(layout),
             locks: KeyedLocks::default(),
+            _data_lock: data_lock,
         })
     }
 
