@@ -18,6 +18,7 @@ mod keyed_locks;
 mod objects;
 mod records;
 pub mod s3;
+pub mod space_floor;
 mod sweep;
 pub mod upload_id;
 mod uploads;
@@ -31,7 +32,7 @@ pub use event_queue::{EventKey, EventQueue, EventStore};
 pub use incoming_part::{IncomingPart, UploadBudget};
 pub use objects::{ByteRange, ObjectMeta, ObjectRead, ReadPlan};
 pub use records::UploadRecord;
-pub use sweep::SweepReport;
+pub use sweep::{PartInFlight, SweepReport};
 pub use upload_id::UploadId;
 pub use uploads::{PartLimits, Storage};
 
@@ -61,7 +62,7 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, String> {
         max_part_size: config.max_part_size,
         min_part_size: config.min_part_size,
     };
-    let storage = Storage::new(backend, limits);
+    let storage = Storage::new(backend, limits).with_min_free_space(config.limits.min_free_space);
     if config.hook_url.is_none() {
         return Ok(Arc::new(storage));
     }

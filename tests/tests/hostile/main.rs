@@ -2,4 +2,6 @@
 //! bound answers with SPEC.md's code, a legitimate upload still finishes, and nothing acknowledged
 //! is lost. Each case records a row of the table `scripts/test-hostile.sh` prints (`outcomes.rs`).
 
+mod full_disk;
 mod outcomes;
+mod sweep;
