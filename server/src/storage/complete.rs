@@ -9,7 +9,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::hooks::event::{Event, EventKind};
 use crate::storage::backend::{Assembled, AssemblyPlan, StoredPart};
-use crate::storage::records::{self, CompletedRecord, Record};
+use crate::storage::records::{self, CompletedRecord, Record, UploadRecord};
 use crate::storage::space_floor::Write;
 use crate::storage::upload_id::UploadId;
 use crate::storage::uploads::Storage;
@@ -63,6 +63,20 @@ impl Storage {
             }
             tracing::info!(%upload_id, "the store lost the assembly of this object to a concurrent one; assembling again");
         };
+        self.publish(upload_id, &record, plan, assembled, listed)
+            .await
+    }
+
+    /// Stores the `upload.completed` event, then shows the assembled object with its completion
+    /// record (together, where the store can hold the object back) and frees the parts.
+    async fn publish(
+        &self,
+        upload_id: &UploadId,
+        record: &UploadRecord,
+        plan: AssemblyPlan,
+        assembled: Assembled,
+        listed: &[CompletePart],
+    ) -> AppResult<CompleteResponse> {
         let response = CompleteResponse {
             resource_key: plan.resource_key,
             size: plan.size,
@@ -71,7 +85,7 @@ impl Storage {
         };
         // Stored before the completion record: from that record on the upload is final. (A held
         // object that is dropped because this fails is discarded: nothing changed.)
-        let event = Event::new(EventKind::Completed, upload_id, &record).with_object(&response);
+        let event = Event::new(EventKind::Completed, upload_id, record).with_object(&response);
         self.emit(event).await?;
         let done = CompletedRecord {
             parts: listed.to_vec(),

@@ -2,6 +2,8 @@
 //! bound answers with SPEC.md's code, a legitimate upload still finishes, and nothing acknowledged
 //! is lost. Each case records a row of the table `scripts/test-hostile.sh` prints (`outcomes.rs`).
 
+mod complete_crash;
+mod disk_kit;
 mod full_disk;
 mod outcomes;
 mod sweep;
