@@ -1,8 +1,14 @@
 //! The background task that runs storage's sweep (which uploads are stale is decided there) every
 //! `Config::sweep_interval`. Stopped by dropping its [`SweepGuard`] (mini-redis style).
+//!
+//! No pass stops the ones after it: one upload the sweep cannot handle is logged by storage and
+//! the others swept; a pass that fails as a whole (the uploads cannot be listed), or even panics, is
+//! logged here and the next one runs on time.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -24,18 +30,31 @@ pub fn spawn_sweeper(storage: Arc<Storage>, config: &Config) -> SweepGuard {
     SweepGuard(tokio::spawn(async move {
         loop {
             interval.tick().await;
-            match storage.sweep(ttl).await {
-                Ok(report)
+            match AssertUnwindSafe(storage.sweep(ttl)).catch_unwind().await {
+                Ok(Ok(report)) if report.failed > 0 => {
+                    tracing::warn!(
+                        stale_uploads_aborted = report.stale_uploads_aborted,
+                        finished_records_removed = report.finished_records_removed,
+                        skipped_busy = report.skipped_busy,
+                        failed = report.failed,
+                        "swept stale uploads; some could not be removed (see above), the next pass tries again"
+                    );
+                }
+                Ok(Ok(report))
                     if report.stale_uploads_aborted + report.finished_records_removed > 0 =>
                 {
                     tracing::info!(
                         stale_uploads_aborted = report.stale_uploads_aborted,
                         finished_records_removed = report.finished_records_removed,
+                        skipped_busy = report.skipped_busy,
                         "swept stale uploads"
                     );
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!("stale-upload sweep failed: {e}"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!("stale-upload sweep failed: {e}"),
+                Err(_) => tracing::error!(
+                    "a stale-upload sweep pass panicked; the next one runs as usual"
+                ),
             }
         }
     }))

@@ -154,6 +154,11 @@ async fn receive(
 ) -> AppResult<PartInfo> {
     let max_part_size = state.config.max_part_size;
     let mut form = open_form(headers, body, max_part_size)?;
+    // Below --min-free-space nothing of the part is written (its size: at most the request's).
+    state
+        .storage
+        .ensure_room_for_part(declared_length(headers))
+        .await?;
     let mut fields = PartForm::default();
     while let Some(mut field) = form
         .next_field()
@@ -211,6 +216,10 @@ async fn receive_content(
         None => Some(state.storage.unknown_upload_budget()),
     };
     let mut part = state.storage.begin_part(destination, budget).await?;
+    if let Some((upload_id, ..)) = upload {
+        // However slowly the bytes come, the stale-upload sweep leaves their upload alone.
+        part.keep_upload_alive(state.storage.part_in_flight(upload_id));
+    }
     while let Some(chunk) = field
         .chunk()
         .await

@@ -16,6 +16,7 @@ use partup_wire::{PartInfo, md5_to_hex};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::error::{AppError, AppResult};
+use crate::storage::fs::free_space::DiskSpace;
 use crate::storage::records::Record;
 use crate::storage::upload_id::UploadId;
 
@@ -67,6 +68,24 @@ pub struct AssemblyPlan {
     pub parts: Vec<StoredPart>,
     pub size: u64,
     pub etag: String,
+}
+
+/// An object assembled where no reader sees it yet, waiting for its completion record.
+#[async_trait]
+pub trait HeldObject: Send {
+    /// Shows the object and stores its completion record `record` together: readers, and a restart
+    /// after a crash at any moment, find both or neither. Dropped instead, the object is discarded
+    /// and nothing changed.
+    async fn publish(self: Box<Self>, record: &[u8]) -> AppResult<()>;
+}
+
+/// What [`Backend::assemble_held`] made.
+pub enum Assembled {
+    /// The store showed the object at once (it cannot hold one back); the completion record is
+    /// written after it ([`Backend::write_record`]).
+    Shown,
+    /// Not shown yet: [`HeldObject::publish`] shows it with its completion record.
+    Held(Box<dyn HeldObject>),
 }
 
 /// Why an assembly failed.
@@ -151,6 +170,18 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
 
+    /// Takes the upload's lock when nobody holds it; `None` when someone does (a long complete):
+    /// for the sweep, which never waits behind one.
+    async fn try_lock_upload(&self, upload_id: &UploadId) -> Option<UploadLock> {
+        Some(self.lock_upload(upload_id).await)
+    }
+
+    /// The room left where the store writes, for `--min-free-space`; `None` from a store that has
+    /// no such notion (S3). An optional capability: the default has none.
+    async fn disk_space(&self) -> AppResult<Option<DiskSpace>> {
+        Ok(None)
+    }
+
     /// Starts receiving a part's bytes.
     async fn begin_part(
         &self,
@@ -163,6 +194,13 @@ pub trait Backend: Send + Sync + 'static {
     /// Writes the object as the planned parts concatenated, replacing an older one at once: readers
     /// see the old object or the new one.
     async fn assemble(&self, plan: &AssemblyPlan) -> Result<(), AssembleFailure>;
+
+    /// Assembles the object as [`Backend::assemble`] does, but, where the store can, without showing
+    /// it yet: uploadComplete then publishes it together with its completion record, so a complete
+    /// that fails (or a crash) changes nothing visible. The default shows it at once.
+    async fn assemble_held(&self, plan: &AssemblyPlan) -> Result<Assembled, AssembleFailure> {
+        self.assemble(plan).await.map(|()| Assembled::Shown)
+    }
 
     /// Frees the parts of a completed upload (its records stay).
     async fn discard_parts(&self, upload_id: &UploadId) -> AppResult<()>;

@@ -8,8 +8,9 @@ use partup_wire::{CompletePart, CompleteResponse, ErrorCode, multipart_etag};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::hooks::event::{Event, EventKind};
-use crate::storage::backend::{AssemblyPlan, StoredPart};
-use crate::storage::records::{self, CompletedRecord, Record};
+use crate::storage::backend::{Assembled, AssemblyPlan, StoredPart};
+use crate::storage::records::{self, CompletedRecord, Record, UploadRecord};
+use crate::storage::space_floor::Write;
 use crate::storage::upload_id::UploadId;
 use crate::storage::uploads::Storage;
 
@@ -44,8 +45,14 @@ impl Storage {
         // `replace: false` check and the assembly it allows (within this process).
         let _key_lock = self.key_locks.lock(&plan.resource_key).await;
         self.may_assemble(&record, plan.size).await?;
+        // The copy needs room for the whole object while the parts are still stored.
+        self.space.ensure_room(plan.size, Write::Object).await?;
         let mut attempts = 0;
-        while let Err(failure) = self.backend.assemble(&plan).await {
+        let assembled = loop {
+            let failure = match self.backend.assemble_held(&plan).await {
+                Ok(assembled) => break assembled,
+                Err(failure) => failure,
+            };
             // Another instance may have completed the same upload (and removed its parts) meanwhile.
             if let Some(done) = self.completed_record(upload_id).await? {
                 return replay(upload_id, done, listed);
@@ -55,23 +62,46 @@ impl Storage {
                 return Err(failure.error);
             }
             tracing::info!(%upload_id, "the store lost the assembly of this object to a concurrent one; assembling again");
-        }
+        };
+        self.publish(upload_id, &record, plan, assembled, listed)
+            .await
+    }
+
+    /// Stores the `upload.completed` event, then shows the assembled object with its completion
+    /// record (together, where the store can hold the object back) and frees the parts.
+    async fn publish(
+        &self,
+        upload_id: &UploadId,
+        record: &UploadRecord,
+        plan: AssemblyPlan,
+        assembled: Assembled,
+        listed: &[CompletePart],
+    ) -> AppResult<CompleteResponse> {
         let response = CompleteResponse {
             resource_key: plan.resource_key,
             size: plan.size,
             parts: plan.parts.len() as u32,
             etag: plan.etag,
         };
-        // Stored before the completion record: from that record on the upload is final.
-        let event = Event::new(EventKind::Completed, upload_id, &record).with_object(&response);
+        // Stored before the completion record: from that record on the upload is final. (A held
+        // object that is dropped because this fails is discarded: nothing changed.)
+        let event = Event::new(EventKind::Completed, upload_id, record).with_object(&response);
         self.emit(event).await?;
         let done = CompletedRecord {
             parts: listed.to_vec(),
             response,
         };
-        self.backend
-            .write_record(upload_id, Record::Completed, &records::encode(&done)?)
-            .await?;
+        let content = records::encode(&done)?;
+        match assembled {
+            // The object and its record appear together, or (on failure) neither.
+            Assembled::Held(object) => object.publish(&content).await?,
+            // A store that showed the object already: the record follows it.
+            Assembled::Shown => {
+                self.backend
+                    .write_record(upload_id, Record::Completed, &content)
+                    .await?
+            }
+        }
         // From here the upload is no longer in progress: its slot is free for another.
         self.admission.release(upload_id);
         // The parts are no longer needed; if freeing them fails, the sweep removes the whole upload

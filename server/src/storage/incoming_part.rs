@@ -7,6 +7,8 @@ use md5::{Digest, Md5};
 
 use crate::error::{AppError, AppResult};
 use crate::storage::backend::{PartDigest, PartWriter};
+use crate::storage::space_floor::PartRoomWatch;
+use crate::storage::sweep::PartInFlight;
 
 /// Where the most bytes an upload may hold comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +85,10 @@ pub struct IncomingPart {
     size: u64,
     max_size: u64,
     budget: Option<UploadBudget>,
+    /// `--min-free-space`, looked at while the bytes arrive.
+    room: Option<PartRoomWatch>,
+    /// Keeps the part's upload from the sweep while it arrives, when the form named it first.
+    in_flight: Option<PartInFlight>,
 }
 
 impl IncomingPart {
@@ -97,7 +103,23 @@ impl IncomingPart {
             size: 0,
             max_size,
             budget,
+            room: None,
+            in_flight: None,
         }
+    }
+
+    /// The same part, refused (`507`) as soon as the store goes below its `--min-free-space`.
+    pub(super) fn watching_room(self, room: PartRoomWatch) -> IncomingPart {
+        IncomingPart {
+            room: Some(room),
+            ..self
+        }
+    }
+
+    /// Keeps the part's upload from the stale-upload sweep until the part is committed or
+    /// dropped ([`Storage::part_in_flight`](super::Storage::part_in_flight)).
+    pub fn keep_upload_alive(&mut self, in_flight: PartInFlight) {
+        self.in_flight = Some(in_flight);
     }
 
     /// Takes the next bytes; fails as soon as the part is over the limit or the upload over its
@@ -113,17 +135,21 @@ impl IncomingPart {
         if let Some(budget) = self.budget {
             budget.check(self.size)?;
         }
+        if let Some(room) = &mut self.room {
+            room.received(self.size).await?;
+        }
         // md-5 is fastest fed in pieces; chunks from hyper are small already.
         self.hasher.update(&chunk);
         self.writer.write(chunk).await
     }
 
-    /// The bytes received so far: their digest, and the writer holding them.
-    pub(super) fn finish(self) -> (Box<dyn PartWriter>, PartDigest) {
+    /// The bytes received so far: their digest, the writer holding them, and what keeps their
+    /// upload from the sweep until they are committed.
+    pub(super) fn finish(self) -> (Box<dyn PartWriter>, PartDigest, Option<PartInFlight>) {
         let digest = PartDigest {
             md5: self.hasher.finalize().into(),
             size: self.size,
         };
-        (self.writer, digest)
+        (self.writer, digest, self.in_flight)
     }
 }

@@ -18,21 +18,26 @@ pub struct KeyedLocks {
 
 impl KeyedLocks {
     pub async fn lock(&self, key: &str) -> OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = self.locks.lock().expect("lock table");
-            if let Some(existing) = locks.get(key).and_then(Weak::upgrade) {
-                existing
-            } else {
-                // Drop entries whose lock nobody holds, so the table stays as small as the traffic.
-                if locks.len() >= 1024 {
-                    locks.retain(|_, weak| weak.strong_count() > 0);
-                }
-                let fresh = Arc::new(AsyncMutex::new(()));
-                locks.insert(key.to_owned(), Arc::downgrade(&fresh));
-                fresh
-            }
-        };
-        lock.lock_owned().await
+        self.mutex_of(key).lock_owned().await
+    }
+
+    /// The lock of `key` when nobody holds it; `None` when someone does.
+    pub fn try_lock(&self, key: &str) -> Option<OwnedMutexGuard<()>> {
+        self.mutex_of(key).try_lock_owned().ok()
+    }
+
+    fn mutex_of(&self, key: &str) -> Arc<AsyncMutex<()>> {
+        let mut locks = self.locks.lock().expect("lock table");
+        if let Some(existing) = locks.get(key).and_then(Weak::upgrade) {
+            return existing;
+        }
+        // Drop entries whose lock nobody holds, so the table stays as small as the traffic.
+        if locks.len() >= 1024 {
+            locks.retain(|_, weak| weak.strong_count() > 0);
+        }
+        let fresh = Arc::new(AsyncMutex::new(()));
+        locks.insert(key.to_owned(), Arc::downgrade(&fresh));
+        fresh
     }
 }
 
@@ -61,5 +66,17 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn try_lock_never_waits() {
+        let locks = KeyedLocks::default();
+        let held = locks.lock("a").await;
+        assert!(locks.try_lock("a").is_none());
+        assert!(locks.try_lock("b").is_some());
+        drop(held);
+        let again = locks.try_lock("a");
+        assert!(again.is_some());
+        assert!(locks.try_lock("a").is_none(), "held by the try_lock itself");
     }
 }

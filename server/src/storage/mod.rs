@@ -18,7 +18,9 @@ mod incoming_part;
 mod keyed_locks;
 mod objects;
 mod records;
+mod recount;
 pub mod s3;
+pub mod space_floor;
 mod sweep;
 pub mod upload_id;
 mod uploads;
@@ -34,7 +36,7 @@ use fs::data_lock::LockError;
 pub use incoming_part::{CapSource, IncomingPart, SizeCap, UploadBudget};
 pub use objects::{ByteRange, ObjectMeta, ObjectRead, ReadPlan};
 pub use records::UploadRecord;
-pub use sweep::SweepReport;
+pub use sweep::{PartInFlight, SweepReport};
 pub use upload_id::UploadId;
 pub use uploads::{PartLimits, Storage};
 
@@ -78,7 +80,8 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
         max_uploads: config.limits.max_uploads,
         max_uploads_per_client: config.limits.max_uploads_per_client,
     };
-    let mut storage = Storage::new(backend, limits, caps);
+    let mut storage =
+        Storage::new(backend, limits, caps).with_min_free_space(config.limits.min_free_space);
     if config.hook_url.is_some() {
         let events = events.ok_or(StartError::Failed(
             "--hook-url needs a store that can queue events".into(),

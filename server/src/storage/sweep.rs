@@ -2,15 +2,18 @@
 //! TTL is aborted; a completion record past its retention goes with its upload; what an abort or a
 //! crashed init left without a record goes after a short grace; staged bytes untouched for the TTL
 //! (at least an hour) go too.
+//!
+//! What the sweep never does: remove an upload with a part in flight (however slowly its bytes
+//! arrive, whatever the TTL: [`PartsInFlight`]), wait behind an upload's lock (a long complete holds
+//! it: that upload is skipped for this pass), or stop at one upload it cannot handle (an unreadable
+//! record, a failed removal: logged, and the others are swept).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use futures_util::{StreamExt, stream};
 
 use crate::error::AppResult;
 use crate::hooks::event::{Event, EventKind};
-use crate::storage::admission::Owner;
 use crate::storage::backend::UploadActivity;
 use crate::storage::records::{self, COMPLETED_RECORD_RETENTION, Record, UploadRecord};
 use crate::storage::upload_id::UploadId;
@@ -22,14 +25,63 @@ const ORPHAN_GRACE: Duration = Duration::from_secs(60);
 /// be arriving.
 const MIN_STAGING_AGE: Duration = Duration::from_secs(3600);
 
-/// Upload records read at once when recounting.
-const RECORD_READS_AT_ONCE: usize = 16;
-
 /// Result of one stale-upload sweep.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepReport {
     pub stale_uploads_aborted: usize,
     pub finished_records_removed: usize,
+    /// Stale-looking uploads left for the next pass because their lock was held (a complete).
+    pub skipped_busy: usize,
+    /// Uploads the sweep could not handle (each logged); the others were swept all the same.
+    pub failed: usize,
+}
+
+/// The parts of each upload whose bytes are arriving right now, in this process. An upload with one
+/// is never stale: its last change is still going on.
+#[derive(Debug, Default)]
+pub struct PartsInFlight(Mutex<HashMap<UploadId, usize>>);
+
+/// One part in flight; dropped when it was committed or refused.
+#[derive(Debug)]
+pub struct PartInFlight {
+    parts: Arc<PartsInFlight>,
+    upload_id: UploadId,
+}
+
+impl PartsInFlight {
+    /// Counts a part of `upload_id` in flight until the guard is dropped.
+    pub fn enter(self: &Arc<Self>, upload_id: &UploadId) -> PartInFlight {
+        *self
+            .0
+            .lock()
+            .expect("parts in flight")
+            .entry(upload_id.clone())
+            .or_default() += 1;
+        PartInFlight {
+            parts: self.clone(),
+            upload_id: upload_id.clone(),
+        }
+    }
+
+    /// Whether a part of `upload_id` is in flight.
+    pub fn any(&self, upload_id: &UploadId) -> bool {
+        self.0
+            .lock()
+            .expect("parts in flight")
+            .contains_key(upload_id)
+    }
+}
+
+impl Drop for PartInFlight {
+    fn drop(&mut self) {
+        let mut counts = self.parts.0.lock().expect("parts in flight");
+        if let Some(count) = counts.get_mut(&self.upload_id) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.upload_id);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,98 +104,103 @@ fn verdict(activity: &UploadActivity, ttl: Duration) -> Verdict {
     }
 }
 
+/// What the sweep did with one upload.
+enum Swept {
+    Kept,
+    Busy,
+    Removed(Verdict),
+}
+
 impl Storage {
+    /// Marks a part of `upload_id` as in flight until the guard is dropped: the sweep leaves the
+    /// upload alone meanwhile, however long its bytes take.
+    pub fn part_in_flight(&self, upload_id: &UploadId) -> PartInFlight {
+        self.in_flight.enter(upload_id)
+    }
+
     /// Aborts uploads untouched for longer than `ttl` and drops completion records past retention;
-    /// then recounts the uploads in progress from the same listing (`admission.rs`).
-    /// Two instances sweeping at once both delete the same things: harmless.
+    /// then recounts the uploads in progress from the same listing (`recount.rs`).
+    /// Two instances sweeping at once both delete the same things: harmless. Fails only when the
+    /// uploads cannot be listed at all; one upload that cannot be handled is logged and skipped.
     pub async fn sweep(&self, ttl: Duration) -> AppResult<SweepReport> {
         let mut report = SweepReport::default();
         let listing_began = Instant::now();
         let listing = self.backend.list_uploads().await?;
         for listed in &listing {
-            if verdict(listed, ttl) == Verdict::Keep {
+            if verdict(listed, ttl) == Verdict::Keep || self.in_flight.any(&listed.upload_id) {
                 continue;
             }
             let upload_id = &listed.upload_id;
-            let _lock = self.backend.lock_upload(upload_id).await;
-            // Decided again under the lock: a part may have arrived since the listing.
-            let Some(current) = self.backend.upload_activity(upload_id).await? else {
-                continue;
-            };
-            match verdict(&current, ttl) {
-                Verdict::Keep => continue,
-                Verdict::AbortStale => {
-                    self.report_expired(upload_id).await?;
-                    report.stale_uploads_aborted += 1;
+            match self.sweep_upload(upload_id, ttl).await {
+                Ok(Swept::Kept) => {}
+                Ok(Swept::Busy) => report.skipped_busy += 1,
+                Ok(Swept::Removed(Verdict::RemoveFinished)) => report.finished_records_removed += 1,
+                Ok(Swept::Removed(_)) => report.stale_uploads_aborted += 1,
+                Err(e) => {
+                    report.failed += 1;
+                    tracing::warn!(%upload_id, "the sweep could not remove this stale upload, it goes on with the others: {e}");
                 }
-                Verdict::RemoveFinished => report.finished_records_removed += 1,
             }
-            self.backend.remove_upload(upload_id).await?;
-            self.admission.release(upload_id);
         }
-        self.recount(listing_began, &listing).await?;
-        self.backend
+        if let Err(e) = self.recount(listing_began, &listing).await {
+            report.failed += 1;
+            tracing::warn!("the sweep could not recount the uploads in progress: {e}");
+        }
+        if let Err(e) = self
+            .backend
             .remove_stale_staging(ttl.max(MIN_STAGING_AGE))
-            .await?;
+            .await
+        {
+            report.failed += 1;
+            tracing::warn!("the sweep could not remove old staged bytes: {e}");
+        }
         Ok(report)
     }
 
-    /// Counts the uploads in progress from the store's listing (at start: a restart counts what
-    /// the store holds, not zero).
-    pub async fn recount_uploads(&self) -> AppResult<usize> {
-        let listing_began = Instant::now();
-        let listing = self.backend.list_uploads().await?;
-        self.recount(listing_began, &listing).await?;
-        Ok(self.admission.in_progress())
-    }
-
-    /// Makes the admission registry match `listing` (taken from `listing_began` on): only the
-    /// records of uploads it does not count yet are read, for their owner, several at a time (a
-    /// bucket answers each read in milliseconds, and a restart may find thousands).
-    async fn recount(&self, listing_began: Instant, listing: &[UploadActivity]) -> AppResult<()> {
-        let mut in_progress = self.admission.counted();
-        let listed: HashSet<&UploadId> = listing
-            .iter()
-            .filter(|l| l.has_upload_record && l.completed_age.is_none())
-            .map(|l| &l.upload_id)
-            .collect();
-        in_progress.retain(|id, _| listed.contains(id));
-        let unknown: Vec<UploadId> = listed
-            .into_iter()
-            .filter(|id| !in_progress.contains_key(*id))
-            .cloned()
-            .collect();
-        let owners: Vec<AppResult<Option<(UploadId, Owner)>>> = stream::iter(unknown)
-            .map(|id| self.owner_of(id))
-            .buffer_unordered(RECORD_READS_AT_ONCE)
-            .collect()
-            .await;
-        for owner in owners {
-            in_progress.extend(owner?);
-        }
-        self.admission.resync(listing_began, in_progress);
-        Ok(())
-    }
-
-    /// Who upload `id` counts against, from its record; `None` once it is gone.
-    async fn owner_of(&self, id: UploadId) -> AppResult<Option<(UploadId, Owner)>> {
-        let Some(content) = self.backend.read_record(&id, Record::Upload).await? else {
-            return Ok(None);
+    /// Removes one upload the listing found stale, when it still is under its lock. An upload whose
+    /// lock is held (a complete may take minutes) is left for the next pass rather than waited for.
+    async fn sweep_upload(&self, upload_id: &UploadId, ttl: Duration) -> AppResult<Swept> {
+        let Some(_lock) = self.backend.try_lock_upload(upload_id).await else {
+            return Ok(Swept::Busy);
         };
-        let owner = records::decode::<UploadRecord>(Record::Upload, &content)
-            .map_or(Owner::Unknown, |record| Owner::of_record(&record));
-        Ok(Some((id, owner)))
+        // Decided again under the lock: a part may have arrived, or started, since the listing.
+        if self.in_flight.any(upload_id) {
+            return Ok(Swept::Kept);
+        }
+        let Some(current) = self.backend.upload_activity(upload_id).await? else {
+            return Ok(Swept::Kept);
+        };
+        let verdict = verdict(&current, ttl);
+        match verdict {
+            Verdict::Keep => return Ok(Swept::Kept),
+            Verdict::AbortStale => self.report_expired(upload_id).await?,
+            Verdict::RemoveFinished => {}
+        }
+        self.backend.remove_upload(upload_id).await?;
+        // From here the upload is no longer in progress: its slot is free for another.
+        self.admission.release(upload_id);
+        Ok(Swept::Removed(verdict))
     }
 
     /// Emits `upload.expired` for a stale upload about to be removed. One that never got its
     /// `upload.json` (an init cut short) has no key to report and was never answered: no event.
+    /// Nor has one whose record cannot be read (damaged): it is removed all the same, and logged.
     async fn report_expired(&self, upload_id: &UploadId) -> AppResult<()> {
-        if let Some(content) = self.backend.read_record(upload_id, Record::Upload).await? {
-            let record: UploadRecord = records::decode(Record::Upload, &content)?;
-            self.emit(Event::new(EventKind::Expired, upload_id, &record))
-                .await?;
+        let record = match self.backend.read_record(upload_id, Record::Upload).await {
+            Ok(Some(content)) => records::decode::<UploadRecord>(Record::Upload, &content),
+            Ok(None) => return Ok(()),
+            Err(e) => Err(e),
+        };
+        match record {
+            Ok(record) => {
+                self.emit(Event::new(EventKind::Expired, upload_id, &record))
+                    .await
+            }
+            Err(e) => {
+                tracing::warn!(%upload_id, "removing a stale upload whose record cannot be read, without an upload.expired event: {e}");
+                Ok(())
+            }
         }
-        Ok(())
     }
 }
 
@@ -185,5 +242,22 @@ mod tests {
             verdict(&activity(true, Some(day + 1), 10), ttl),
             Verdict::RemoveFinished
         );
+    }
+
+    #[test]
+    fn a_part_in_flight_is_counted_until_its_guard_goes() {
+        let parts = Arc::new(PartsInFlight::default());
+        let (a, b) = (
+            UploadId::generate().expect("random id"),
+            UploadId::generate().expect("random id"),
+        );
+        let first = parts.enter(&a);
+        let second = parts.enter(&a);
+        assert!(parts.any(&a) && !parts.any(&b));
+        drop(first);
+        assert!(parts.any(&a), "one part of it is still arriving");
+        drop(second);
+        assert!(!parts.any(&a));
+        assert!(parts.0.lock().unwrap().is_empty(), "nothing left behind");
     }
 }

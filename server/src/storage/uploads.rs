@@ -18,6 +18,8 @@ use crate::storage::event_queue::EventQueue;
 use crate::storage::incoming_part::{IncomingPart, UploadBudget};
 use crate::storage::keyed_locks::KeyedLocks;
 use crate::storage::records;
+use crate::storage::space_floor::{PartRoomWatch, SpaceFloor, Write};
+use crate::storage::sweep::PartsInFlight;
 use crate::storage::upload_id::UploadId;
 
 /// The size limits of SPEC.md §2, §3 and "Limits" that storage enforces.
@@ -42,6 +44,10 @@ pub struct Storage {
     pub(super) events: Option<Arc<EventQueue>>,
     /// The uploads in progress and their caps (`admission.rs`).
     pub(super) admission: Arc<Admission>,
+    /// `--min-free-space` (`space_floor.rs`).
+    pub(super) space: SpaceFloor,
+    /// Parts arriving now, which keep their uploads from the sweep (`sweep.rs`).
+    pub(super) in_flight: Arc<PartsInFlight>,
 }
 
 impl Storage {
@@ -51,11 +57,13 @@ impl Storage {
         admission: AdmissionLimits,
     ) -> Storage {
         Storage {
+            space: SpaceFloor::new(backend.clone(), crate::config::FreeSpace::Bytes(0)),
             backend,
             limits,
             key_locks: KeyedLocks::default(),
             events: None,
             admission: Admission::new(admission),
+            in_flight: Arc::default(),
         }
     }
 
@@ -102,6 +110,7 @@ impl Storage {
             self.refuse_existing(resource_key, ErrorCode::AccessDenied)
                 .await?;
         }
+        self.space.ensure_room(0, Write::Init).await?;
         let upload_id = UploadId::generate()?;
         self.backend
             .create_upload(&upload_id, &records::encode(&record)?)
@@ -128,7 +137,8 @@ impl Storage {
         budget: Option<UploadBudget>,
     ) -> AppResult<IncomingPart> {
         let writer = self.backend.begin_part(destination.as_ref()).await?;
-        Ok(IncomingPart::new(writer, self.limits.max_part_size, budget))
+        Ok(IncomingPart::new(writer, self.limits.max_part_size, budget)
+            .watching_room(PartRoomWatch::new(self.space.clone())))
     }
 
     /// Makes a received part the upload's part `part_number` once its MD5 matches `claimed_md5`
@@ -141,7 +151,8 @@ impl Storage {
         (upload_id, part_number): (&UploadId, u32),
         claimed_md5: [u8; 16],
     ) -> AppResult<PartInfo> {
-        let (mut writer, digest) = part.finish();
+        // `_in_flight` keeps the upload from the sweep until the part is committed or refused.
+        let (mut writer, digest, _in_flight) = part.finish();
         if digest.md5 != claimed_md5 {
             return Err(AppError::new(
                 ErrorCode::BadDigest,

@@ -5,7 +5,11 @@
 mod admission;
 mod attackers;
 mod bodies;
+mod complete_crash;
 mod connections;
+mod disk_kit;
+mod full_disk;
 mod honest_errors;
 mod outcomes;
 mod stopping;
+mod sweep;

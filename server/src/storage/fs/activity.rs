@@ -33,7 +33,11 @@ pub fn upload_activity(layout: &Layout, upload_id: &UploadId) -> Option<UploadAc
 pub fn list_uploads(layout: &Layout) -> AppResult<Vec<UploadActivity>> {
     let mut uploads = Vec::new();
     for entry in fs::read_dir(layout.uploads_dir())? {
-        let Some(upload_id) = entry?
+        // One entry that cannot be read does not hide the others from the sweep.
+        let Ok(entry) = entry else {
+            continue;
+        };
+        let Some(upload_id) = entry
             .file_name()
             .to_str()
             .and_then(|name| UploadId::parse(name).ok())
@@ -50,7 +54,10 @@ pub fn list_uploads(layout: &Layout) -> AppResult<Vec<UploadActivity>> {
 pub fn remove_stale_staging(layout: &Layout, age: Duration) -> AppResult<()> {
     let now = SystemTime::now();
     for entry in fs::read_dir(layout.tmp_dir())? {
-        let path = entry?.path();
+        let Ok(entry) = entry else {
+            continue;
+        };
+        let path = entry.path();
         if modified_age(&path, now).is_some_and(|idle| idle > age) {
             // Something else may be deleting it right now (a finished upload's parts): best effort.
             let _ = if path.is_dir() {

@@ -6,6 +6,7 @@
 //! DATA/uploads/ID/upload.json    the upload's key and start time, written once
 //! DATA/uploads/ID/parts/NNNNN    one file per stored part: header (md5, size) + bytes
 //! DATA/uploads/ID/completed.json the complete request and its answer, for retries (kept 24 h)
+//! DATA/uploads/ID/object.pending an assembled object between its record and its rename (mod.rs)
 //! DATA/objects/HH/SHA256(key)    completed objects: header (key, size, etag) + bytes
 //! DATA/events/ID-STEP.json       a hook event not yet delivered (STEP 1: created, 2: its end)
 //! ```
@@ -52,6 +53,11 @@ impl Layout {
     }
     pub fn part_file(&self, id: &UploadId, part_number: u32) -> PathBuf {
         self.parts_dir(id).join(format!("{part_number:05}"))
+    }
+    /// Where an assembled object waits, beside the upload's records, for its completion record:
+    /// renamed to its object file once that record is stored (see the fs module's header).
+    pub fn pending_object(&self, id: &UploadId) -> PathBuf {
+        self.upload_dir(id).join("object.pending")
     }
     /// Part number of a file in `parts/`, if the name is one of ours.
     pub fn part_number_of(file_name: &str) -> Option<u32> {

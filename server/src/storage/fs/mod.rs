@@ -1,13 +1,42 @@
 //! The filesystem backend: uploads, parts and objects as files under `--data` (see `layout.rs`).
 //!
 //! Durability rules, each the reason for an fsync: a part is acknowledged only after its file is
-//! fsynced, renamed into place and its directory fsynced (`part_file.rs`); an object is assembled
-//! beside its final name, fsynced, then renamed (`object_file.rs`); an upload's records are written
-//! with [`write_atomic`]. A crash therefore leaves only whole files in `uploads/` and `objects/`,
-//! and debris in `tmp/`, which is emptied at start (and swept when old). State changes of one upload are serialised by
-//! [`KeyedLocks`]; readers need no lock.
+//! fsynced, renamed into place and its directory fsynced (`part_file.rs`); an upload's records are
+//! written with [`write_atomic`]. A crash therefore leaves only whole files in `uploads/` and
+//! `objects/`, and debris in `tmp/`, which is emptied at start (and swept when old). State changes of
+//! one upload are serialised by [`KeyedLocks`]; readers need no lock.
+//!
+//! **A complete publishes the object and its completion record together** (`completion.rs`): a
+//! complete that fails, or a crash at any moment, leaves both or neither, never a new object whose
+//! upload still looks in progress, nor a record that answers 200 for an object that is not there.
+//!
+//! 1. The object is assembled in `tmp/` and fsynced. (Fails, a full disk included: the temporary
+//!    file is deleted; nothing changed. Crash: debris in `tmp/`, emptied at start.)
+//! 2. It is renamed to `uploads/ID/object.pending`, beside the upload's records (out of `tmp/`, so
+//!    a restart does not empty it away).
+//! 3. `completed.json` is written durably ([`write_atomic`]): **this decides**. (Fails: the record
+//!    and the pending object are deleted, the upload is still in progress with all its parts.)
+//! 4. `object.pending` is renamed to its object file, replacing the previous object at once, and
+//!    the shard directory fsynced. (Fails: the record is taken back, as in 3.)
+//! 5. The parts are freed.
+//!
+//! Recovery at start ([`completion::recover`], before anything is served): an `object.pending`
+//! with a `completed.json` beside it is renamed in (the crash came between 3 and 4: the completion
+//! was decided); one without is deleted (between 2 and 3: the upload is still in progress, its parts
+//! untouched, the complete can be repeated); a completed upload's parts left by a crash between 4
+//! and 5 are freed. Within a running server, 2–4 happen under the upload's lock (and the object
+//! key's), so no request sees the record without the object.
+//!
+//! **Full disks.** Every write here surfaces a full disk as the `io::Error` the kernel gave
+//! (`StorageFull`), which becomes `507 InsufficientStorage`; nothing on the way (`blocking`, the
+//! durable-file helpers, the assembly) turns it into text first. A write that fails deletes what
+//! it staged (a part's temporary file, an assembled object, a record's temporary file), so a full
+//! disk leaves no debris and every acknowledged part and completed object as it was. The floor
+//! that keeps the disk from filling in the first place (`--min-free-space`) is storage's rule
+//! (`space_floor.rs`); this backend only reports the room ([`free_space::probe`]).
 
 mod activity;
+mod completion;
 pub mod data_lock;
 mod durable_file;
 mod events;
@@ -24,14 +53,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use self::completion::FsHeldObject;
 use self::data_lock::{DataDirLock, LockError, lock_data_dir};
 use self::durable_file::{blocking, read_if_exists, sync_dir, write_atomic};
+use self::free_space::DiskSpace;
 use self::layout::Layout;
 use self::part_file::{FsPartWriter, read_stored_parts};
 use crate::error::AppResult;
 use crate::storage::backend::{
-    AssembleFailure, AssemblyPlan, Backend, OpenedObject, PartDestination, PartWriter, StoredPart,
-    UploadActivity, UploadLock,
+    AssembleFailure, Assembled, AssemblyPlan, Backend, OpenedObject, PartDestination, PartWriter,
+    StoredPart, UploadActivity, UploadLock,
 };
 use crate::storage::keyed_locks::KeyedLocks;
 use crate::storage::records::Record;
@@ -45,8 +76,9 @@ pub struct FsBackend {
 }
 
 impl FsBackend {
-    /// Opens (creating if needed) a data directory: takes its lock, then empties its `tmp/`, where a
-    /// crash may have left staged parts, half-assembled objects and aborted uploads being deleted.
+    /// Opens (creating if needed) a data directory: takes its lock, finishes or undoes the
+    /// completes a crash interrupted, and empties its `tmp/`, where a crash may have left staged
+    /// parts, half-assembled objects and aborted uploads being deleted.
     pub fn open(root: PathBuf) -> Result<FsBackend, LockError> {
         let data_lock = lock_data_dir(&root)?;
         let layout = Layout::new(root);
@@ -57,6 +89,8 @@ impl FsBackend {
         ] {
             fs::create_dir_all(&dir)?;
         }
+        // Before serving: a complete a crash interrupted is finished or undone (see above).
+        completion::recover(&layout)?;
         let tmp = layout.tmp_dir();
         if tmp.exists() {
             fs::remove_dir_all(&tmp)?;
@@ -145,6 +179,15 @@ impl Backend for FsBackend {
         Some(self.locks.lock(upload_id.as_str()).await)
     }
 
+    async fn try_lock_upload(&self, upload_id: &UploadId) -> Option<UploadLock> {
+        self.locks.try_lock(upload_id.as_str()).map(Some)
+    }
+
+    async fn disk_space(&self) -> AppResult<Option<DiskSpace>> {
+        self.with_layout(|layout| Ok(Some(free_space::probe(layout.root())?)))
+            .await
+    }
+
     async fn begin_part(
         &self,
         _destination: Option<&PartDestination>,
@@ -166,6 +209,23 @@ impl Backend for FsBackend {
                 error,
                 assemble_again: false,
             })
+    }
+
+    async fn assemble_held(&self, plan: &AssemblyPlan) -> Result<Assembled, AssembleFailure> {
+        let staging = plan.clone();
+        let staged = self
+            .with_layout(move |layout| object_file::assemble_staged(layout, &staging))
+            .await
+            .map_err(|error| AssembleFailure {
+                error,
+                assemble_again: false,
+            })?;
+        Ok(Assembled::Held(Box::new(FsHeldObject {
+            layout: self.layout.clone(),
+            upload_id: plan.upload_id.clone(),
+            resource_key: plan.resource_key.clone(),
+            staged,
+        })))
     }
 
     async fn discard_parts(&self, upload_id: &UploadId) -> AppResult<()> {

@@ -4,6 +4,7 @@
 use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom};
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -31,8 +32,23 @@ struct ObjectHeader {
     etag: String,
 }
 
-/// Concatenates the planned parts into a new object file beside its final name, then renames it in.
+/// Concatenates the planned parts into a new object file beside its final name, then renames it in
+/// (shown at once, without a completion record: `completion.rs` publishes both together).
 pub fn assemble_object(layout: &Layout, plan: &AssemblyPlan) -> AppResult<()> {
+    let assembled = assemble_staged(layout, plan)?;
+    let target = object_target(layout, &plan.resource_key)?;
+    assembled.persist(&target).map_err(|e| e.error)?;
+    sync_dir(
+        target
+            .parent()
+            .expect("object files live in a shard directory"),
+    )?;
+    Ok(())
+}
+
+/// Concatenates the planned parts into a new object file in `tmp/`, fsynced, that no reader sees
+/// yet. On any failure (a full disk included) the file is deleted before this returns.
+pub fn assemble_staged(layout: &Layout, plan: &AssemblyPlan) -> AppResult<NamedTempFile> {
     let mut assembled = NamedTempFile::new_in(layout.tmp_dir())?;
     write_header(
         assembled.as_file(),
@@ -52,7 +68,12 @@ pub fn assemble_object(layout: &Layout, plan: &AssemblyPlan) -> AppResult<()> {
         written += part.digest.size;
     }
     assembled.as_file().sync_all()?;
-    let target = layout.object_file(&plan.resource_key);
+    Ok(assembled)
+}
+
+/// The object file of `resource_key`, its shard directory created (durably) when missing.
+pub fn object_target(layout: &Layout, resource_key: &str) -> io::Result<PathBuf> {
+    let target = layout.object_file(resource_key);
     let shard = target
         .parent()
         .expect("object files live in a shard directory");
@@ -60,9 +81,13 @@ pub fn assemble_object(layout: &Layout, plan: &AssemblyPlan) -> AppResult<()> {
         fs::create_dir_all(shard)?;
         sync_dir(&layout.objects_dir())?;
     }
-    assembled.persist(&target).map_err(|e| e.error)?;
-    sync_dir(shard)?;
-    Ok(())
+    Ok(target)
+}
+
+/// The key an object file (complete, a pending one included) was assembled for.
+pub fn key_of_object_file(path: &Path) -> io::Result<String> {
+    let header: ObjectHeader = read_header(&mut File::open(path)?)?;
+    Ok(header.resource_key)
 }
 
 fn append_part(
