@@ -16,6 +16,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (server, tests, wire; the wasm client for wasm32)"
 cargo clippy --workspace --exclude partup --all-targets --features partup-tests/s3-tests -- -D warnings
+cargo clippy -p partup-tests --test hostile --features s3-tests -- -D warnings
 cargo clippy -p partup --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 step "server: unit and integration tests over real HTTP, on the local disk"
