@@ -8,6 +8,8 @@ cd "$PARTUP_ROOT"
 export PARTUP_OUTCOMES_FILE="${PARTUP_OUTCOMES_FILE:-$PARTUP_ROOT/target/hostile-outcomes.tsv}"
 mkdir -p "$(dirname "$PARTUP_OUTCOMES_FILE")"
 : > "$PARTUP_OUTCOMES_FILE"
+# The suite runs the real binary (testkit::server_binary): build it first.
+cargo build -p partup-server
 status=0
 cargo test -p partup-tests --test hostile "$@" || status=$?
 printf '\n| attack or fault | answer seen | legitimate upload finished? | anything lost? |\n'

@@ -168,7 +168,7 @@ impl TestServer {
         self.spawn().await;
     }
 
-    /// Every file under the data directory, or object under the bucket prefix (relative paths), for
+    /// Every file under the data directory but the server's lock, or object under the bucket prefix (relative paths), for
     /// checks that nothing leaked.
     pub fn data_files(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
@@ -176,6 +176,8 @@ impl TestServer {
             files = list_objects(&self.store);
         } else {
             walk(self.data.path(), self.data.path(), &mut files);
+            // The server's lock on its data directory (storage/fs/data_lock.rs): not data.
+            files.retain(|file| file != Path::new(DATA_LOCK_FILE));
         }
         files.sort();
         files
@@ -234,6 +236,9 @@ pub fn assert_refused_at_start(args: &[&str], mentions: &str) {
     assert_eq!(lines, 1, "{args:?}: not one line:\n{stderr}");
     assert!(stderr.contains(mentions), "{args:?}: {stderr}");
 }
+
+/// The file a server locks its data directory with (server/src/storage/fs/data_lock.rs).
+pub const DATA_LOCK_FILE: &str = "partup-server.lock";
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

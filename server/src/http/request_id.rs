@@ -21,7 +21,9 @@ pub async fn finish_response(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     // The path only: a query may carry an upload token (`?token=`), which is never logged.
-    let span = tracing::info_span!("request", request_id = %request_id, %method, path = %path);
+    // At ERROR level: a span is recorded only when its level passes the filter, and the request
+    // id must reach every line logged inside it, also with `RUST_LOG=error`.
+    let span = tracing::error_span!("request", request_id = %request_id, %method, path = %path);
     let started = std::time::Instant::now();
     let response = finish(request, next, request_id, &method, &path)
         .instrument(span.clone())
