@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::storage::Storage;
+use crate::storage::{Storage, SweepReport};
 
 /// Aborts the sweep task when dropped.
 pub struct SweepGuard(JoinHandle<()>);
@@ -25,12 +25,11 @@ pub fn spawn_sweeper(storage: Arc<Storage>, config: &Config) -> SweepGuard {
         loop {
             interval.tick().await;
             match storage.sweep(ttl).await {
-                Ok(report)
-                    if report.stale_uploads_aborted + report.finished_records_removed > 0 =>
-                {
+                Ok(report) if report != SweepReport::default() => {
                     tracing::info!(
                         stale_uploads_aborted = report.stale_uploads_aborted,
                         finished_records_removed = report.finished_records_removed,
+                        store_multiparts_aborted = report.store_multiparts_aborted,
                         "swept stale uploads"
                     );
                 }

@@ -21,6 +21,10 @@ pub async fn handle(
     let resource_key = string_field(&fields, "resourceKey").map_err(IntoResponse::into_response)?;
     validate_resource_key(&resource_key)
         .map_err(|why| AppError::new(ErrorCode::InvalidObjectName, why).into_response())?;
+    state
+        .storage
+        .check_key_fits(&resource_key)
+        .map_err(IntoResponse::into_response)?;
     // The application is only asked about uploads the token allows at all.
     ensure_may_write(&caller, &resource_key).map_err(IntoResponse::into_response)?;
     if let Some(hook) = &state.pre_create {

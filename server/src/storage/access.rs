@@ -34,6 +34,15 @@ impl Storage {
         }
     }
 
+    /// Whether the upload is in progress (whoever's it is).
+    pub(super) async fn is_in_progress(&self, upload_id: &UploadId) -> AppResult<bool> {
+        let (record, completed) = tokio::join!(
+            self.backend.record_exists(upload_id, Record::Upload),
+            self.backend.record_exists(upload_id, Record::Completed)
+        );
+        Ok(record? && !completed?)
+    }
+
     /// The upload's record, in progress or completed, when `caller` may see it.
     pub(super) async fn owned_record(
         &self,

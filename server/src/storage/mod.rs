@@ -14,11 +14,13 @@ mod complete;
 mod event_queue;
 pub mod fs;
 mod incoming_part;
+mod key_length;
 mod keyed_locks;
 mod objects;
 mod records;
 pub mod s3;
 mod sweep;
+mod taking_turns;
 pub mod upload_id;
 mod uploads;
 

@@ -1,7 +1,8 @@
 //! Which uploads are stale, one policy for every backend: an upload untouched for longer than the
 //! TTL is aborted; a completion record past its retention goes with its upload; what an abort or a
 //! crashed init left without a record goes after a short grace; staged bytes untouched for the TTL
-//! (at least an hour) go too.
+//! (at least an hour) go too, and so do the store's own multipart uploads that no request will
+//! finish (`abort_stale_multiparts`).
 
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ const MIN_STAGING_AGE: Duration = Duration::from_secs(3600);
 pub struct SweepReport {
     pub stale_uploads_aborted: usize,
     pub finished_records_removed: usize,
+    /// The store's own multipart uploads (S3) aborted.
+    pub store_multiparts_aborted: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,14 +69,39 @@ impl Storage {
                     self.report_expired(upload_id).await?;
                     report.stale_uploads_aborted += 1;
                 }
-                Verdict::RemoveFinished => report.finished_records_removed += 1,
+                Verdict::RemoveFinished => {
+                    report.finished_records_removed += 1;
+                    self.backend.remove_completed(upload_id).await?;
+                    continue;
+                }
             }
             self.backend.remove_upload(upload_id).await?;
         }
         self.backend
             .remove_stale_staging(ttl.max(MIN_STAGING_AGE))
             .await?;
+        report.store_multiparts_aborted = self.abort_stale_multiparts(ttl).await?;
         Ok(report)
+    }
+
+    /// Aborts the store's multipart uploads that no request will finish, which a crash mid-write
+    /// leaves: a part's once its upload is no longer in progress (aborted, swept or completed: its
+    /// commit would be refused) or it started longer than the TTL ago (its upload would be stale by
+    /// then but for other parts); a staging object's or an assembly's, which name no upload, once
+    /// older than staged bytes may be.
+    async fn abort_stale_multiparts(&self, ttl: Duration) -> AppResult<usize> {
+        let mut aborted = 0;
+        for multipart in self.backend.store_multiparts().await? {
+            let stale = match &multipart.upload_id {
+                Some(upload_id) => multipart.age > ttl || !self.is_in_progress(upload_id).await?,
+                None => multipart.age > ttl.max(MIN_STAGING_AGE),
+            };
+            if stale {
+                self.backend.abort_store_multipart(&multipart).await?;
+                aborted += 1;
+            }
+        }
+        Ok(aborted)
     }
 
     /// Emits `upload.expired` for a stale upload about to be removed. One that never got its
