@@ -3,3 +3,5 @@
 //! is lost. Each case records a row of the table `scripts/test-hostile.sh` prints (`outcomes.rs`).
 
 mod outcomes;
+#[cfg(feature = "s3-tests")]
+mod s3_store;

@@ -136,7 +136,12 @@ pub fn object(key: &str) -> String {
 pub fn upload_id_of(path: &str) -> Option<UploadId> {
     let (id, rest) = path.strip_prefix(UPLOADS)?.split_once('/')?;
     let id = UploadId::parse(id).ok()?;
-    let own = [Record::Upload.file_name(), Record::Completed.file_name(), LEASE].contains(&rest)
+    let own = [
+        Record::Upload.file_name(),
+        Record::Completed.file_name(),
+        LEASE,
+    ]
+    .contains(&rest)
         || parse_part_version(path).is_some();
     own.then_some(id)
 }
@@ -176,9 +181,10 @@ pub fn parse_part_version(path: &str) -> Option<PartVersion> {
         part_number: (number.len() == PART_NUMBER_DIGITS)
             .then(|| parse_part_number(number))
             .flatten()?,
-        started_nanos: (started.len() == NANOS_DIGITS && started.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| started.parse().ok())
-            .flatten()?,
+        started_nanos: (started.len() == NANOS_DIGITS
+            && started.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| started.parse().ok())
+        .flatten()?,
         md5: parse_md5_hex(md5)?,
     })
 }

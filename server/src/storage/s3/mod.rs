@@ -69,11 +69,7 @@ impl S3Backend {
 
     /// Deletes the upload's own keys under `prefix` but those `keep` names (idempotent: deleting
     /// what is gone is fine); another application's objects there stay.
-    async fn remove_upload_keys(
-        &self,
-        prefix: &str,
-        keep: impl Fn(&str) -> bool,
-    ) -> AppResult<()> {
+    async fn remove_upload_keys(&self, prefix: &str, keep: impl Fn(&str) -> bool) -> AppResult<()> {
         let keys = listing::upload_keys(&self.op, prefix, keep).await?;
         self.op.delete_iter(keys).await.map_err(storage_error)
     }
@@ -182,10 +178,8 @@ impl Backend for S3Backend {
         // object and write its completion record: that record must outlive this abort, or the
         // object would have no record to answer retries with. It goes after its retention.
         let completed = layout::record(upload_id, Record::Completed);
-        self.remove_upload_keys(&layout::upload_prefix(upload_id), |path| {
-            path == completed
-        })
-        .await
+        self.remove_upload_keys(&layout::upload_prefix(upload_id), |path| path == completed)
+            .await
     }
 
     async fn remove_completed(&self, upload_id: &UploadId) -> AppResult<()> {

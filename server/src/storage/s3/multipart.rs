@@ -82,6 +82,8 @@ fn store_error(what: &str, cause: impl std::fmt::Display) -> AppError {
 
 impl MultipartAdmin {
     pub fn new(settings: &S3Settings) -> MultipartAdmin {
+        // The process-wide transport OpenDAL's operators use too (the first install wins).
+        opendal::install_default();
         let transport = HttpTransporter::default();
         // The chain reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN first, as
         // `connection.rs` hands them to OpenDAL, then profiles and instance metadata.
@@ -142,13 +144,20 @@ impl MultipartAdmin {
             let (status, body) = self.send(Method::GET, url).await?;
             if !status.is_success() {
                 let text = String::from_utf8_lossy(&body);
-                return Err(store_error("ListMultipartUploads", format!("{status}: {text}")));
+                return Err(store_error(
+                    "ListMultipartUploads",
+                    format!("{status}: {text}"),
+                ));
             }
             let text = std::str::from_utf8(&body).map_err(|e| store_error("listing", e))?;
             let page: ListResult =
                 quick_xml::de::from_str(text).map_err(|e| store_error("listing", e))?;
             found.extend(page.upload.into_iter().filter_map(|u| self.ours(u)));
-            match (page.is_truncated, page.next_key_marker, page.next_upload_id_marker) {
+            match (
+                page.is_truncated,
+                page.next_key_marker,
+                page.next_upload_id_marker,
+            ) {
                 (true, Some(key), Some(id)) => markers = Some((key, id)),
                 _ => return Ok(found),
             }
@@ -182,7 +191,10 @@ impl MultipartAdmin {
             return Ok(());
         }
         let text = String::from_utf8_lossy(&body);
-        Err(store_error("AbortMultipartUpload", format!("{status}: {text}")))
+        Err(store_error(
+            "AbortMultipartUpload",
+            format!("{status}: {text}"),
+        ))
     }
 }
 
