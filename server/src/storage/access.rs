@@ -43,17 +43,22 @@ impl Storage {
         Ok(record? && !completed?)
     }
 
-    /// The upload's record, in progress or completed, when `caller` may see it.
+    /// The upload's record, in progress or completed, when `caller` may see it; `kept` is the copy
+    /// a completion record holds, for when `upload.json` is gone.
     pub(super) async fn owned_record(
         &self,
         upload_id: &UploadId,
+        kept: Option<UploadRecord>,
         caller: &Caller,
     ) -> AppResult<UploadRecord> {
         match self.backend.read_record(upload_id, Record::Upload).await? {
             Some(record) => {
                 check_owner(upload_id, records::decode(Record::Upload, &record)?, caller)
             }
-            None => Err(AppError::no_such_upload(upload_id.as_str())),
+            None => match kept {
+                Some(record) => check_owner(upload_id, record, caller),
+                None => Err(AppError::no_such_upload(upload_id.as_str())),
+            },
         }
     }
 

@@ -29,6 +29,8 @@ impl Storage {
         if let Some(done) = self.recorded_answer(upload_id, listed, caller).await? {
             return done;
         }
+        // Refused before claiming: an unknown upload costs no lease.
+        self.upload_in_progress(upload_id, caller).await?;
         // Another instance may be assembling this upload (a retry that reached another instance)
         // or aborting it: wait for it, then answer from what it left.
         let _claim = self.claim_upload(upload_id).await?;
@@ -73,6 +75,7 @@ impl Storage {
         let done = CompletedRecord {
             parts: listed.to_vec(),
             response,
+            upload: Some(record),
         };
         self.backend
             .write_record(upload_id, Record::Completed, &records::encode(&done)?)
@@ -95,7 +98,8 @@ impl Storage {
         let Some(done) = self.completed_record(upload_id).await? else {
             return Ok(None);
         };
-        self.owned_record(upload_id, caller).await?;
+        self.owned_record(upload_id, done.upload.clone(), caller)
+            .await?;
         Ok(Some(replay(upload_id, done, listed)))
     }
 

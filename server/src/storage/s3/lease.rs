@@ -22,10 +22,13 @@ use super::layout;
 use crate::error::AppResult;
 use crate::storage::upload_id::UploadId;
 
-/// How long a lease holds without renewal: a holder that died is waited for at most this long.
-const LEASE_TIME: Duration = Duration::from_secs(30);
-/// The holder renews its lease this often while it works.
-const RENEW_EVERY: Duration = Duration::from_secs(10);
+/// How long a lease holds without renewal: a holder that died (`kill -9` mid-assembly) is waited
+/// for at most this long, well within the wait of `taking_turns.rs`, so a retry after a crash is
+/// answered rather than told to come back.
+const LEASE_TIME: Duration = Duration::from_secs(8);
+/// The holder renews its lease this often while it works (missing three renewals in a row lets
+/// another claim win: a second assembly, which is harmless).
+const RENEW_EVERY: Duration = Duration::from_secs(2);
 /// The pause between writing a lease and reading it back, for a concurrent claim's write to land.
 const SETTLE: Duration = Duration::from_millis(200);
 

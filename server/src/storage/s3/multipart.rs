@@ -15,11 +15,23 @@ use opendal::raw::percent_encode_path;
 use opendal::{Buffer, HttpTransporter};
 use reqsign_aws_v4::{Credential, DefaultCredentialProvider, RequestSigner};
 use reqsign_core::{Context, OsEnv, Signer};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use super::connection::S3Settings;
 use super::layout;
 use crate::error::{AppError, AppResult};
+
+/// A query value as SigV4 canonicalises it (everything but unreserved characters encoded, `/` too).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn query_value(value: &str) -> String {
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
+}
 
 /// One of the store's multipart uploads of a partup key.
 #[derive(Debug, Clone)]
@@ -132,13 +144,13 @@ impl MultipartAdmin {
             let mut url = format!(
                 "{}?uploads&prefix={}",
                 self.bucket_url,
-                percent_encode_path(&self.key_prefix)
+                query_value(&self.key_prefix)
             );
             if let Some((key, id)) = &markers {
                 url.push_str(&format!(
                     "&key-marker={}&upload-id-marker={}",
-                    percent_encode_path(key),
-                    percent_encode_path(id)
+                    query_value(key),
+                    query_value(id)
                 ));
             }
             let (status, body) = self.send(Method::GET, url).await?;
@@ -184,7 +196,7 @@ impl MultipartAdmin {
             "{}/{}?uploadId={}",
             self.bucket_url,
             percent_encode_path(&format!("{}{path}", self.key_prefix)),
-            percent_encode_path(upload_id)
+            query_value(upload_id)
         );
         let (status, body) = self.send(Method::DELETE, url).await?;
         if status.is_success() || status == StatusCode::NOT_FOUND {
