@@ -37,6 +37,16 @@ impl Storage {
         if let Some(done) = self.recorded_answer(upload_id, listed, caller).await? {
             return done;
         }
+        self.assemble_claimed(upload_id, listed, caller).await
+    }
+
+    /// [`Storage::complete`] of an upload this request has claimed and found not completed.
+    async fn assemble_claimed(
+        &self,
+        upload_id: &UploadId,
+        listed: &[CompletePart],
+        caller: &Caller,
+    ) -> AppResult<CompleteResponse> {
         let record = self.upload_in_progress(upload_id, caller).await?;
         let stored = self.backend.stored_parts(upload_id).await?;
         let chosen = check_complete_list(listed, &stored, self.limits.min_part_size)?;

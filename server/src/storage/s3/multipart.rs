@@ -13,9 +13,9 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use opendal::raw::percent_encode_path;
 use opendal::{Buffer, HttpTransporter};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqsign_aws_v4::{Credential, DefaultCredentialProvider, RequestSigner};
 use reqsign_core::{Context, OsEnv, Signer};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use super::connection::S3Settings;
