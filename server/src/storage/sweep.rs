@@ -85,17 +85,17 @@ impl Storage {
     }
 
     /// Aborts the store's multipart uploads that no request will finish, which a crash mid-write
-    /// leaves: a part's once its upload is no longer in progress (aborted, swept or completed: its
-    /// commit would be refused) or it started longer than the TTL ago (its upload would be stale by
-    /// then but for other parts); a staging object's or an assembly's, which name no upload, once
-    /// older than staged bytes may be.
+    /// leaves: a part's as soon as its upload is no longer in progress (aborted, swept or completed:
+    /// its commit would be refused); any, a part of an upload in progress included, once older than
+    /// staged bytes may be (a slow part may still be arriving until then).
     async fn abort_stale_multiparts(&self, ttl: Duration) -> AppResult<usize> {
         let mut aborted = 0;
         for multipart in self.backend.store_multiparts().await? {
-            let stale = match &multipart.upload_id {
-                Some(upload_id) => multipart.age > ttl || !self.is_in_progress(upload_id).await?,
-                None => multipart.age > ttl.max(MIN_STAGING_AGE),
-            };
+            let stale = multipart.age > ttl.max(MIN_STAGING_AGE)
+                || match &multipart.upload_id {
+                    Some(upload_id) => !self.is_in_progress(upload_id).await?,
+                    None => false,
+                };
             if stale {
                 self.backend.abort_store_multipart(&multipart).await?;
                 aborted += 1;

@@ -151,6 +151,23 @@ pub fn is_upload_key(path: &str) -> bool {
     upload_id_of(path).is_some()
 }
 
+/// When partup started writing `path`, for a part version or a staging object (whose keys begin
+/// with their time): the age a store's own clock cannot get wrong.
+pub fn started_at(path: &str) -> Option<SystemTime> {
+    let nanos = match parse_part_version(path) {
+        Some(version) => version.started_nanos,
+        None if is_staging_object(path) => path
+            .strip_prefix(STAGING)?
+            .split('-')
+            .next()?
+            .parse()
+            .ok()?,
+        None => return None,
+    };
+    let nanos = u64::try_from(nanos).ok()?;
+    Some(UNIX_EPOCH + std::time::Duration::from_nanos(nanos))
+}
+
 /// Whether a multipart upload of `path` (a key relative to the root) is one partup starts: a part
 /// version, a staging object, or a completed object being assembled.
 pub fn owns_multipart_key(path: &str) -> bool {
@@ -206,6 +223,13 @@ mod tests {
         assert!(is_upload_key(&lease(&id)));
         let staged = new_staging_object().expect("staging key");
         assert!(is_staging_object(&staged) && owns_multipart_key(&staged));
+        let now = SystemTime::now();
+        for started in [started_at(&staged), started_at(&part)] {
+            let age = now
+                .duration_since(started.expect("a time"))
+                .expect("in the past");
+            assert!(age < std::time::Duration::from_secs(5));
+        }
         assert!(owns_multipart_key(&object("videos/clip.mp4")));
         for foreign in [
             "uploads/notes.txt",

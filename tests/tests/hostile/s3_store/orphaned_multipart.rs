@@ -50,8 +50,9 @@ struct LivePart {
     /// Its multipart upload was listed, and still was more than 3 s (three sweeps) later.
     listed: bool,
     kept: bool,
-    /// The part's answer, and whether its upload then completed byte-exact.
+    /// The part's answer, its upload's complete's, and whether the object then read back exact.
     status: Option<u16>,
+    completed: u16,
     finished: bool,
 }
 
@@ -88,15 +89,17 @@ async fn live_part_across_sweeps(api: &Api, store: &TestStore) -> LivePart {
     let status = part.answer.await.unwrap().map(|a| a.status);
     keep_active.abort();
     let stayed_active = !keep_active.await.is_err_and(|e| e.is_panic());
-    let finished = status == Some(200) && stayed_active && {
-        let list = [(1, md5_hex(&content)), (2, md5_hex(&tail))];
-        api.complete_raw(&live, &list).await.status == 200
-            && api.object_bytes("orphan/live.bin").await == [content.as_slice(), &tail].concat()
-    };
+    assert!(stayed_active, "the live upload went stale");
+    let list = [(1, md5_hex(&content)), (2, md5_hex(&tail))];
+    let completed = api.complete_raw(&live, &list).await;
+    let finished = status == Some(200)
+        && completed.status == 200
+        && api.object_bytes("orphan/live.bin").await == [content.as_slice(), &tail].concat();
     LivePart {
         listed,
         kept,
         status,
+        completed: completed.status,
         finished,
     }
 }
@@ -131,9 +134,10 @@ async fn a_multipart_upload_orphaned_by_kill_9_is_aborted_by_the_next_sweep_and_
     outcomes::record(Outcome {
         attack: "kill -9 mid-part on S3 (the store's multipart upload half written), then a restart with --upload-ttl 4s",
         answer_seen: format!(
-            "orphaned multipart upload listed after the kill: {left_after_kill}; aborted by the sweep: {orphan_aborted}; a live part's multipart upload kept across sweeps: {}, its part answered {:?}",
+            "orphaned multipart upload listed after the kill: {left_after_kill}; aborted by the sweep: {orphan_aborted}; a live part's multipart upload kept across sweeps: {}, its part answered {:?}, its complete {}",
             live.listed && live.kept,
-            live.status
+            live.status,
+            live.completed
         ),
         legitimate_upload_finished: Some(live.finished),
         lost: if live.finished {
