@@ -56,10 +56,17 @@ struct LivePart {
     finished: bool,
 }
 
-/// Streams a 16 MiB part 1 of a new upload on `api`, holding it open (its multipart upload
+/// Streams a 16 MiB part 1 of a new upload on `sweeping`'s server, holding it open (its multipart upload
 /// started) across three sweeps while part 2 is uploaded again every half second so the upload
 /// stays active; then finishes it and completes the upload.
-async fn live_part_across_sweeps(api: &Api, store: &TestStore) -> LivePart {
+/// Then stops `sweeping` and completes the upload on `finisher` (moto dates every multipart
+/// upload 2010, so a sweep there would take an assembly's for a crash's).
+async fn live_part_across_sweeps(
+    mut sweeping: TestServer,
+    finisher: &Api,
+    store: &TestStore,
+) -> LivePart {
+    let api = &sweeping.api();
     let live = api.init("orphan/live.bin").await.upload_id;
     let tail = b"tail".to_vec();
     let keep_active = tokio::spawn({
@@ -90,11 +97,12 @@ async fn live_part_across_sweeps(api: &Api, store: &TestStore) -> LivePart {
     keep_active.abort();
     let stayed_active = !keep_active.await.is_err_and(|e| e.is_panic());
     assert!(stayed_active, "the live upload went stale");
+    sweeping.kill_hard();
     let list = [(1, md5_hex(&content)), (2, md5_hex(&tail))];
-    let completed = api.complete_raw(&live, &list).await;
+    let completed = finisher.complete_raw(&live, &list).await;
     let finished = status == Some(200)
         && completed.status == 200
-        && api.object_bytes("orphan/live.bin").await == [content.as_slice(), &tail].concat();
+        && finisher.object_bytes("orphan/live.bin").await == [content.as_slice(), &tail].concat();
     LivePart {
         listed,
         kept,
@@ -122,7 +130,9 @@ async fn a_multipart_upload_orphaned_by_kill_9_is_aborted_by_the_next_sweep_and_
     first.kill_hard();
     drop(cut);
     let left_after_kill = of_upload(&multiparts(&store).await, &orphan).is_some();
-    // Restarted with a short TTL: a sweep every second.
+    // A peer with the default TTL (it sweeps once, now), and the killed one restarted with a
+    // short TTL: a sweep every second.
+    let finisher = first.start_peer(&["--min-part-size", "1"]).await;
     let second = first
         .start_peer(&["--upload-ttl", "4s", "--min-part-size", "1"])
         .await;
@@ -130,7 +140,7 @@ async fn a_multipart_upload_orphaned_by_kill_9_is_aborted_by_the_next_sweep_and_
         of_upload(&multiparts(&store).await, &orphan).is_none()
     })
     .await;
-    let live = live_part_across_sweeps(&second.api(), &store).await;
+    let live = live_part_across_sweeps(second, &finisher.api(), &store).await;
     outcomes::record(Outcome {
         attack: "kill -9 mid-part on S3 (the store's multipart upload half written), then a restart with --upload-ttl 4s",
         answer_seen: format!(
