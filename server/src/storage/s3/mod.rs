@@ -257,17 +257,7 @@ impl Backend for S3Backend {
             .into_iter()
             .map(|pending| StoreMultipart {
                 upload_id: layout::upload_id_of(&pending.path),
-                // The younger of the store's date and the one in the key (a store may report a
-                // wrong one: moto dates every multipart upload 2010).
-                age: layout::started_at(&pending.path)
-                    .map(|started| {
-                        SystemTime::now()
-                            .duration_since(started)
-                            .unwrap_or_default()
-                    })
-                    .map_or(multipart::age(&pending), |own| {
-                        own.min(multipart::age(&pending))
-                    }),
+                age: multipart::age(&pending),
                 key: pending.path,
                 store_id: pending.upload_id,
             })

@@ -210,11 +210,12 @@ impl MultipartAdmin {
     }
 }
 
-/// How long ago the store started it.
+/// How long ago it started: the younger of the store's date and the time in partup's key, where
+/// the key has one (a store may misdate: moto dates every multipart upload 2010).
 pub fn age(pending: &PendingMultipart) -> Duration {
-    SystemTime::now()
-        .duration_since(pending.initiated)
-        .unwrap_or_default()
+    let since = |time| SystemTime::now().duration_since(time).unwrap_or_default();
+    let by_store = since(pending.initiated);
+    layout::started_at(&pending.path).map_or(by_store, |started| since(started).min(by_store))
 }
 
 #[cfg(test)]
@@ -245,6 +246,23 @@ mod tests {
             bucket_url(&settings(Some("minio.local"), true)),
             "https://media.minio.local"
         );
+    }
+
+    #[test]
+    fn a_multipart_upload_is_as_old_as_the_younger_of_the_store_date_and_its_key() {
+        let misdated = SystemTime::UNIX_EPOCH + Duration::from_secs(1_289_422_113);
+        let id = crate::storage::upload_id::UploadId::generate().expect("id");
+        let part = PendingMultipart {
+            path: layout::new_part_version(&id, 1, &"ab".repeat(16)),
+            upload_id: "u".into(),
+            initiated: misdated,
+        };
+        assert!(age(&part) < Duration::from_secs(5));
+        let assembly = PendingMultipart {
+            path: layout::object("a.bin"),
+            ..part
+        };
+        assert!(age(&assembly) > Duration::from_secs(365 * 86_400));
     }
 
     #[test]
