@@ -15,9 +15,12 @@ cargo build -p partup-server
 
 start_garage "$work/garage"
 PARTUP_TEST_STORE=s3 cargo test -p partup-tests --features s3-tests
+# The hostile suite's S3 cases (tests/tests/hostile/s3_store.rs), with its table.
+PARTUP_TEST_STORE=s3 "$here/test-hostile.sh" --features s3-tests s3_store
 kill "$GARAGE_PID"
 
 start_moto "$work/moto"
 PARTUP_TEST_STORE=s3 cargo test -p partup-tests --features s3-tests \
     --test api_flow --test api_errors --test auth --test concurrency --test multi_instance --test complete_hangup \
     --test downloads
+PARTUP_TEST_STORE=s3 "$here/test-hostile.sh" --features s3-tests s3_store

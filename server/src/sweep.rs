@@ -35,17 +35,22 @@ pub fn spawn_sweeper(storage: Arc<Storage>, config: &Config) -> SweepGuard {
                     tracing::warn!(
                         stale_uploads_aborted = report.stale_uploads_aborted,
                         finished_records_removed = report.finished_records_removed,
+                        store_multiparts_aborted = report.store_multiparts_aborted,
                         skipped_busy = report.skipped_busy,
                         failed = report.failed,
                         "swept stale uploads; some could not be removed (see above), the next pass tries again"
                     );
                 }
                 Ok(Ok(report))
-                    if report.stale_uploads_aborted + report.finished_records_removed > 0 =>
+                    if report.stale_uploads_aborted
+                        + report.finished_records_removed
+                        + report.store_multiparts_aborted
+                        > 0 =>
                 {
                     tracing::info!(
                         stale_uploads_aborted = report.stale_uploads_aborted,
                         finished_records_removed = report.finished_records_removed,
+                        store_multiparts_aborted = report.store_multiparts_aborted,
                         skipped_busy = report.skipped_busy,
                         "swept stale uploads"
                     );

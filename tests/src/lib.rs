@@ -97,6 +97,18 @@ impl TestServer {
         .await
     }
 
+    /// Like [`TestServer::start`], on `store` (e.g. an S3 store with a prefix of the test's
+    /// choosing) rather than the one `PARTUP_TEST_STORE` names.
+    pub async fn start_on(store: TestStore, extra_args: &[&str]) -> TestServer {
+        Self::start_with(
+            store,
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            extra_args,
+        )
+        .await
+    }
+
     async fn start_with(
         store: TestStore,
         data: tempfile::TempDir,

@@ -64,6 +64,10 @@ pub async fn handle(
     let resource_key = request.resource_key;
     validate_resource_key(&resource_key)
         .map_err(|why| AppError::new(ErrorCode::InvalidObjectName, why).into_response())?;
+    state
+        .storage
+        .check_key_fits(&resource_key)
+        .map_err(IntoResponse::into_response)?;
     // The application is only asked about uploads the token allows at all.
     ensure_may_write(&caller, &resource_key).map_err(IntoResponse::into_response)?;
     if let Some(size) = request.size {

@@ -35,17 +35,31 @@ impl Storage {
         }
     }
 
-    /// The upload's record, in progress or completed, when `caller` may see it.
+    /// Whether the upload is in progress (whoever's it is).
+    pub(super) async fn is_in_progress(&self, upload_id: &UploadId) -> AppResult<bool> {
+        let (record, completed) = tokio::join!(
+            self.backend.record_exists(upload_id, Record::Upload),
+            self.backend.record_exists(upload_id, Record::Completed)
+        );
+        Ok(record? && !completed?)
+    }
+
+    /// The upload's record, in progress or completed, when `caller` may see it; `kept` is the copy
+    /// a completion record holds, for when `upload.json` is gone.
     pub(super) async fn owned_record(
         &self,
         upload_id: &UploadId,
+        kept: Option<UploadRecord>,
         caller: &Caller,
     ) -> AppResult<UploadRecord> {
         match self.backend.read_record(upload_id, Record::Upload).await? {
             Some(record) => {
                 check_owner(upload_id, records::decode(Record::Upload, &record)?, caller)
             }
-            None => Err(AppError::no_such_upload(upload_id.as_str())),
+            None => match kept {
+                Some(record) => check_owner(upload_id, record, caller),
+                None => Err(AppError::no_such_upload(upload_id.as_str())),
+            },
         }
     }
 

@@ -129,6 +129,23 @@ pub struct UploadActivity {
 /// Held while one upload's state changes; `None` from a backend that needs no lock.
 pub type UploadLock = Option<OwnedMutexGuard<()>>;
 
+/// The right to complete or abort one upload, held across every instance sharing the store until
+/// dropped ([`Backend::claim_upload`]).
+pub type UploadClaim = Box<dyn Send + Sync>;
+
+/// A multipart upload the store itself keeps open for partup (S3's own, made for a large part or an
+/// assembly): invisible, but billed, until completed or aborted.
+#[derive(Debug, Clone)]
+pub struct StoreMultipart {
+    /// The partup upload whose part it is writing; `None` for a staging object or an assembly.
+    pub upload_id: Option<UploadId>,
+    /// Time since the store started it.
+    pub age: Duration,
+    /// The store's key and id of it, for [`Backend::abort_store_multipart`].
+    pub key: String,
+    pub store_id: String,
+}
+
 /// The bytes of one part on their way in. Dropped before [`PartWriter::commit`], it discards what
 /// it wrote (a temporary file is deleted, an S3 multipart upload aborted).
 #[async_trait]
@@ -182,6 +199,19 @@ pub trait Backend: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Claims the right to complete or abort the upload across instances sharing the store;
+    /// `Ok(None)` while another request holds it. A backend used by one process only (whose
+    /// [`Backend::lock_upload`] already serialises these) always grants it.
+    async fn claim_upload(&self, _upload_id: &UploadId) -> AppResult<Option<UploadClaim>> {
+        Ok(Some(Box::new(())))
+    }
+
+    /// The longest resource key the store can keep with every key partup writes for its upload;
+    /// `None` when only SPEC.md's own limit applies.
+    fn max_resource_key_bytes(&self) -> Option<usize> {
+        None
+    }
+
     /// Starts receiving a part's bytes.
     async fn begin_part(
         &self,
@@ -206,7 +236,14 @@ pub trait Backend: Send + Sync + 'static {
     async fn discard_parts(&self, upload_id: &UploadId) -> AppResult<()>;
 
     /// Removes an upload with its records and parts; from its first step on, it is gone for readers.
+    /// A completion record that a complete elsewhere wrote meanwhile may stay (it goes with
+    /// [`Backend::remove_completed`]): an object it answers for must keep it.
     async fn remove_upload(&self, upload_id: &UploadId) -> AppResult<()>;
+
+    /// Removes a completed upload past its retention, its completion record included.
+    async fn remove_completed(&self, upload_id: &UploadId) -> AppResult<()> {
+        self.remove_upload(upload_id).await
+    }
 
     async fn object_exists(&self, resource_key: &str) -> AppResult<bool>;
 
@@ -222,4 +259,14 @@ pub trait Backend: Send + Sync + 'static {
     /// Deletes staged bytes (of parts or objects in the making) untouched for longer than `age`:
     /// what a request or an instance that died mid-way left behind.
     async fn remove_stale_staging(&self, age: Duration) -> AppResult<()>;
+
+    /// The store's own multipart uploads that partup started (none, for a store without them).
+    async fn store_multiparts(&self) -> AppResult<Vec<StoreMultipart>> {
+        Ok(Vec::new())
+    }
+
+    /// Aborts one of [`Backend::store_multiparts`], freeing what it holds.
+    async fn abort_store_multipart(&self, _multipart: &StoreMultipart) -> AppResult<()> {
+        Ok(())
+    }
 }

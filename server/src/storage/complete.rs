@@ -27,10 +27,27 @@ impl Storage {
         caller: &Caller,
     ) -> AppResult<CompleteResponse> {
         let _lock = self.backend.lock_upload(upload_id).await;
-        if let Some(done) = self.completed_record(upload_id).await? {
-            self.owned_record(upload_id, caller).await?;
-            return replay(upload_id, done, listed);
+        if let Some(done) = self.recorded_answer(upload_id, listed, caller).await? {
+            return done;
         }
+        // Refused before claiming: an unknown upload costs no lease.
+        self.upload_in_progress(upload_id, caller).await?;
+        // Another instance may be assembling this upload (a retry that reached another instance)
+        // or aborting it: wait for it, then answer from what it left.
+        let _claim = self.claim_upload(upload_id).await?;
+        if let Some(done) = self.recorded_answer(upload_id, listed, caller).await? {
+            return done;
+        }
+        self.assemble_claimed(upload_id, listed, caller).await
+    }
+
+    /// [`Storage::complete`] of an upload this request has claimed and found not completed.
+    async fn assemble_claimed(
+        &self,
+        upload_id: &UploadId,
+        listed: &[CompletePart],
+        caller: &Caller,
+    ) -> AppResult<CompleteResponse> {
         let record = self.upload_in_progress(upload_id, caller).await?;
         let stored = self.backend.stored_parts(upload_id).await?;
         let chosen = check_complete_list(listed, &stored, self.limits.min_part_size)?;
@@ -90,6 +107,7 @@ impl Storage {
         let done = CompletedRecord {
             parts: listed.to_vec(),
             response,
+            upload: Some(record.clone()),
         };
         let content = records::encode(&done)?;
         match assembled {
@@ -110,6 +128,21 @@ impl Storage {
             tracing::warn!(%upload_id, "could not discard parts after completing: {e}");
         }
         Ok(done.response)
+    }
+
+    /// The answer to a complete of an upload that already completed (see [`replay`]).
+    async fn recorded_answer(
+        &self,
+        upload_id: &UploadId,
+        listed: &[CompletePart],
+        caller: &Caller,
+    ) -> AppResult<Option<AppResult<CompleteResponse>>> {
+        let Some(done) = self.completed_record(upload_id).await? else {
+            return Ok(None);
+        };
+        self.owned_record(upload_id, done.upload.clone(), caller)
+            .await?;
+        Ok(Some(replay(upload_id, done, listed)))
     }
 
     async fn completed_record(&self, upload_id: &UploadId) -> AppResult<Option<CompletedRecord>> {

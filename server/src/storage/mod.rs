@@ -15,6 +15,7 @@ mod complete;
 mod event_queue;
 pub mod fs;
 mod incoming_part;
+mod key_length;
 mod keyed_locks;
 mod objects;
 mod records;
@@ -22,6 +23,7 @@ mod recount;
 pub mod s3;
 pub mod space_floor;
 mod sweep;
+mod taking_turns;
 pub mod upload_id;
 mod uploads;
 

@@ -60,6 +60,10 @@ impl UploadRecord {
 pub struct CompletedRecord {
     pub parts: Vec<CompletePart>,
     pub response: CompleteResponse,
+    /// The upload's `upload.json` as it was, so retries are answered (to its owner only) even when
+    /// an abort that raced this complete on another instance removed it (`remove_upload`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadRecord>,
 }
 
 /// How long a completed upload still answers a repeated uploadComplete (SPEC.md: at least 24 hours).

@@ -1,7 +1,8 @@
 //! Which uploads are stale, one policy for every backend: an upload untouched for longer than the
 //! TTL is aborted; a completion record past its retention goes with its upload; what an abort or a
 //! crashed init left without a record goes after a short grace; staged bytes untouched for the TTL
-//! (at least an hour) go too.
+//! (at least an hour) go too, and so do the store's own multipart uploads that no request will
+//! finish (`abort_stale_multiparts`).
 //!
 //! What the sweep never does: remove an upload with a part in flight (however slowly its bytes
 //! arrive, whatever the TTL: [`PartsInFlight`]), wait behind an upload's lock (a long complete holds
@@ -30,6 +31,8 @@ const MIN_STAGING_AGE: Duration = Duration::from_secs(3600);
 pub struct SweepReport {
     pub stale_uploads_aborted: usize,
     pub finished_records_removed: usize,
+    /// The store's own multipart uploads (S3) aborted.
+    pub store_multiparts_aborted: usize,
     /// Stale-looking uploads left for the next pass because their lock was held (a complete).
     pub skipped_busy: usize,
     /// Uploads the sweep could not handle (each logged); the others were swept all the same.
@@ -154,6 +157,13 @@ impl Storage {
             report.failed += 1;
             tracing::warn!("the sweep could not remove old staged bytes: {e}");
         }
+        match self.abort_stale_multiparts(ttl).await {
+            Ok(aborted) => report.store_multiparts_aborted = aborted,
+            Err(e) => {
+                report.failed += 1;
+                tracing::warn!("the sweep could not list the store's multipart uploads: {e}");
+            }
+        }
         Ok(report)
     }
 
@@ -176,10 +186,40 @@ impl Storage {
             Verdict::AbortStale => self.report_expired(upload_id).await?,
             Verdict::RemoveFinished => {}
         }
-        self.backend.remove_upload(upload_id).await?;
+        match verdict {
+            // An abort never deletes a completion record (s3/lease.rs): only its retention does.
+            Verdict::RemoveFinished => self.backend.remove_completed(upload_id).await?,
+            _ => self.backend.remove_upload(upload_id).await?,
+        }
         // From here the upload is no longer in progress: its slot is free for another.
         self.admission.release(upload_id);
         Ok(Swept::Removed(verdict))
+    }
+
+    /// Aborts the store's multipart uploads that no request will finish, which a crash mid-write
+    /// leaves: a part's as soon as its upload is no longer in progress (aborted, swept or completed:
+    /// its commit would be refused); any, a part of an upload in progress included, once older than
+    /// staged bytes may be (a slow part may still be arriving until then).
+    async fn abort_stale_multiparts(&self, ttl: Duration) -> AppResult<usize> {
+        let mut aborted = 0;
+        for multipart in self.backend.store_multiparts().await? {
+            let stale = multipart.age > ttl.max(MIN_STAGING_AGE)
+                || match &multipart.upload_id {
+                    Some(upload_id) => !self.is_in_progress(upload_id).await?,
+                    None => false,
+                };
+            if !stale {
+                continue;
+            }
+            // One that cannot be aborted now is logged; the others are, and the next pass retries.
+            match self.backend.abort_store_multipart(&multipart).await {
+                Ok(()) => aborted += 1,
+                Err(e) => {
+                    tracing::warn!("the sweep could not abort a multipart upload of the store: {e}")
+                }
+            }
+        }
+        Ok(aborted)
     }
 
     /// Emits `upload.expired` for a stale upload about to be removed. One that never got its

@@ -200,6 +200,9 @@ impl Storage {
     /// Ends an upload in progress and frees its parts.
     pub async fn abort(&self, upload_id: &UploadId, caller: &Caller) -> AppResult<()> {
         let _lock = self.backend.lock_upload(upload_id).await;
+        self.upload_in_progress(upload_id, caller).await?;
+        // Not while a complete on another instance runs; then the upload is no longer in progress.
+        let _claim = self.claim_upload(upload_id).await?;
         let record = self.upload_in_progress(upload_id, caller).await?;
         self.emit(Event::new(EventKind::Aborted, upload_id, &record))
             .await?;

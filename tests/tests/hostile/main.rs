@@ -11,5 +11,7 @@ mod disk_kit;
 mod full_disk;
 mod honest_errors;
 mod outcomes;
+#[cfg(feature = "s3-tests")]
+mod s3_store;
 mod stopping;
 mod sweep;

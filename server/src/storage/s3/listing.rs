@@ -1,6 +1,8 @@
 //! What listings show: the current version of each part (the newest wins), each upload's records
 //! and last activity for the sweep, old staging objects. Every decision is made from a listing,
-//! since nothing here relies on conditional writes (Garage ignores them).
+//! since nothing here relies on conditional writes (Garage ignores them). Only keys of partup's
+//! layout count: another application's objects in a shared bucket are never listed as an upload's
+//! nor deleted (`layout::is_upload_key`, `layout::is_staging_object`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -110,13 +112,28 @@ pub async fn upload_activities(op: &Operator, prefix: &str) -> AppResult<Vec<Upl
     Ok(uploads.into_values().collect())
 }
 
-/// Deletes staging objects older than `age`.
+/// Deletes partup's staging objects older than `age`.
 pub async fn remove_stale_staging(op: &Operator, age: Duration) -> AppResult<()> {
     let now = SystemTime::now();
     for entry in list_recursive(op, layout::STAGING).await? {
-        if age_of(&entry, now) > age {
+        if layout::is_staging_object(entry.path()) && age_of(&entry, now) > age {
             let _ = op.delete(entry.path()).await;
         }
     }
     Ok(())
+}
+
+/// The keys of one upload's own objects under `prefix` (its folder, or its `parts/`) that `keep`
+/// lets go, from one listing.
+pub async fn upload_keys(
+    op: &Operator,
+    prefix: &str,
+    keep: impl Fn(&str) -> bool,
+) -> AppResult<Vec<String>> {
+    Ok(list_recursive(op, prefix)
+        .await?
+        .into_iter()
+        .map(|entry| entry.path().to_owned())
+        .filter(|path| layout::is_upload_key(path) && !keep(path))
+        .collect())
 }

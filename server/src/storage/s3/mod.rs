@@ -8,11 +8,16 @@
 //! server-side `UploadPartCopy` for whole parts of at least 5 MiB (S3's minimum part size), streaming
 //! only the small ones and the bytes needed to fill a small part up to 5 MiB. Writers buffer at most
 //! about 5 MiB per request in flight. Reads are pinned to the version opened (`object_reader.rs`).
+//! A complete or abort holds the upload's lease (`lease.rs`) so instances take turns; the sweep
+//! also aborts the store's own multipart uploads that a crash left (`multipart.rs`). Only keys of
+//! partup's layout are ever deleted or aborted: the bucket may be shared.
 
 mod connection;
 mod events;
 mod layout;
+mod lease;
 mod listing;
+pub mod multipart;
 mod object_reader;
 mod part_writer;
 
@@ -24,12 +29,13 @@ use opendal::{ErrorKind, Operator};
 
 pub use self::connection::S3Settings;
 use self::connection::storage_error;
+use self::multipart::MultipartAdmin;
 use self::object_reader::S3ObjectReader;
 use self::part_writer::S3PartWriter;
 use crate::error::AppResult;
 use crate::storage::backend::{
-    AssembleFailure, AssemblyPlan, Backend, OpenedObject, PartDestination, PartWriter, StoredPart,
-    UploadActivity,
+    AssembleFailure, AssemblyPlan, Backend, OpenedObject, PartDestination, PartWriter,
+    StoreMultipart, StoredPart, UploadActivity, UploadClaim,
 };
 use crate::storage::records::Record;
 use crate::storage::upload_id::UploadId;
@@ -39,23 +45,33 @@ const ETAG_METADATA: &str = "partup-etag";
 
 pub struct S3Backend {
     op: Operator,
+    multiparts: MultipartAdmin,
+    /// The longest resource key every key of its upload fits with (`layout.rs`).
+    max_resource_key_bytes: usize,
 }
 
 impl S3Backend {
     /// Connects to the bucket `settings` name (see [`connection::connect`]).
     pub async fn connect(settings: &S3Settings) -> Result<S3Backend, String> {
+        let max_resource_key_bytes = layout::max_resource_key_bytes(&settings.prefix)
+            .ok_or_else(|| {
+                format!(
+                    "--s3-prefix is too long: partup's keys under it would exceed the store's {} bytes",
+                    layout::MAX_STORE_KEY_BYTES
+                )
+            })?;
         Ok(S3Backend {
             op: connection::connect(settings).await?,
+            multiparts: MultipartAdmin::new(settings),
+            max_resource_key_bytes,
         })
     }
 
-    /// Deletes every object under `prefix` (idempotent: deleting what is gone is fine).
-    async fn remove_prefix(&self, prefix: &str) -> AppResult<()> {
-        self.op
-            .delete_with(prefix)
-            .recursive(true)
-            .await
-            .map_err(storage_error)
+    /// Deletes the upload's own keys under `prefix` but those `keep` names (idempotent: deleting
+    /// what is gone is fine); another application's objects there stay.
+    async fn remove_upload_keys(&self, prefix: &str, keep: impl Fn(&str) -> bool) -> AppResult<()> {
+        let keys = listing::upload_keys(&self.op, prefix, keep).await?;
+        self.op.delete_iter(keys).await.map_err(storage_error)
     }
 
     async fn write_object(&self, path: &str, content: &[u8]) -> AppResult<()> {
@@ -148,7 +164,8 @@ impl Backend for S3Backend {
     }
 
     async fn discard_parts(&self, upload_id: &UploadId) -> AppResult<()> {
-        self.remove_prefix(&layout::parts_prefix(upload_id)).await
+        self.remove_upload_keys(&layout::parts_prefix(upload_id), |_| false)
+            .await
     }
 
     async fn remove_upload(&self, upload_id: &UploadId) -> AppResult<()> {
@@ -157,7 +174,27 @@ impl Backend for S3Backend {
             .delete(&layout::record(upload_id, Record::Upload))
             .await
             .map_err(storage_error)?;
-        self.remove_prefix(&layout::upload_prefix(upload_id)).await
+        // A complete on another instance that passed its checks before this may still replace the
+        // object and write its completion record: that record must outlive this abort, or the
+        // object would have no record to answer retries with. It goes after its retention.
+        let completed = layout::record(upload_id, Record::Completed);
+        self.remove_upload_keys(&layout::upload_prefix(upload_id), |path| path == completed)
+            .await
+    }
+
+    async fn remove_completed(&self, upload_id: &UploadId) -> AppResult<()> {
+        self.remove_upload_keys(&layout::upload_prefix(upload_id), |_| false)
+            .await
+    }
+
+    async fn claim_upload(&self, upload_id: &UploadId) -> AppResult<Option<UploadClaim>> {
+        Ok(lease::claim(&self.op, upload_id)
+            .await?
+            .map(|held| Box::new(held) as UploadClaim))
+    }
+
+    fn max_resource_key_bytes(&self) -> Option<usize> {
+        Some(self.max_resource_key_bytes)
     }
 
     async fn object_exists(&self, resource_key: &str) -> AppResult<bool> {
@@ -210,5 +247,26 @@ impl Backend for S3Backend {
 
     async fn remove_stale_staging(&self, age: Duration) -> AppResult<()> {
         listing::remove_stale_staging(&self.op, age).await
+    }
+
+    async fn store_multiparts(&self) -> AppResult<Vec<StoreMultipart>> {
+        Ok(self
+            .multiparts
+            .list()
+            .await?
+            .into_iter()
+            .map(|pending| StoreMultipart {
+                upload_id: layout::upload_id_of(&pending.path),
+                age: multipart::age(&pending),
+                key: pending.path,
+                store_id: pending.upload_id,
+            })
+            .collect())
+    }
+
+    async fn abort_store_multipart(&self, multipart: &StoreMultipart) -> AppResult<()> {
+        self.multiparts
+            .abort(&multipart.key, &multipart.store_id)
+            .await
     }
 }
