@@ -2,7 +2,7 @@
 //! those below it: `router` (the one place that knows every endpoint and layer) over `api` (one file
 //! per endpoint) over `http` (state, request ids and error bodies, body reading, CORS, static files,
 //! health) over `storage` (SPEC.md's rules of stored uploads, over a local-disk or S3 backend);
-//! `config`, `error` and `auth` (upload tokens: claims, scopes, verifying, minting) are shared by all; `sweep` runs storage's stale-upload sweep in the background.
+//! `config`, `error` and `auth` (upload tokens: claims, scopes, verifying, minting) are shared by all; `sweep` runs storage's stale-upload sweep in the background; `metrics` (recorded from every layer) is served on its own listener.
 
 pub mod api;
 pub mod auth;
@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod hooks;
 pub mod http;
+pub mod metrics;
 pub mod router;
 pub mod storage;
 pub mod sweep;
@@ -33,6 +34,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let storage = storage::open(&config).await?;
+    let _metrics = metrics::serve(&config, &storage).await?;
     let address = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;

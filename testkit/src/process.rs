@@ -1,12 +1,16 @@
 //! A real `partup-server` process on port 0. It announces the address it bound on stdout
 //! (`partup-server listening on http://127.0.0.1:PORT/`), which is read back here: nothing picks a
-//! port beforehand, so no other process can take it between the pick and the server's bind.
+//! port beforehand, so no other process can take it between the pick and the server's bind. With
+//! `--metrics-listen`, the metrics address is announced the same way
+//! (`partup-server metrics on http://127.0.0.1:PORT/metrics`).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
 
 use crate::store::TestStore;
 
@@ -40,15 +44,29 @@ fn listening_address(line: &str) -> Option<SocketAddr> {
         .ok()
 }
 
+/// The address in partup-server's line `partup-server metrics on http://ADDR/metrics`.
+fn metrics_address(line: &str) -> Option<SocketAddr> {
+    let (_, rest) = line.split_once(" metrics on http://")?;
+    rest.split('/').next()?.parse().ok()
+}
+
 /// Waits until `child` (spawned with `stdout(Stdio::piped())`) announces the address it listens
 /// on, and returns it. Its stdout is read on to the end on a thread of its own, so that a
 /// process logging there never blocks on a full pipe.
 pub async fn announced_address(child: &mut Child) -> SocketAddr {
+    announcements(child).await.0
+}
+
+/// Reads `child`'s stdout on a thread of its own: the address it listens on (waited for here),
+/// and a receiver that sees the metrics address once announced (`None` until then, and for ever
+/// without `--metrics-listen`).
+async fn announcements(child: &mut Child) -> (SocketAddr, watch::Receiver<Option<SocketAddr>>) {
     let stdout = child
         .stdout
         .take()
         .expect("the child's stdout is piped, to read its address from");
     let (sender, receiver) = tokio::sync::oneshot::channel();
+    let (metrics_sender, metrics) = watch::channel(None);
     std::thread::spawn(move || {
         let mut sender = Some(sender);
         for line in BufReader::new(stdout).lines() {
@@ -58,22 +76,27 @@ pub async fn announced_address(child: &mut Child) -> SocketAddr {
             {
                 let _ = sender.send(address);
             }
+            if let Some(address) = metrics_address(&line) {
+                metrics_sender.send_replace(Some(address));
+            }
         }
     });
-    match tokio::time::timeout(READY_TIMEOUT, receiver).await {
+    let address = match tokio::time::timeout(READY_TIMEOUT, receiver).await {
         Ok(Ok(address)) => address,
         Ok(Err(_)) => panic!(
             "the process exited ({:?}) before saying where it listens",
             child.wait()
         ),
         Err(_) => panic!("the process did not say where it listens within {READY_TIMEOUT:?}"),
-    }
+    };
+    (address, metrics)
 }
 
 /// A running `partup-server`; killed (`kill -9`) when dropped.
 pub struct ServerProcess {
     child: Child,
     address: SocketAddr,
+    metrics: watch::Receiver<Option<SocketAddr>>,
 }
 
 impl ServerProcess {
@@ -100,8 +123,12 @@ impl ServerProcess {
             .spawn()
             .expect("start partup-server");
         let started = Instant::now();
-        let address = announced_address(&mut child).await;
-        let mut server = ServerProcess { child, address };
+        let (address, metrics) = announcements(&mut child).await;
+        let mut server = ServerProcess {
+            child,
+            address,
+            metrics,
+        };
         let health = format!("{}/healthz", server.base_url());
         let client = reqwest::Client::new();
         loop {
@@ -127,6 +154,17 @@ impl ServerProcess {
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// `http://ADDR/metrics`, as a server started with `--metrics-listen` announces it (it does
+    /// before serving the API, so a ready server has said it; its line may still be on its way).
+    pub async fn metrics_url(&self) -> String {
+        let mut metrics = self.metrics.clone();
+        let announced = tokio::time::timeout(READY_TIMEOUT, metrics.wait_for(Option::is_some));
+        match announced.await {
+            Ok(Ok(address)) => format!("http://{}/metrics", address.expect("announced")),
+            _ => panic!("partup-server announced no metrics address: was --metrics-listen given?"),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -179,7 +217,7 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::listening_address;
+    use super::{listening_address, metrics_address};
 
     #[test]
     fn the_address_is_read_from_a_listening_line() {
@@ -192,5 +230,21 @@ mod tests {
             Some("[::1]:80".parse().unwrap())
         );
         assert_eq!(listening_address("partup-server ready"), None);
+        assert_eq!(
+            listening_address("partup-server metrics on http://127.0.0.1:9100/metrics"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_metrics_address_is_read_from_its_own_line() {
+        assert_eq!(
+            metrics_address("partup-server metrics on http://127.0.0.1:9100/metrics"),
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        assert_eq!(
+            metrics_address("partup-server listening on http://127.0.0.1:4321/"),
+            None
+        );
     }
 }

@@ -131,6 +131,11 @@ impl TestServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Where a server started with `--metrics-listen` serves `/metrics` (`http://ADDR/metrics`).
+    pub async fn metrics_url(&self) -> String {
+        self.process.as_ref().expect("running").metrics_url().await
+    }
+
     pub fn api(&self) -> Api {
         Api::new(&self.base_url())
     }

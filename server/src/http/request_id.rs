@@ -1,5 +1,8 @@
 //! `finish_response`, the one place that renders error bodies: every response gets an
-//! `x-request-id`, every [`AppError`] becomes SPEC.md's JSON body with that id.
+//! `x-request-id`, every [`AppError`] becomes SPEC.md's JSON body with that id, and every answer is
+//! counted in the metrics (by endpoint and code, with its latency).
+
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -9,12 +12,15 @@ use axum::response::Response;
 use partup_wire::{ErrorBody, ErrorCode};
 
 use crate::error::{AppError, ErrorReport, INTERNAL_ERROR_MESSAGE, truncate_for_message};
+use crate::metrics;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Gives every response an `x-request-id`, renders `AppError`s as SPEC.md's JSON body with that id,
-/// and turns the router's own bare 404/405 into `NotFound`/`MethodNotAllowed`.
+/// turns the router's own bare 404/405 into `NotFound`/`MethodNotAllowed`, and records the answer's
+/// endpoint, code and latency in the metrics.
 pub async fn finish_response(request: Request, next: Next) -> Response {
+    let started = Instant::now();
     let request_id = new_request_id();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -34,6 +40,7 @@ pub async fn finish_response(request: Request, next: Next) -> Response {
             )),
             _ => None,
         });
+    metrics::record_response(&path, report.as_ref().map(|e| e.code), started.elapsed());
     if let Some(mut error) = report {
         if error.code == ErrorCode::InternalError {
             tracing::error!(request_id, %method, path, "{}", error.message);

@@ -8,6 +8,7 @@ use partup_wire::{CompletePart, CompleteResponse, ErrorCode, multipart_etag};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::hooks::event::{Event, EventKind};
+use crate::metrics;
 use crate::storage::backend::{AssemblyPlan, StoredPart};
 use crate::storage::records::{self, CompletedRecord, Record};
 use crate::storage::upload_id::UploadId;
@@ -72,6 +73,7 @@ impl Storage {
         self.backend
             .write_record(upload_id, Record::Completed, &records::encode(&done)?)
             .await?;
+        metrics::upload_ended();
         // The parts are no longer needed; if freeing them fails, the sweep removes the whole upload
         // with its completion record later.
         if let Err(e) = self.backend.discard_parts(upload_id).await {

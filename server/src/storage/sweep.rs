@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::error::AppResult;
 use crate::hooks::event::{Event, EventKind};
+use crate::metrics;
 use crate::storage::backend::UploadActivity;
 use crate::storage::records::{self, COMPLETED_RECORD_RETENTION, Record, UploadRecord};
 use crate::storage::upload_id::UploadId;
@@ -23,6 +24,9 @@ const MIN_STAGING_AGE: Duration = Duration::from_secs(3600);
 pub struct SweepReport {
     pub stale_uploads_aborted: usize,
     pub finished_records_removed: usize,
+    /// Uploads in progress that the listing found and the sweep left (what the metrics of a store
+    /// shared by several instances are set to).
+    pub uploads_in_progress: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +34,11 @@ enum Verdict {
     Keep,
     AbortStale,
     RemoveFinished,
+}
+
+/// Whether a listed upload is in progress: started (its record stored) and not completed.
+fn in_progress(activity: &UploadActivity) -> bool {
+    activity.has_upload_record && activity.completed_age.is_none()
 }
 
 fn verdict(activity: &UploadActivity, ttl: Duration) -> Verdict {
@@ -52,6 +61,7 @@ impl Storage {
         let mut report = SweepReport::default();
         for listed in self.backend.list_uploads().await? {
             if verdict(&listed, ttl) == Verdict::Keep {
+                report.uploads_in_progress += usize::from(in_progress(&listed));
                 continue;
             }
             let upload_id = &listed.upload_id;
@@ -60,8 +70,12 @@ impl Storage {
             let Some(current) = self.backend.upload_activity(upload_id).await? else {
                 continue;
             };
-            match verdict(&current, ttl) {
-                Verdict::Keep => continue,
+            let decided = verdict(&current, ttl);
+            match decided {
+                Verdict::Keep => {
+                    report.uploads_in_progress += usize::from(in_progress(&current));
+                    continue;
+                }
                 Verdict::AbortStale => {
                     self.report_expired(upload_id).await?;
                     report.stale_uploads_aborted += 1;
@@ -69,11 +83,21 @@ impl Storage {
                 Verdict::RemoveFinished => report.finished_records_removed += 1,
             }
             self.backend.remove_upload(upload_id).await?;
+            if decided == Verdict::AbortStale {
+                metrics::upload_swept(in_progress(&current));
+            }
         }
         self.backend
             .remove_stale_staging(ttl.max(MIN_STAGING_AGE))
             .await?;
         Ok(report)
+    }
+
+    /// How many uploads are in progress in the store, from one listing (what the metrics start
+    /// from).
+    pub async fn count_uploads_in_progress(&self) -> AppResult<usize> {
+        let listed = self.backend.list_uploads().await?;
+        Ok(listed.iter().filter(|upload| in_progress(upload)).count())
     }
 
     /// Emits `upload.expired` for a stale upload about to be removed. One that never got its

@@ -10,6 +10,7 @@ use partup_wire::{ErrorCode, PartInfo, md5_to_hex};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::hooks::event::{Event, EventKind};
+use crate::metrics;
 use crate::storage::access;
 use crate::storage::backend::{Backend, PartDestination, StoredPart};
 use crate::storage::event_queue::EventQueue;
@@ -90,6 +91,7 @@ impl Storage {
             let _ = self.backend.remove_upload(&upload_id).await;
             return Err(e);
         }
+        metrics::upload_started();
         let exists = self.backend.object_exists(resource_key).await?;
         Ok((upload_id, exists))
     }
@@ -166,7 +168,9 @@ impl Storage {
         let record = self.upload_in_progress(upload_id, caller).await?;
         self.emit(Event::new(EventKind::Aborted, upload_id, &record))
             .await?;
-        self.backend.remove_upload(upload_id).await
+        self.backend.remove_upload(upload_id).await?;
+        metrics::upload_ended();
+        Ok(())
     }
 
     /// Whether a completed object with this key exists now (what uploadInit answers as `isExist`).

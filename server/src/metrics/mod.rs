@@ -1,0 +1,504 @@
+//! Prometheus metrics: every metric partup exposes is defined here, once, with the functions that
+//! record it; `serve.rs` serves them at `GET /metrics` on `--metrics-listen` (SPEC.md, "Metrics and
+//! logs"). Without that flag nothing is ever created: each recording function is one atomic load
+//! that finds no metrics and returns.
+//!
+//! | exposed name | type | labels |
+//! | --- | --- | --- |
+//! | `partup_build_info` | gauge (always 1) | `version` |
+//! | `partup_uploads_in_progress` | gauge | |
+//! | `partup_received_bytes_total` | counter | |
+//! | `partup_requests_total` | counter | `endpoint`, `code` |
+//! | `partup_request_duration_seconds` | histogram | `endpoint` |
+//! | `partup_refusals_total` | counter | `reason` |
+//! | `partup_sweeps_total` | counter | `outcome` |
+//! | `partup_swept_uploads_total` | counter | |
+//! | `partup_sweep_duration_seconds` | gauge | |
+//! | `partup_data_available_bytes` | gauge (fs store) | |
+//! | `partup_data_size_bytes` | gauge (fs store) | |
+//!
+//! Every label value comes from a closed set ([`Endpoint`], [`ErrorCode`], [`Refusal`], a sweep's
+//! outcome, the version): never a key, an upload id, a token's `sub` or a path, so no client can
+//! grow the exposition (or learn another's keys) by what it sends.
+
+mod serve;
+
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use partup_wire::{API_PREFIX, Endpoint, ErrorCode};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+pub use serve::{MetricsGuard, serve};
+
+/// Upper bounds (seconds) of the request-latency buckets: from a listParts answered from memory to
+/// a large part over a slow link.
+const LATENCY_BUCKETS: [f64; 15] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+/// Why a request or a connection was refused to protect the server or the store; the `reason`
+/// label of `partup_refusals_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// 429 TooManyUploads: a cap on uploads in progress.
+    TooManyUploads,
+    /// 507 InsufficientStorage: below `--min-free-space`, or the disk ran full.
+    InsufficientStorage,
+    /// 413 EntityTooLarge: a part over `--max-part-size`, an object over `--max-object-size` or a
+    /// token's `maxSize`.
+    EntityTooLarge,
+    /// 401 Unauthorized: no valid upload token.
+    Unauthorized,
+    /// 403 AccessDenied: a token (or anonymous request) that may not do this.
+    AccessDenied,
+    /// 503 ServiceUnavailable: shutting down, or the pre-create hook did not answer.
+    ServiceUnavailable,
+    /// A request body that sent nothing for `--body-idle-timeout` (the connection is cut, so no
+    /// response carries it: the connection handling records it with [`record_refusal`]).
+    BodyTimeout,
+    /// Headers not complete within `--header-timeout` (recorded like [`Refusal::BodyTimeout`]).
+    HeaderTimeout,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 8] = [
+        Refusal::TooManyUploads,
+        Refusal::InsufficientStorage,
+        Refusal::EntityTooLarge,
+        Refusal::Unauthorized,
+        Refusal::AccessDenied,
+        Refusal::ServiceUnavailable,
+        Refusal::BodyTimeout,
+        Refusal::HeaderTimeout,
+    ];
+
+    /// The label value, e.g. `too_many_uploads`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::TooManyUploads => "too_many_uploads",
+            Refusal::InsufficientStorage => "insufficient_storage",
+            Refusal::EntityTooLarge => "entity_too_large",
+            Refusal::Unauthorized => "unauthorized",
+            Refusal::AccessDenied => "access_denied",
+            Refusal::ServiceUnavailable => "service_unavailable",
+            Refusal::BodyTimeout => "body_timeout",
+            Refusal::HeaderTimeout => "header_timeout",
+        }
+    }
+
+    /// The refusal an error answer stands for; `None` for the client's own mistakes (a bad
+    /// digest, an unknown upload) and for failures.
+    pub fn of(code: ErrorCode) -> Option<Refusal> {
+        match code {
+            ErrorCode::TooManyUploads => Some(Refusal::TooManyUploads),
+            ErrorCode::InsufficientStorage => Some(Refusal::InsufficientStorage),
+            ErrorCode::EntityTooLarge => Some(Refusal::EntityTooLarge),
+            ErrorCode::Unauthorized => Some(Refusal::Unauthorized),
+            ErrorCode::AccessDenied => Some(Refusal::AccessDenied),
+            ErrorCode::ServiceUnavailable => Some(Refusal::ServiceUnavailable),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: &'static str,
+    /// `ok`, or the [`ErrorCode`] answered.
+    code: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    /// `ok` or `error`.
+    outcome: &'static str,
+}
+
+type LatencyFamily = Family<EndpointLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+/// Every metric, created once when `--metrics-listen` is given.
+struct Metrics {
+    build_info: Family<BuildLabels, Gauge>,
+    uploads_in_progress: Gauge,
+    received_bytes: Counter,
+    requests: Family<RequestLabels, Counter>,
+    request_duration: LatencyFamily,
+    refusals: Family<RefusalLabels, Counter>,
+    sweeps: Family<OutcomeLabels, Counter>,
+    swept_uploads: Counter,
+    sweep_duration: Gauge<f64, AtomicU64>,
+    data_available: Gauge,
+    data_size: Gauge,
+}
+
+static METRICS: OnceLock<Metrics> = OnceLock::new();
+
+/// The metrics, when they are on.
+fn metrics() -> Option<&'static Metrics> {
+    METRICS.get()
+}
+
+/// Turns metrics on for the rest of the process (the first call creates them).
+fn enable() -> &'static Metrics {
+    METRICS.get_or_init(Metrics::new)
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let metrics = Metrics {
+            build_info: Family::default(),
+            uploads_in_progress: Gauge::default(),
+            received_bytes: Counter::default(),
+            requests: Family::default(),
+            request_duration: Family::new_with_constructor(latency_histogram),
+            refusals: Family::default(),
+            sweeps: Family::default(),
+            swept_uploads: Counter::default(),
+            sweep_duration: Gauge::default(),
+            data_available: Gauge::default(),
+            data_size: Gauge::default(),
+        };
+        metrics
+            .build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        metrics
+    }
+
+    /// The registry naming every metric (the encoder appends the unit, then `_total` to counters).
+    /// `with_disk`: the fs store, whose `--data` free space is reported.
+    fn registry(&self, with_disk: bool) -> Registry {
+        let mut registry = Registry::with_prefix("partup");
+        registry.register(
+            "build_info",
+            "partup-server's version; always 1",
+            self.build_info.clone(),
+        );
+        registry.register(
+            "uploads_in_progress",
+            "Uploads started and not yet completed, aborted or expired (counted from the store at start; over S3, the bucket's count at this instance's last sweep plus the changes it made since)",
+            self.uploads_in_progress.clone(),
+        );
+        registry.register_with_unit(
+            "received",
+            "Bytes of parts' content received, including parts refused after their bytes arrived (a bad digest, over a limit)",
+            Unit::Bytes,
+            self.received_bytes.clone(),
+        );
+        registry.register(
+            "requests",
+            "API requests answered, by endpoint and outcome (code is ok or the error code)",
+            self.requests.clone(),
+        );
+        registry.register_with_unit(
+            "request_duration",
+            "Time from a request's arrival to its answer's headers, by endpoint (for a part, its whole body)",
+            Unit::Seconds,
+            self.request_duration.clone(),
+        );
+        registry.register(
+            "refusals",
+            "Requests or connections refused to protect the server or the store, by reason",
+            self.refusals.clone(),
+        );
+        registry.register(
+            "sweeps",
+            "Runs of the stale-upload sweep, by outcome (ok or error)",
+            self.sweeps.clone(),
+        );
+        registry.register(
+            "swept_uploads",
+            "Uploads the sweep aborted because they were untouched for --upload-ttl (or left without a record)",
+            self.swept_uploads.clone(),
+        );
+        registry.register_with_unit(
+            "sweep_duration",
+            "How long the last stale-upload sweep took",
+            Unit::Seconds,
+            self.sweep_duration.clone(),
+        );
+        if with_disk {
+            registry.register_with_unit(
+                "data_available",
+                "Bytes partup may still write on --data's filesystem (measured at each scrape)",
+                Unit::Bytes,
+                self.data_available.clone(),
+            );
+            registry.register_with_unit(
+                "data_size",
+                "Size of --data's filesystem (measured at each scrape)",
+                Unit::Bytes,
+                self.data_size.clone(),
+            );
+        }
+        registry
+    }
+
+    fn record_response(&self, path: &str, error: Option<ErrorCode>, elapsed: Duration) {
+        if let Some(refusal) = error.and_then(Refusal::of) {
+            self.record_refusal(refusal);
+        }
+        let Some(endpoint) = endpoint_of(path) else {
+            return;
+        };
+        let endpoint = endpoint.name();
+        let code = error.map_or("ok", ErrorCode::as_str);
+        self.requests
+            .get_or_create(&RequestLabels { endpoint, code })
+            .inc();
+        self.request_duration
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn record_refusal(&self, reason: Refusal) {
+        self.refusals
+            .get_or_create(&RefusalLabels {
+                reason: reason.as_str(),
+            })
+            .inc();
+    }
+}
+
+/// The API endpoint a request path names, if any.
+fn endpoint_of(path: &str) -> Option<Endpoint> {
+    let name = path.strip_prefix(API_PREFIX)?.strip_prefix('/')?;
+    Endpoint::ALL.into_iter().find(|e| e.name() == name)
+}
+
+/// A request was answered: `error` is the code of an error answer (`None` for success), `elapsed`
+/// the time from its arrival. Counted under its endpoint when the path is one of the API's, and as
+/// a refusal whatever the path when the code is one ([`Refusal::of`]).
+pub fn record_response(path: &str, error: Option<ErrorCode>, elapsed: Duration) {
+    if let Some(m) = metrics() {
+        m.record_response(path, error, elapsed);
+    }
+}
+
+/// Counts a refusal that no response carries (a connection cut for a timeout).
+pub fn record_refusal(reason: Refusal) {
+    if let Some(m) = metrics() {
+        m.record_refusal(reason);
+    }
+}
+
+/// `bytes` more of a part's content arrived.
+pub fn record_received(bytes: usize) {
+    if let Some(m) = metrics() {
+        m.received_bytes.inc_by(bytes as u64);
+    }
+}
+
+/// An upload started (its record is stored).
+pub fn upload_started() {
+    if let Some(m) = metrics() {
+        m.uploads_in_progress.inc();
+    }
+}
+
+/// An upload in progress ended: completed or aborted.
+pub fn upload_ended() {
+    if let Some(m) = metrics() {
+        m.uploads_in_progress.dec();
+    }
+}
+
+/// The sweep removed a stale upload; `was_in_progress` when it had its record (one that never got
+/// it was not counted in progress).
+pub fn upload_swept(was_in_progress: bool) {
+    if let Some(m) = metrics() {
+        m.swept_uploads.inc();
+        if was_in_progress {
+            m.uploads_in_progress.dec();
+        }
+    }
+}
+
+/// Sets the uploads in progress to a count read from the store.
+pub fn set_uploads_in_progress(count: usize) {
+    if let Some(m) = metrics() {
+        m.uploads_in_progress
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+}
+
+/// The space of `--data`'s filesystem, measured at a scrape.
+fn set_disk_space(available: u64, total: u64) {
+    if let Some(m) = metrics() {
+        m.data_available
+            .set(i64::try_from(available).unwrap_or(i64::MAX));
+        m.data_size.set(i64::try_from(total).unwrap_or(i64::MAX));
+    }
+}
+
+/// A run of the stale-upload sweep ended after `elapsed`, `ok` or with an error.
+pub fn sweep_finished(ok: bool, elapsed: Duration) {
+    if let Some(m) = metrics() {
+        let outcome = if ok { "ok" } else { "error" };
+        m.sweeps.get_or_create(&OutcomeLabels { outcome }).inc();
+        m.sweep_duration.set(elapsed.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::encoding::prometheus_text::encode;
+
+    fn exposition(metrics: &Metrics, with_disk: bool) -> String {
+        let mut text = String::new();
+        encode(&mut text, &metrics.registry(with_disk)).unwrap();
+        text
+    }
+
+    /// The names of the samples' metrics, without the histogram's `_bucket`/`_sum`/`_count`.
+    fn exposed_names(text: &str) -> Vec<String> {
+        let mut names: Vec<String> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .map(|rest| rest.split(' ').next().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_names_are_the_documented_ones() {
+        let metrics = Metrics::new();
+        metrics.record_response("/v1/multipart/parallel/upload", None, Duration::ZERO);
+        metrics.record_refusal(Refusal::BodyTimeout);
+        metrics
+            .sweeps
+            .get_or_create(&OutcomeLabels { outcome: "ok" })
+            .inc();
+        let mut expected = vec![
+            "partup_build_info",
+            "partup_data_available_bytes",
+            "partup_data_size_bytes",
+            "partup_received_bytes_total",
+            "partup_refusals_total",
+            "partup_request_duration_seconds",
+            "partup_requests_total",
+            "partup_sweep_duration_seconds",
+            "partup_sweeps_total",
+            "partup_swept_uploads_total",
+            "partup_uploads_in_progress",
+        ];
+        expected.sort();
+        assert_eq!(exposed_names(&exposition(&metrics, true)), expected);
+        let without_disk = exposition(&metrics, false);
+        assert!(!without_disk.contains("partup_data_"), "{without_disk}");
+        assert!(without_disk.contains(&format!(
+            "partup_build_info{{version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+
+    #[test]
+    fn requests_are_counted_by_endpoint_and_code_and_refusals_by_reason() {
+        let metrics = Metrics::new();
+        let part = Endpoint::UploadPart.path();
+        metrics.record_response(&part, None, Duration::from_millis(3));
+        metrics.record_response(&part, Some(ErrorCode::BadDigest), Duration::from_millis(3));
+        metrics.record_response(
+            &Endpoint::UploadInit.path(),
+            Some(ErrorCode::TooManyUploads),
+            Duration::from_millis(3),
+        );
+        // Not an endpoint: only the refusal counts, and the path never becomes a label.
+        metrics.record_response(
+            "/v1/objects/secret/key.bin",
+            Some(ErrorCode::Unauthorized),
+            Duration::ZERO,
+        );
+        let text = exposition(&metrics, false);
+        for line in [
+            "partup_requests_total{endpoint=\"upload\",code=\"ok\"} 1",
+            "partup_requests_total{endpoint=\"upload\",code=\"BadDigest\"} 1",
+            "partup_requests_total{endpoint=\"uploadInit\",code=\"TooManyUploads\"} 1",
+            "partup_refusals_total{reason=\"too_many_uploads\"} 1",
+            "partup_refusals_total{reason=\"unauthorized\"} 1",
+            "partup_request_duration_seconds_count{endpoint=\"upload\"} 2",
+            "partup_request_duration_seconds_bucket{endpoint=\"upload\",le=\"0.005\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+        }
+        assert!(!text.contains("secret"), "{text}");
+        assert!(!text.contains("objects"), "{text}");
+    }
+
+    #[test]
+    fn only_api_paths_are_endpoints() {
+        for endpoint in Endpoint::ALL {
+            assert_eq!(endpoint_of(&endpoint.path()), Some(endpoint));
+        }
+        assert_eq!(endpoint_of("/v1/multipart/parallel/"), None);
+        assert_eq!(endpoint_of("/v1/multipart/parallel/upload/x"), None);
+        assert_eq!(endpoint_of("/v1/multipart/parallelupload"), None);
+        assert_eq!(endpoint_of("/healthz"), None);
+    }
+
+    #[test]
+    fn refusals_come_from_the_protective_codes_only() {
+        let refused: Vec<Refusal> = ErrorCode::ALL.into_iter().filter_map(Refusal::of).collect();
+        let timeouts = [Refusal::BodyTimeout, Refusal::HeaderTimeout];
+        // Each refusal but the timeouts (which no response carries) comes from exactly one code.
+        for reason in Refusal::ALL {
+            let from_codes = refused.iter().filter(|r| **r == reason).count();
+            assert_eq!(
+                from_codes,
+                usize::from(!timeouts.contains(&reason)),
+                "{reason:?}"
+            );
+        }
+        for mistake in [
+            ErrorCode::BadDigest,
+            ErrorCode::NoSuchUpload,
+            ErrorCode::InternalError,
+        ] {
+            assert_eq!(Refusal::of(mistake), None);
+        }
+        let labels: std::collections::HashSet<&str> =
+            Refusal::ALL.into_iter().map(Refusal::as_str).collect();
+        assert_eq!(labels.len(), Refusal::ALL.len());
+    }
+
+    #[test]
+    fn recording_without_metrics_on_does_nothing() {
+        // No `serve` in this test binary turns them on: every call finds nothing and returns.
+        assert!(metrics().is_none());
+        record_received(10);
+        upload_started();
+        record_refusal(Refusal::HeaderTimeout);
+        record_response("/v1/multipart/parallel/upload", None, Duration::ZERO);
+        assert!(metrics().is_none());
+    }
+}
