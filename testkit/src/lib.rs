@@ -16,5 +16,7 @@ pub mod store;
 
 pub use api::{Answer, Api};
 pub use data::{assert_same_bytes, expected_etag, md5_hex, test_bytes};
-pub use process::{ServerProcess, announced_address, peak_rss_bytes, server_binary};
+pub use process::{
+    ServerProcess, announced_address, listening_ports, peak_rss_bytes, server_binary,
+};
 pub use store::TestStore;

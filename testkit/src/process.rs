@@ -4,6 +4,7 @@
 //! `--metrics-listen`, the metrics address is announced the same way
 //! (`partup-server metrics on http://127.0.0.1:PORT/metrics`).
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -202,6 +203,42 @@ impl Drop for ServerProcess {
 /// Peak resident set size of a process, in bytes (`VmHWM` of `/proc/PID/status`).
 pub fn peak_rss_bytes(pid: u32) -> u64 {
     status_kib(pid, "VmHWM:") * 1024
+}
+
+/// TCP ports process `pid` listens on (its sockets in `/proc/PID/fd` that `/proc/net/tcp*` shows
+/// in state LISTEN).
+pub fn listening_ports(pid: u32) -> BTreeSet<u16> {
+    let mut inodes = BTreeSet::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        if let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            inodes.insert(inode.to_owned());
+        }
+    }
+    let mut ports = BTreeSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, state, inode) = (fields[1], fields[3], fields[9]);
+            if state == "0A" && inodes.contains(inode) {
+                let port = local.rsplit(':').next().unwrap();
+                ports.insert(u16::from_str_radix(port, 16).unwrap());
+            }
+        }
+    }
+    ports
 }
 
 /// A `kB` field of `/proc/PID/status`.

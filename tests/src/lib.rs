@@ -3,6 +3,7 @@
 //! process on port 0, typed API calls ([`Api`]), deterministic test data — is `partup-testkit`,
 //! which the benchmarks use too; it is re-exported here.
 
+pub mod exposition;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};

@@ -2,224 +2,14 @@
 //! off unless asked for; on their own port; exact counts after a known sequence of requests; the
 //! sweep's results; and labels that never carry what a client sent (keys, ids, token subjects).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use partup_tests::exposition::{Scrape, scrape};
 use partup_tests::tokens::{auth_args, claims, token};
-use partup_tests::{Api, TestServer, md5_hex, test_bytes};
+use partup_tests::{Api, TestServer, listening_ports, md5_hex, test_bytes};
 use partup_wire::{Endpoint, ErrorCode};
 use serde_json::json;
-
-/// One sample line: `name{label="value",…} value`.
-#[derive(Debug, Clone)]
-struct Sample {
-    name: String,
-    labels: BTreeMap<String, String>,
-    value: f64,
-}
-
-/// A scrape, parsed from Prometheus' text format (version 0.0.4).
-#[derive(Debug)]
-struct Scrape {
-    text: String,
-    /// Each family's type, from its `# TYPE` line.
-    types: BTreeMap<String, String>,
-    samples: Vec<Sample>,
-}
-
-impl Scrape {
-    fn parse(text: String) -> Scrape {
-        let mut types = BTreeMap::new();
-        let mut samples = Vec::new();
-        for line in text.lines() {
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(comment) = line.strip_prefix('#') {
-                let words: Vec<&str> = comment.split_whitespace().collect();
-                match words.as_slice() {
-                    ["TYPE", name, kind] => {
-                        let earlier = types.insert(name.to_string(), kind.to_string());
-                        assert!(earlier.is_none(), "two TYPE lines for {name}");
-                    }
-                    ["HELP", _name, ..] => {}
-                    _ => panic!("unexpected comment line: {line}"),
-                }
-                continue;
-            }
-            samples.push(parse_sample(line));
-        }
-        let scrape = Scrape {
-            text,
-            types,
-            samples,
-        };
-        for sample in &scrape.samples {
-            assert!(
-                scrape.family_of(&sample.name).is_some(),
-                "{} has no TYPE line",
-                sample.name
-            );
-        }
-        scrape
-    }
-
-    /// The family (with its TYPE) a sample name belongs to: itself, or a histogram's
-    /// `_bucket`/`_sum`/`_count`.
-    fn family_of(&self, name: &str) -> Option<(&str, &str)> {
-        if let Some((family, kind)) = self.types.get_key_value(name) {
-            return Some((family, kind));
-        }
-        let base = ["_bucket", "_sum", "_count"]
-            .iter()
-            .find_map(|suffix| name.strip_suffix(suffix))?;
-        let (family, kind) = self.types.get_key_value(base)?;
-        (kind == "histogram").then_some((family.as_str(), kind.as_str()))
-    }
-
-    /// The value of the sample `name` with exactly these labels.
-    fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let wanted: BTreeMap<String, String> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.samples
-            .iter()
-            .find(|s| s.name == name && s.labels == wanted)
-            .map(|s| s.value)
-    }
-
-    /// Like [`Scrape::get`], for a sample that must be there.
-    #[track_caller]
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.get(name, labels)
-            .unwrap_or_else(|| panic!("no {name}{labels:?} in\n{}", self.text))
-    }
-
-    /// The samples named `name`.
-    fn all(&self, name: &str) -> Vec<&Sample> {
-        self.samples.iter().filter(|s| s.name == name).collect()
-    }
-
-    /// Every series (name and labels, not the value): what a client could make grow.
-    fn series(&self) -> BTreeSet<(String, Vec<(String, String)>)> {
-        self.samples
-            .iter()
-            .map(|s| {
-                let labels = s.labels.clone().into_iter().collect();
-                (s.name.clone(), labels)
-            })
-            .collect()
-    }
-}
-
-fn parse_sample(line: &str) -> Sample {
-    let name_end = line
-        .find(['{', ' '])
-        .unwrap_or_else(|| panic!("no value in {line}"));
-    let name = line[..name_end].to_owned();
-    assert!(
-        name.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
-        "bad metric name in {line}"
-    );
-    let mut labels = BTreeMap::new();
-    let mut rest = &line[name_end..];
-    if let Some(mut inner) = rest.strip_prefix('{') {
-        loop {
-            if let Some(after) = inner.strip_prefix('}') {
-                rest = after;
-                break;
-            }
-            let (key, quoted) = inner
-                .split_once("=\"")
-                .unwrap_or_else(|| panic!("bad labels in {line}"));
-            let mut value = String::new();
-            let mut chars = quoted.char_indices();
-            let end = loop {
-                match chars.next() {
-                    Some((_, '\\')) => match chars.next() {
-                        Some((_, 'n')) => value.push('\n'),
-                        Some((_, c)) => value.push(c),
-                        None => panic!("dangling escape in {line}"),
-                    },
-                    Some((at, '"')) => break at,
-                    Some((_, c)) => value.push(c),
-                    None => panic!("unterminated label value in {line}"),
-                }
-            };
-            assert!(
-                labels.insert(key.to_owned(), value).is_none(),
-                "repeated label in {line}"
-            );
-            inner = &quoted[end + 1..];
-            inner = inner.strip_prefix(',').unwrap_or(inner);
-        }
-    }
-    let mut fields = rest.split_whitespace();
-    let value = match fields.next().expect("no value") {
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        number => number
-            .parse()
-            .unwrap_or_else(|_| panic!("bad value in {line}")),
-    };
-    Sample {
-        name,
-        labels,
-        value,
-    }
-}
-
-async fn scrape(url: &str) -> Scrape {
-    let response = reqwest::get(url).await.expect("scrape");
-    assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        content_type.starts_with("text/plain; version=0.0.4"),
-        "{content_type}"
-    );
-    Scrape::parse(response.text().await.unwrap())
-}
-
-/// TCP ports process `pid` listens on (its sockets in `/proc/PID/fd` that `/proc/net/tcp*` shows
-/// in state LISTEN).
-fn listening_ports(pid: u32) -> BTreeSet<u16> {
-    let mut inodes = BTreeSet::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .flatten()
-    {
-        let Ok(target) = std::fs::read_link(entry.path()) else {
-            continue;
-        };
-        let target = target.to_string_lossy();
-        if let Some(inode) = target
-            .strip_prefix("socket:[")
-            .and_then(|rest| rest.strip_suffix(']'))
-        {
-            inodes.insert(inode.to_owned());
-        }
-    }
-    let mut ports = BTreeSet::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (local, state, inode) = (fields[1], fields[3], fields[9]);
-            if state == "0A" && inodes.contains(inode) {
-                let port = local.rsplit(':').next().unwrap();
-                ports.insert(u16::from_str_radix(port, 16).unwrap());
-            }
-        }
-    }
-    ports
-}
 
 const METRICS_ON: [&str; 2] = ["--metrics-listen", "127.0.0.1:0"];
 
@@ -278,40 +68,27 @@ async fn the_metrics_port_is_its_own_and_serves_only_metrics() {
     );
 }
 
-#[tokio::test]
-async fn a_known_sequence_of_requests_gives_exact_counts() {
-    let server = TestServer::start(&with_metrics(&[
-        "--min-part-size",
-        "1",
-        "--max-part-size",
-        "300000",
-    ]))
-    .await;
-    let url = server.metrics_url().await;
-    let api = server.api();
-    let fs_store = !server.store.is_s3();
-
-    let start = scrape(&url).await;
-    assert_eq!(start.value("partup_uploads_in_progress", &[]), 0.0);
-    assert_eq!(start.value("partup_received_bytes_total", &[]), 0.0);
-    assert!(start.all("partup_requests_total").is_empty());
-    assert!(start.all("partup_refusals_total").is_empty());
-    if fs_store {
-        let available = start.value("partup_data_available_bytes", &[]);
-        let size = start.value("partup_data_size_bytes", &[]);
-        assert!(
-            available > 0.0 && available <= size,
-            "{available} of {size}"
-        );
-    } else {
-        assert!(start.get("partup_data_available_bytes", &[]).is_none());
+/// Space of `--data`'s filesystem, on the fs store only.
+#[track_caller]
+fn assert_disk_space_reported(scrape: &Scrape, fs_store: bool) {
+    if !fs_store {
+        assert!(scrape.get("partup_data_available_bytes", &[]).is_none());
+        return;
     }
-
-    let upload_id = api.init("metrics/clip.bin").await.upload_id;
-    assert_eq!(
-        scrape(&url).await.value("partup_uploads_in_progress", &[]),
-        1.0
+    let available = scrape.value("partup_data_available_bytes", &[]);
+    let size = scrape.value("partup_data_size_bytes", &[]);
+    assert!(
+        available > 0.0 && available <= size,
+        "{available} of {size}"
     );
+}
+
+/// Three parts, a damaged part, a part for an aborted upload, a complete: returns the bytes of
+/// parts' content that reached the server.
+async fn upload_with_two_mistakes(api: &Api, url: &str) -> usize {
+    let upload_id = api.init("metrics/clip.bin").await.upload_id;
+    let in_progress = scrape(url).await.value("partup_uploads_in_progress", &[]);
+    assert_eq!(in_progress, 1.0);
     let parts = [
         test_bytes(1, 200_000),
         test_bytes(2, 150_000),
@@ -339,21 +116,38 @@ async fn a_known_sequence_of_requests_gives_exact_counts() {
     api.upload_part_raw(&gone, "1", &md5_hex(&late), late)
         .await
         .error(ErrorCode::NoSuchUpload);
-    assert_eq!(
-        scrape(&url).await.value("partup_uploads_in_progress", &[]),
-        1.0
-    );
+    let in_progress = scrape(url).await.value("partup_uploads_in_progress", &[]);
+    assert_eq!(in_progress, 1.0);
     api.complete(&upload_id, &listed).await;
+    parts.iter().map(Vec::len).sum::<usize>() + damaged.len()
+}
 
+#[tokio::test]
+async fn a_known_sequence_of_requests_gives_exact_counts() {
+    let server = TestServer::start(&with_metrics(&[
+        "--min-part-size",
+        "1",
+        "--max-part-size",
+        "300000",
+    ]))
+    .await;
+    let url = server.metrics_url().await;
+    let api = server.api();
+    let fs_store = !server.store.is_s3();
+    let start = scrape(&url).await;
+    assert_eq!(start.value("partup_uploads_in_progress", &[]), 0.0);
+    assert_eq!(start.value("partup_received_bytes_total", &[]), 0.0);
+    assert!(start.all("partup_requests_total").is_empty());
+    assert!(start.all("partup_refusals_total").is_empty());
+    assert_disk_space_reported(&start, fs_store);
+
+    let sent = upload_with_two_mistakes(&api, &url).await;
     let done = scrape(&url).await;
-    let sent: usize = parts.iter().map(Vec::len).sum::<usize>() + damaged.len();
     assert_eq!(done.value("partup_received_bytes_total", &[]), sent as f64);
     assert_eq!(done.value("partup_uploads_in_progress", &[]), 0.0);
     let requests = |endpoint: Endpoint, code: &str| {
-        done.get(
-            "partup_requests_total",
-            &[("endpoint", endpoint.name()), ("code", code)],
-        )
+        let labels = [("endpoint", endpoint.name()), ("code", code)];
+        done.get("partup_requests_total", &labels)
     };
     assert_eq!(requests(Endpoint::UploadPart, "ok"), Some(3.0));
     assert_eq!(requests(Endpoint::UploadPart, "BadDigest"), Some(1.0));
@@ -369,87 +163,46 @@ async fn a_known_sequence_of_requests_gives_exact_counts() {
         done.text
     );
     assert_histograms_match_requests(&done);
-    if fs_store {
-        let available = done.value("partup_data_available_bytes", &[]);
-        assert!(available > 0.0 && available <= done.value("partup_data_size_bytes", &[]));
-    }
+    assert_disk_space_reported(&done, fs_store);
+}
 
-    // Over --max-part-size (declared, so refused before a byte is read): a refusal.
-    let big = api.init("metrics/big.bin").await.upload_id;
+#[tokio::test]
+async fn a_part_over_the_limit_is_counted_as_a_refusal() {
+    let server = TestServer::start(&with_metrics(&["--max-part-size", "300000"])).await;
+    let url = server.metrics_url().await;
+    let api = server.api();
+    let upload_id = api.init("metrics/big.bin").await.upload_id;
+    // Declared over the limit, so refused before a byte of it is read.
     let oversized = test_bytes(6, 400_000);
-    api.upload_part_raw(&big, "1", &md5_hex(&oversized), oversized)
+    api.upload_part_raw(&upload_id, "1", &md5_hex(&oversized), oversized)
         .await
         .error(ErrorCode::EntityTooLarge);
     let refused = scrape(&url).await;
-    assert_eq!(
-        refused.value("partup_refusals_total", &[("reason", "entity_too_large")]),
-        1.0
-    );
-    assert_eq!(
-        refused.value(
-            "partup_requests_total",
-            &[("endpoint", "upload"), ("code", "EntityTooLarge")]
-        ),
-        1.0
-    );
+    let reason = [("reason", "entity_too_large")];
+    assert_eq!(refused.value("partup_refusals_total", &reason), 1.0);
+    let labels = [("endpoint", "upload"), ("code", "EntityTooLarge")];
+    assert_eq!(refused.value("partup_requests_total", &labels), 1.0);
+    assert_eq!(refused.value("partup_received_bytes_total", &[]), 0.0);
     assert_eq!(refused.value("partup_uploads_in_progress", &[]), 1.0);
-    assert_eq!(
-        refused.value("partup_received_bytes_total", &[]),
-        sent as f64
-    );
     assert_histograms_match_requests(&refused);
-    assert_eq!(api.abort(&big).await.status, 200);
-    assert_eq!(
-        scrape(&url).await.value("partup_uploads_in_progress", &[]),
-        0.0
-    );
+    // The upload is intact, and its abort is counted.
+    let listed = api.list_parts(&upload_id).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(api.abort(&upload_id).await.status, 200);
+    let after = scrape(&url).await;
+    assert_eq!(after.value("partup_uploads_in_progress", &[]), 0.0);
 }
 
-/// Each endpoint's latency histogram counted exactly its requests, with cumulative buckets.
+/// Each endpoint's latency histogram counted exactly its requests.
 #[track_caller]
 fn assert_histograms_match_requests(scrape: &Scrape) {
-    assert_eq!(
-        scrape
-            .types
-            .get("partup_request_duration_seconds")
-            .map(String::as_str),
-        Some("histogram")
-    );
-    let mut by_endpoint: BTreeMap<String, f64> = BTreeMap::new();
-    for sample in scrape.all("partup_requests_total") {
-        *by_endpoint
-            .entry(sample.labels["endpoint"].clone())
-            .or_default() += sample.value;
-    }
-    let counted: BTreeSet<String> = scrape
-        .all("partup_request_duration_seconds_count")
-        .iter()
-        .map(|s| s.labels["endpoint"].clone())
-        .collect();
-    assert_eq!(counted, by_endpoint.keys().cloned().collect());
-    for (endpoint, requests) in by_endpoint {
+    let requests = scrape.sum_by("partup_requests_total", "endpoint");
+    let histograms = scrape.sum_by("partup_request_duration_seconds_count", "endpoint");
+    assert_eq!(requests, histograms);
+    for endpoint in requests.keys() {
         let labels = [("endpoint", endpoint.as_str())];
-        let count = scrape.value("partup_request_duration_seconds_count", &labels);
-        assert_eq!(count, requests, "{endpoint}");
-        assert!(scrape.value("partup_request_duration_seconds_sum", &labels) > 0.0);
-        let mut buckets: Vec<(f64, f64)> = scrape
-            .all("partup_request_duration_seconds_bucket")
-            .into_iter()
-            .filter(|s| s.labels["endpoint"] == endpoint)
-            .map(|s| {
-                let le = match s.labels["le"].as_str() {
-                    "+Inf" => f64::INFINITY,
-                    bound => bound.parse().unwrap(),
-                };
-                (le, s.value)
-            })
-            .collect();
-        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-        assert_eq!(buckets.last(), Some(&(f64::INFINITY, count)), "{endpoint}");
-        assert!(
-            buckets.windows(2).all(|w| w[0].1 <= w[1].1),
-            "{endpoint}: buckets not cumulative: {buckets:?}"
-        );
+        let histogram = scrape.histogram("partup_request_duration_seconds", &labels);
+        assert!(histogram.sum > 0.0, "{endpoint}");
     }
 }
 
