@@ -2,7 +2,7 @@
 //! those below it: `router` (the one place that knows every endpoint and layer) over `api` (one file
 //! per endpoint) over `http` (state, request ids and error bodies, body reading, CORS, static files,
 //! health) over `storage` (SPEC.md's rules of stored uploads, over a local-disk or S3 backend);
-//! `config`, `error` and `auth` (upload tokens: claims, scopes, verifying, minting) are shared by all; `sweep` runs storage's stale-upload sweep in the background.
+//! `config`, `error` and `auth` (upload tokens: claims, scopes, verifying, minting) are shared by all; `sweep` runs storage's stale-upload sweep in the background; `metrics` (recorded from every layer) is served on its own listener.
 
 pub mod api;
 pub mod auth;
@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod hooks;
 pub mod http;
+pub mod metrics;
 pub mod router;
 pub mod storage;
 pub mod sweep;
@@ -37,9 +38,20 @@ pub async fn run(
 ) -> Result<(), StartError> {
     // First: with `--store fs` this takes the data directory's lock, before anything touches it.
     let storage = storage::open(&config).await?;
+    let _metrics = metrics::serve(&config, storage.clone()).await?;
     let address = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    // With port 0 the system picks the port: this line, whatever RUST_LOG says, is how tests and
+    // scripts learn it (the bound address, never a port picked beforehand that another process
+    // could take first). Printed once the store is open: a server refused at start (its data
+    // directory is another's) never says it listens.
+    println!("partup-server listening on http://{address}/");
+    if !config.auth_enabled() && !address.ip().is_loopback() {
+        eprintln!(
+            "partup-server: warning: --allow-anonymous: no upload tokens on {address}; anyone who can reach it may upload, replace and read every object"
+        );
+    }
     http::serve::fd_limit::raise_open_file_limit(config.limits.max_connections);
     let background = TaskTracker::new();
     let _sweeper = sweep::spawn_sweeper(storage.clone(), &config);

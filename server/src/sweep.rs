@@ -1,5 +1,6 @@
 //! The background task that runs storage's sweep (which uploads are stale is decided there) every
-//! `Config::sweep_interval`. Stopped by dropping its [`SweepGuard`] (mini-redis style).
+//! `Config::sweep_interval`, and records each run's outcome and duration in the metrics. Stopped by
+//! dropping its [`SweepGuard`] (mini-redis style).
 //!
 //! No pass stops the ones after it: one upload the sweep cannot handle is logged by storage and
 //! the others swept; a pass that fails as a whole (the uploads cannot be listed), or even panics, is
@@ -12,6 +13,7 @@ use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::metrics;
 use crate::storage::Storage;
 
 /// Aborts the sweep task when dropped.
@@ -30,7 +32,10 @@ pub fn spawn_sweeper(storage: Arc<Storage>, config: &Config) -> SweepGuard {
     SweepGuard(tokio::spawn(async move {
         loop {
             interval.tick().await;
-            match AssertUnwindSafe(storage.sweep(ttl)).catch_unwind().await {
+            let started = tokio::time::Instant::now();
+            let outcome = AssertUnwindSafe(storage.sweep(ttl)).catch_unwind().await;
+            metrics::sweep_finished(matches!(outcome, Ok(Ok(_))), started.elapsed());
+            match outcome {
                 Ok(Ok(report)) if report.failed > 0 => {
                     tracing::warn!(
                         stale_uploads_aborted = report.stale_uploads_aborted,

@@ -17,7 +17,7 @@ pub mod store;
 pub use api::{Answer, Api};
 pub use data::{assert_same_bytes, expected_etag, md5_hex, test_bytes};
 pub use process::{
-    ServerProcess, announced_address, announced_address_and_output, open_fds, peak_rss_bytes,
-    server_binary,
+    ServerProcess, announced_address, announced_address_and_output, listening_ports, open_fds,
+    peak_rss_bytes, server_binary,
 };
 pub use store::TestStore;

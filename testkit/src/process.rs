@@ -1,12 +1,17 @@
 //! A real `partup-server` process on port 0. It announces the address it bound on stdout
 //! (`partup-server listening on http://127.0.0.1:PORT/`), which is read back here: nothing picks a
-//! port beforehand, so no other process can take it between the pick and the server's bind.
+//! port beforehand, so no other process can take it between the pick and the server's bind. With
+//! `--metrics-listen`, the metrics address is announced the same way
+//! (`partup-server metrics on http://127.0.0.1:PORT/metrics`).
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
 
 use crate::store::TestStore;
 
@@ -40,6 +45,12 @@ fn listening_address(line: &str) -> Option<SocketAddr> {
         .ok()
 }
 
+/// The address in partup-server's line `partup-server metrics on http://ADDR/metrics`.
+fn metrics_address(line: &str) -> Option<SocketAddr> {
+    let (_, rest) = line.split_once(" metrics on http://")?;
+    rest.split('/').next()?.parse().ok()
+}
+
 /// Waits until `child` (spawned with `stdout(Stdio::piped())`) announces the address it listens
 /// on, and returns it. Its stdout is read on to the end on a thread of its own, so that a
 /// process logging there never blocks on a full pipe.
@@ -52,12 +63,27 @@ pub async fn announced_address(child: &mut Child) -> SocketAddr {
 pub async fn announced_address_and_output(
     child: &mut Child,
 ) -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
+    let announced = announcements(child).await;
+    (announced.address, announced.lines)
+}
+
+/// What a child says on stdout: the address it listens on (waited for), every line as it comes,
+/// and the metrics address once announced (`None` until then, and for ever without
+/// `--metrics-listen`).
+struct Announcements {
+    address: SocketAddr,
+    lines: std::sync::mpsc::Receiver<String>,
+    metrics: watch::Receiver<Option<SocketAddr>>,
+}
+
+async fn announcements(child: &mut Child) -> Announcements {
     let stdout = child
         .stdout
         .take()
         .expect("the child's stdout is piped, to read its address from");
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let (lines_sender, lines) = std::sync::mpsc::channel();
+    let (metrics_sender, metrics) = watch::channel(None);
     std::thread::spawn(move || {
         let mut sender = Some(sender);
         for line in BufReader::new(stdout).lines() {
@@ -67,12 +93,19 @@ pub async fn announced_address_and_output(
             {
                 let _ = sender.send(address);
             }
+            if let Some(address) = metrics_address(&line) {
+                metrics_sender.send_replace(Some(address));
+            }
             // Nobody may be listening: the lines are then dropped.
             let _ = lines_sender.send(line);
         }
     });
     match tokio::time::timeout(READY_TIMEOUT, receiver).await {
-        Ok(Ok(address)) => (address, lines),
+        Ok(Ok(address)) => Announcements {
+            address,
+            lines,
+            metrics,
+        },
         Ok(Err(_)) => panic!(
             "the process exited ({:?}) before saying where it listens",
             child.wait()
@@ -85,6 +118,8 @@ pub async fn announced_address_and_output(
 pub struct ServerProcess {
     child: Child,
     address: SocketAddr,
+    /// The metrics address, once announced (`--metrics-listen`).
+    metrics: watch::Receiver<Option<SocketAddr>>,
 }
 
 impl ServerProcess {
@@ -118,8 +153,16 @@ impl ServerProcess {
             .spawn()
             .expect("start partup-server");
         let started = Instant::now();
-        let (address, output) = announced_address_and_output(&mut child).await;
-        let mut server = ServerProcess { child, address };
+        let Announcements {
+            address,
+            lines: output,
+            metrics,
+        } = announcements(&mut child).await;
+        let mut server = ServerProcess {
+            child,
+            address,
+            metrics,
+        };
         let health = format!("{}/healthz", server.base_url());
         let client = reqwest::Client::new();
         loop {
@@ -145,6 +188,17 @@ impl ServerProcess {
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.address)
+    }
+
+    /// `http://ADDR/metrics`, as a server started with `--metrics-listen` announces it (it does
+    /// before serving the API, so a ready server has said it; its line may still be on its way).
+    pub async fn metrics_url(&self) -> String {
+        let mut metrics = self.metrics.clone();
+        let announced = tokio::time::timeout(READY_TIMEOUT, metrics.wait_for(Option::is_some));
+        match announced.await {
+            Ok(Ok(address)) => format!("http://{}/metrics", address.expect("announced")),
+            _ => panic!("partup-server announced no metrics address: was --metrics-listen given?"),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -202,9 +256,45 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
 }
 
+/// TCP ports process `pid` listens on (its sockets in `/proc/PID/fd` that `/proc/net/tcp*` shows
+/// in state LISTEN).
+pub fn listening_ports(pid: u32) -> BTreeSet<u16> {
+    let mut inodes = BTreeSet::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        if let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            inodes.insert(inode.to_owned());
+        }
+    }
+    let mut ports = BTreeSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, state, inode) = (fields[1], fields[3], fields[9]);
+            if state == "0A" && inodes.contains(inode) {
+                let port = local.rsplit(':').next().unwrap();
+                ports.insert(u16::from_str_radix(port, 16).unwrap());
+            }
+        }
+    }
+    ports
+}
+
 #[cfg(test)]
 mod tests {
-    use super::listening_address;
+    use super::{listening_address, metrics_address};
 
     #[test]
     fn the_address_is_read_from_a_listening_line() {
@@ -217,5 +307,21 @@ mod tests {
             Some("[::1]:80".parse().unwrap())
         );
         assert_eq!(listening_address("partup-server ready"), None);
+        assert_eq!(
+            listening_address("partup-server metrics on http://127.0.0.1:9100/metrics"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_metrics_address_is_read_from_its_own_line() {
+        assert_eq!(
+            metrics_address("partup-server metrics on http://127.0.0.1:9100/metrics"),
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        assert_eq!(
+            metrics_address("partup-server listening on http://127.0.0.1:4321/"),
+            None
+        );
     }
 }

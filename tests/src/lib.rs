@@ -3,6 +3,7 @@
 //! process on port 0, typed API calls ([`Api`]), deterministic test data — is `partup-testkit`,
 //! which the benchmarks use too; it is re-exported here.
 
+pub mod exposition;
 pub mod raw_http;
 pub mod tokens;
 
@@ -142,6 +143,11 @@ impl TestServer {
 
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Where a server started with `--metrics-listen` serves `/metrics` (`http://ADDR/metrics`).
+    pub async fn metrics_url(&self) -> String {
+        self.process.as_ref().expect("running").metrics_url().await
     }
 
     pub fn api(&self) -> Api {

@@ -46,20 +46,6 @@ async fn serve() -> ExitCode {
         Ok(listener) => listener,
         Err(e) => return fail(format!("cannot listen on {}: {e}", config.listen), 1),
     };
-    // With port 0 the system picks the port: this line, whatever RUST_LOG says, is how tests and
-    // scripts learn it (the bound address, never a port picked beforehand that another process
-    // could take first).
-    match listener.local_addr() {
-        Ok(address) => {
-            println!("partup-server listening on http://{address}/");
-            if !config.auth_enabled() && !address.ip().is_loopback() {
-                eprintln!(
-                    "partup-server: warning: --allow-anonymous: no upload tokens on {address}; anyone who can reach it may upload, replace and read every object"
-                );
-            }
-        }
-        Err(e) => return fail(format!("cannot read the listening address: {e}"), 1),
-    }
     match partup_server::run(listener, config, partup_server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(problem) => fail(problem.to_string(), problem.exit_code()),

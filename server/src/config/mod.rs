@@ -296,6 +296,7 @@ impl Config {
             }
         }
         self.limits.validate()?;
+        self.validate_metrics_listen()?;
         if self.upload_ttl.is_zero() {
             return Err("--upload-ttl must be longer than 0".into());
         }
@@ -324,6 +325,23 @@ impl Config {
         }
         if self.hook_timeout.is_zero() {
             return Err("--hook-timeout must be longer than 0".into());
+        }
+        Ok(())
+    }
+
+    /// `--metrics-listen` is a listener of its own: never the API's address and port.
+    fn validate_metrics_listen(&self) -> Result<(), String> {
+        let Some(metrics) = self.limits.metrics_listen else {
+            return Ok(());
+        };
+        let same_host = metrics.ip() == self.listen.ip()
+            || metrics.ip().is_unspecified()
+            || self.listen.ip().is_unspecified();
+        if metrics.port() != 0 && metrics.port() == self.listen.port() && same_host {
+            return Err(format!(
+                "--metrics-listen {metrics} is the API's --listen {}; give metrics a port of their own",
+                self.listen
+            ));
         }
         Ok(())
     }

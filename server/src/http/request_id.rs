@@ -1,6 +1,7 @@
 //! `finish_response`, the one place that renders error bodies: every response gets an
-//! `x-request-id`, every [`AppError`] becomes SPEC.md's JSON body with that id, and every log line
-//! written while the request is served carries that id (the `request` span).
+//! `x-request-id`, every [`AppError`] becomes SPEC.md's JSON body with that id, every log line
+//! written while the request is served carries that id (the `request` span), and every answer is
+//! counted in the metrics (by endpoint and code, with its latency).
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -11,12 +12,16 @@ use partup_wire::{ErrorBody, ErrorCode};
 use tracing::Instrument;
 
 use crate::error::{AppError, ErrorReport, INTERNAL_ERROR_MESSAGE, truncate_for_message};
+use crate::metrics;
+use std::time::Instant;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Gives every response an `x-request-id`, renders `AppError`s as SPEC.md's JSON body with that id,
-/// and turns the router's own bare 404/405 into `NotFound`/`MethodNotAllowed`.
+/// turns the router's own bare 404/405 into `NotFound`/`MethodNotAllowed`, and records the answer's
+/// endpoint, code and latency in the metrics.
 pub async fn finish_response(request: Request, next: Next) -> Response {
+    let started = Instant::now();
     let request_id = new_request_id();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
@@ -24,8 +29,7 @@ pub async fn finish_response(request: Request, next: Next) -> Response {
     // At ERROR level: a span is recorded only when its level passes the filter, and the request
     // id must reach every line logged inside it, also with `RUST_LOG=error`.
     let span = tracing::error_span!("request", request_id = %request_id, %method, path = %path);
-    let started = std::time::Instant::now();
-    let response = finish(request, next, request_id, &method, &path)
+    let response = finish(request, next, request_id, &method, &path, started)
         .instrument(span.clone())
         .await;
     span.in_scope(|| {
@@ -44,6 +48,7 @@ async fn finish(
     request_id: String,
     method: &axum::http::Method,
     path: &str,
+    started: Instant,
 ) -> Response {
     let mut response = next.run(request).await;
     let report = response
@@ -61,6 +66,7 @@ async fn finish(
             )),
             _ => None,
         });
+    metrics::record_response(path, report.as_ref().map(|e| e.code), started.elapsed());
     if let Some(mut error) = report {
         // The span carries the request id, method and path.
         if error.code == ErrorCode::InternalError {

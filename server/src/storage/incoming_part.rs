@@ -6,6 +6,7 @@ use bytes::Bytes;
 use md5::{Digest, Md5};
 
 use crate::error::{AppError, AppResult};
+use crate::metrics;
 use crate::storage::backend::{PartDigest, PartWriter};
 use crate::storage::space_floor::PartRoomWatch;
 use crate::storage::sweep::PartInFlight;
@@ -125,6 +126,7 @@ impl IncomingPart {
     /// Takes the next bytes; fails as soon as the part is over the limit or the upload over its
     /// budget, the one place that enforces them (SPEC.md §2, Authorization).
     pub async fn write(&mut self, chunk: Bytes) -> AppResult<()> {
+        metrics::record_received(chunk.len());
         self.size += chunk.len() as u64;
         if self.size > self.max_size {
             return Err(AppError::too_large(format!(

@@ -18,6 +18,11 @@ use crate::storage::uploads::Storage;
 const RECORD_READS_AT_ONCE: usize = 16;
 
 impl Storage {
+    /// Uploads in progress as counted now (the metrics' gauge reads it at each scrape).
+    pub fn uploads_in_progress(&self) -> usize {
+        self.admission.in_progress()
+    }
+
     /// Counts the uploads in progress from the store's listing (at start: a restart counts what
     /// the store holds, not zero).
     pub async fn recount_uploads(&self) -> AppResult<usize> {

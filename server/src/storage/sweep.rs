@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::AppResult;
 use crate::hooks::event::{Event, EventKind};
+use crate::metrics;
 use crate::storage::backend::UploadActivity;
 use crate::storage::records::{self, COMPLETED_RECORD_RETENTION, Record, UploadRecord};
 use crate::storage::upload_id::UploadId;
@@ -193,6 +194,9 @@ impl Storage {
         }
         // From here the upload is no longer in progress: its slot is free for another.
         self.admission.release(upload_id);
+        if verdict == Verdict::AbortStale {
+            metrics::upload_swept();
+        }
         Ok(Swept::Removed(verdict))
     }
 

@@ -121,13 +121,14 @@ async fn sigterm_with_stalled_bodies_exits_within_the_shutdown_timeout_and_the_c
 
 /// Starts a server on `data` and waits (10 s at most) for it to exit: whether it did, its exit
 /// code and its stderr.
-async fn start_a_second_server(data: &Path, www: &Path) -> (bool, Option<i32>, String) {
+/// (exited by itself, exit code, stderr, stdout) of a second server on `data`.
+async fn start_a_second_server(data: &Path, www: &Path) -> (bool, Option<i32>, String, String) {
     let mut second = Command::new(server_binary())
         .args(["--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .arg("--www")
         .arg(www)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -140,7 +141,8 @@ async fn start_a_second_server(data: &Path, www: &Path) -> (bool, Option<i32>, S
     }
     let output = second.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (exited, output.status.code(), stderr)
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (exited, output.status.code(), stderr, stdout)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +164,7 @@ async fn a_second_server_on_the_same_data_directory_exits_2_and_touches_nothing(
     assert!(eventually(Duration::from_secs(30), || !first.staged_files().is_empty()).await);
     let staged = first.staged_files();
 
-    let (exited, code, stderr) = start_a_second_server(&data, first.www.path()).await;
+    let (exited, code, stderr, stdout) = start_a_second_server(&data, first.www.path()).await;
     let untouched = first.staged_files() == staged;
     drop(in_flight);
     let two = api.upload_part(&id, 2, &parts[1]).await;
@@ -182,6 +184,8 @@ async fn a_second_server_on_the_same_data_directory_exits_2_and_touches_nothing(
     assert!(exited, "the second server kept running");
     assert_eq!(code, Some(2));
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    // It never said it listens: a script waiting for that line is not fooled.
+    assert!(!stdout.contains("listening on"), "{stdout}");
     let expected = format!("is in use by another partup-server (pid {first_pid})");
     assert!(stderr.contains(&expected), "{stderr}");
     assert!(

@@ -57,6 +57,9 @@ pub(super) async fn serve_connection(
         tokio::select! {
             ended = connection.as_mut() => {
                 if let Err(e) = ended {
+                    if e.is_timeout() {
+                        crate::metrics::record_refusal(crate::metrics::Refusal::HeaderTimeout);
+                    }
                     tracing::debug!(%remote, "connection ended: {e}");
                 }
                 return;

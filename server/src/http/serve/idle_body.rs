@@ -92,11 +92,16 @@ impl Body for IdleTimeoutBody {
         if this.timer.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        tracing::info!(
-            "closing the connection: its request body sent nothing for {}",
-            humantime::format_duration(this.idle_timeout)
-        );
-        this.cut.cancel();
+        // Once per connection: a body polled again after the cut (a refused part's rest being
+        // drained) must not count the same cut twice.
+        if !this.cut.is_cancelled() {
+            tracing::info!(
+                "closing the connection: its request body sent nothing for {}",
+                humantime::format_duration(this.idle_timeout)
+            );
+            crate::metrics::record_refusal(crate::metrics::Refusal::BodyTimeout);
+            this.cut.cancel();
+        }
         Poll::Ready(Some(Err(BodyError::Idle(this.idle_timeout))))
     }
 
