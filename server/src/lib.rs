@@ -42,16 +42,7 @@ pub async fn run(
     let address = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
-    // With port 0 the system picks the port: this line, whatever RUST_LOG says, is how tests and
-    // scripts learn it (the bound address, never a port picked beforehand that another process
-    // could take first). Printed once the store is open: a server refused at start (its data
-    // directory is another's) never says it listens.
-    println!("partup-server listening on http://{address}/");
-    if !config.auth_enabled() && !address.ip().is_loopback() {
-        eprintln!(
-            "partup-server: warning: --allow-anonymous: no upload tokens on {address}; anyone who can reach it may upload, replace and read every object"
-        );
-    }
+    announce(address, &config);
     http::serve::fd_limit::raise_open_file_limit(config.limits.max_connections);
     let background = TaskTracker::new();
     let _sweeper = sweep::spawn_sweeper(storage.clone(), &config);
@@ -94,6 +85,21 @@ pub async fn run(
     .await;
     tracing::info!("partup-server stopped");
     Ok(())
+}
+
+/// Says where the server listens, on stdout.
+///
+/// With port 0 the system picks the port: this line, whatever RUST_LOG says, is how tests and
+/// scripts learn it (the bound address, never a port picked beforehand that another process could
+/// take first). Called once the store is open: a server refused at start (its data directory is
+/// another's) never says it listens.
+fn announce(address: std::net::SocketAddr, config: &Config) {
+    println!("partup-server listening on http://{address}/");
+    if !config.auth_enabled() && !address.ip().is_loopback() {
+        eprintln!(
+            "partup-server: warning: --allow-anonymous: no upload tokens on {address}; anyone who can reach it may upload, replace and read every object"
+        );
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
