@@ -6,7 +6,7 @@
 //! silently skips proves nothing. Tests share one page and run one at a time; those that use the
 //! proxy set its rules (which also zeroes its counters) first.
 
-use js_sys::{Array, Reflect};
+use js_sys::Array;
 use partup::js_glue::js_object;
 use partup::timers::{now_ms, sleep_ms};
 use partup::{Upload, Uploader};
@@ -58,29 +58,6 @@ async fn proxy_stats() -> serde_json::Value {
 async fn assert_object_equals(key: &str, len: u64, seed: u64) {
     let url = format!("{}{}/{}", server(), partup_wire::OBJECTS_PREFIX, key);
     assert_download_equals(&url, len, seed).await;
-}
-
-/// Uploader options for tests: small parts allowed (the server runs with --min-part-size 1024),
-/// quick retries.
-fn uploader(
-    endpoint: &str,
-    part_size: u64,
-    concurrency: u32,
-    extra: &[(&str, JsValue)],
-) -> Uploader {
-    let options = js_object(&[
-        ("endpoint", endpoint.into()),
-        ("partSize", (part_size as f64).into()),
-        ("minPartSize", 1024.into()),
-        ("concurrency", concurrency.into()),
-        ("retries", 8.into()),
-        ("retryDelay", 20.into()),
-        ("maxRetryDelay", 200.into()),
-    ]);
-    for (key, value) in extra {
-        Reflect::set(&options, &JsValue::from_str(key), value).unwrap();
-    }
-    Uploader::new(options.unchecked_into()).expect("valid options")
 }
 
 /// The latest onProgress object and every phase seen.

@@ -7,7 +7,6 @@
 //! `PARTUP_TEST_BUSY_SERVER`: a server whose every uploadInit gets its own 503 + `Retry-After`),
 //! after and never alongside `tests/browser.rs`, which shares the proxy.
 
-use js_sys::Reflect;
 use partup::js_glue::js_object;
 use partup::timers::now_ms;
 use partup::{Upload, Uploader};
@@ -46,23 +45,9 @@ const PART: u64 = 16 * KIB;
 
 /// An Uploader through the proxy: 16 KiB parts, 8 retries with quick backoff (20 ms doubling to
 /// 200 ms: only a `Retry-After` explains a wait of seconds), plus `extra` options.
-fn uploader(concurrency: u32, extra: &[(&str, JsValue)]) -> Uploader {
-    let options = js_object(&[
-        (
-            "endpoint",
-            format!("{}{}", proxy(), partup_wire::API_PREFIX).into(),
-        ),
-        ("partSize", (PART as f64).into()),
-        ("minPartSize", 1024.into()),
-        ("concurrency", concurrency.into()),
-        ("retries", 8.into()),
-        ("retryDelay", 20.into()),
-        ("maxRetryDelay", 200.into()),
-    ]);
-    for (key, value) in extra {
-        Reflect::set(&options, &JsValue::from_str(key), value).unwrap();
-    }
-    Uploader::new(options.unchecked_into()).expect("valid options")
+fn proxied_uploader(concurrency: u32, extra: &[(&str, JsValue)]) -> Uploader {
+    let endpoint = format!("{}{}", proxy(), partup_wire::API_PREFIX);
+    uploader(&endpoint, PART, concurrency, extra)
 }
 
 fn start(uploader: &Uploader, file: &web_sys::File, key: &str) -> Upload {
@@ -102,7 +87,7 @@ async fn a_full_server_fails_the_upload_after_one_part_request_with_insufficient
     )
     .await;
     let file = make_file(3 * PART, 60, "full.bin");
-    let upload = start(&uploader(1, &[]), &file, &unique_key("full.bin"));
+    let upload = start(&proxied_uploader(1, &[]), &file, &unique_key("full.bin"));
     let error = finish(&upload).await.expect_err("a full server must fail");
     assert_eq!(error_code(&error), "InsufficientStorage");
     assert_eq!(error_reason(&error), "server-full");
@@ -169,7 +154,11 @@ async fn permanent_5xx_answers_fail_at_once_with_or_without_a_partup_body() {
         set_proxy_rules(proxy(), json!({ "answers": [rule] })).await;
         let file = make_file(2 * PART, 61, "permanent.bin");
         // One request at a time: a second part in flight would be a second request.
-        let upload = start(&uploader(1, &[]), &file, &unique_key("permanent.bin"));
+        let upload = start(
+            &proxied_uploader(1, &[]),
+            &file,
+            &unique_key("permanent.bin"),
+        );
         let error = finish(&upload)
             .await
             .expect_err("a permanent answer must fail");
@@ -201,7 +190,7 @@ async fn a_503_with_retry_after_is_waited_out_and_the_object_arrives_byte_exact(
     let len = 2 * PART + 5;
     let key = unique_key("retry-after-503.bin");
     let file = make_file(len, 62, "ra.bin");
-    let upload = start(&uploader(1, &[]), &file, &key);
+    let upload = start(&proxied_uploader(1, &[]), &file, &key);
     let result = finish(&upload)
         .await
         .expect("the upload waits and succeeds");
@@ -245,7 +234,11 @@ async fn a_429_to_upload_init_is_waited_out_in_seconds_and_as_an_http_date() {
     set_proxy_rules(proxy(), json!({ "answers": rules })).await;
     let len = PART + 1;
     let key = unique_key("retry-after-429.bin");
-    let upload = start(&uploader(2, &[]), &make_file(len, 63, "ra.bin"), &key);
+    let upload = start(
+        &proxied_uploader(2, &[]),
+        &make_file(len, 63, "ra.bin"),
+        &key,
+    );
     let result = finish(&upload).await.expect("init waits and succeeds");
     let stats = proxy_stats_at(proxy()).await;
     let inits = logged(&stats, "uploadInit");
@@ -279,7 +272,7 @@ const BUDGET: u64 = 10;
 /// each upload's error and retries.
 async fn many_files_against(rule: Value) -> (Value, Vec<(JsValue, u64)>) {
     set_proxy_rules(proxy(), json!({ "answers": [rule] })).await;
-    let up = uploader(2, &[("retryBudget", (BUDGET as u32).into())]);
+    let up = proxied_uploader(2, &[("retryBudget", (BUDGET as u32).into())]);
     let uploads: Vec<Upload> = (0..FILES)
         .map(|i| {
             let file = make_file(PART + i, 70 + i, "many.bin");
@@ -439,7 +432,7 @@ const SERVER_MAX_OBJECT_SIZE: u64 = 64 * MIB;
 async fn a_file_over_the_servers_object_size_is_refused_at_init_before_any_part_is_sent() {
     set_proxy_rules(proxy(), json!({})).await;
     let file = make_file(SERVER_MAX_OBJECT_SIZE + 1, 62, "huge.bin");
-    let upload = start(&uploader(4, &[]), &file, &unique_key("huge.bin"));
+    let upload = start(&proxied_uploader(4, &[]), &file, &unique_key("huge.bin"));
     let error = finish(&upload)
         .await
         .expect_err("a file over --max-object-size must be refused");

@@ -190,3 +190,26 @@ pub fn start_with(
 pub async fn finish(upload: &Upload) -> Result<JsValue, JsValue> {
     JsFuture::from(upload.done()).await
 }
+
+/// Uploader options for tests: small parts allowed (the server runs with --min-part-size 1024),
+/// quick retries.
+pub fn uploader(
+    endpoint: &str,
+    part_size: u64,
+    concurrency: u32,
+    extra: &[(&str, JsValue)],
+) -> Uploader {
+    let options = js_object(&[
+        ("endpoint", endpoint.into()),
+        ("partSize", (part_size as f64).into()),
+        ("minPartSize", 1024.into()),
+        ("concurrency", concurrency.into()),
+        ("retries", 8.into()),
+        ("retryDelay", 20.into()),
+        ("maxRetryDelay", 200.into()),
+    ]);
+    for (key, value) in extra {
+        Reflect::set(&options, &JsValue::from_str(key), value).unwrap();
+    }
+    Uploader::new(options.unchecked_into()).expect("valid options")
+}
