@@ -96,6 +96,11 @@ async fn announcements(child: &mut Child) -> Announcements {
             if let Some(address) = metrics_address(&line) {
                 metrics_sender.send_replace(Some(address));
             }
+            // A server's errors reach the test run's output (not captured per test): what a
+            // failing run in CI needs to be understood.
+            if line.contains("ERROR") {
+                eprintln!("[server log] {line}");
+            }
             // Nobody may be listening: the lines are then dropped.
             let _ = lines_sender.send(line);
         }

@@ -144,3 +144,28 @@ pub async fn wait_closed_by_server(
         }
     }
 }
+
+/// Bytes the kernel holds for the server's end of `client`'s connection that the server has not
+/// read yet (`rx_queue` of `/proc/net/tcp*`): 0 once the server process has read what was sent.
+/// `None` while the kernel lists no such socket.
+pub fn unread_by_server(client: &tokio::net::TcpStream) -> Option<u64> {
+    let (local, peer) = (client.local_addr().ok()?, client.peer_addr().ok()?);
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).ok()?;
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port_of = |address: &str| {
+                address
+                    .rsplit(':')
+                    .next()
+                    .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+            };
+            // The server's socket: its local port is the server's, its remote the client's.
+            if port_of(fields[1]) == Some(peer.port()) && port_of(fields[2]) == Some(local.port()) {
+                let rx_queue = fields[4].split(':').nth(1)?;
+                return u64::from_str_radix(rx_queue, 16).ok();
+            }
+        }
+    }
+    None
+}

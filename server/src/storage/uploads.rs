@@ -112,6 +112,9 @@ impl Storage {
         }
         self.space.ensure_room(0, Write::Init).await?;
         let upload_id = UploadId::generate()?;
+        // Held until the answer: the sweep (which only try-locks) never removes an upload while
+        // it is being created, however long its writes take on a busy disk.
+        let _lock = self.backend.lock_upload(&upload_id).await;
         self.backend
             .create_upload(&upload_id, &records::encode(&record)?)
             .await?;

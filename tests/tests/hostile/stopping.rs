@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use partup_tests::raw_http::{connect, json_request, read_response, served_and_kept, start_part};
+use partup_tests::raw_http::{
+    connect, json_request, read_response, served_and_kept, start_part, unread_by_server,
+};
 use partup_tests::{TestServer, server_binary, test_bytes};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -205,6 +207,16 @@ async fn a_request_that_arrives_during_shutdown_is_answered_503_with_retry_after
     let split = request.len() / 3;
     let mut late = connect(port).await;
     late.write_all(&request[..split]).await.unwrap();
+    // SIGTERM only once the server has read that half: a connection whose bytes it never read is
+    // one it never began to serve (closed like any idle one).
+    let read_by_server = eventually(Duration::from_secs(10), || {
+        unread_by_server(&late) == Some(0)
+    })
+    .await;
+    assert!(
+        read_by_server,
+        "the server never read the request's first half"
+    );
     let _ = Command::new("kill")
         .arg("-TERM")
         .arg(server.pid().to_string())
