@@ -72,7 +72,12 @@ async fn start_server(settings: &Settings, data_dir: &Path, store: &TestStore) -
     command.stderr(log);
     // One process plays up to 128 clients, all from 127.0.0.1: the per-client cap on uploads in
     // progress (default 100) would refuse it. The rows measure throughput, not admission.
-    command.args(["--max-uploads-per-client", "1000000", "--max-uploads", "1000000"]);
+    command.args([
+        "--max-uploads-per-client",
+        "1000000",
+        "--max-uploads",
+        "1000000",
+    ]);
     ServerProcess::start(command).await
 }
 
