@@ -2,7 +2,6 @@
 //! on the API's: the API may face the internet, the metrics are for the operator's network.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
@@ -15,9 +14,8 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::config::{Config, StoreKind};
+use crate::config::Config;
 use crate::storage::Storage;
-use crate::storage::fs::free_space;
 
 /// Stops serving `/metrics` when dropped (recording goes on, unread).
 pub struct MetricsGuard(Option<JoinHandle<()>>);
@@ -44,10 +42,12 @@ pub async fn serve(config: &Config, storage: Arc<Storage>) -> Result<MetricsGuar
         .local_addr()
         .map_err(|e| format!("cannot read the metrics address: {e}"))?;
     let metrics = super::enable();
-    let data = (config.store == StoreKind::Fs).then(|| config.data.clone());
+    // The space gauges exist for a store that has free space to report (the local disk), asked
+    // through the same backend capability `--min-free-space` uses.
+    let with_disk = !matches!(storage.disk_space().await, Ok(None));
     let exporter = Arc::new(Exporter {
-        registry: metrics.registry(data.is_some()),
-        data,
+        registry: metrics.registry(with_disk),
+        with_disk,
         storage,
     });
     let app = Router::new()
@@ -66,19 +66,19 @@ pub async fn serve(config: &Config, storage: Arc<Storage>) -> Result<MetricsGuar
 
 struct Exporter {
     registry: Registry,
-    /// `--data`, whose filesystem's space is measured at each scrape (fs store only).
-    data: Option<PathBuf>,
-    /// Whose count of uploads in progress each scrape reports.
+    /// Whether each scrape measures the store's free space (`--store fs`).
+    with_disk: bool,
+    /// Whose count of uploads in progress and free space each scrape reports.
     storage: Arc<Storage>,
 }
 
 async fn scrape(State(exporter): State<Arc<Exporter>>) -> Response {
     super::set_uploads_in_progress(exporter.storage.uploads_in_progress());
-    if let Some(dir) = exporter.data.clone() {
-        match tokio::task::spawn_blocking(move || free_space::probe(&dir)).await {
-            Ok(Ok(space)) => super::set_disk_space(space.available, space.total),
-            Ok(Err(e)) => tracing::warn!("cannot measure the data directory's free space: {e}"),
-            Err(e) => tracing::warn!("measuring the data directory's free space failed: {e}"),
+    if exporter.with_disk {
+        match exporter.storage.disk_space().await {
+            Ok(Some(space)) => super::set_disk_space(space.available, space.total),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("cannot measure the data directory's free space: {e}"),
         }
     }
     let mut text = String::with_capacity(16 << 10);

@@ -175,6 +175,12 @@ impl Storage {
         }
     }
 
+    /// The room where the store writes (`None` from a store without that notion: S3), as the
+    /// floor sees it; the metrics report it.
+    pub async fn disk_space(&self) -> AppResult<Option<DiskSpace>> {
+        self.backend.disk_space().await
+    }
+
     /// Refuses (`507`) a part whose request declares `declared` bytes when they would take the
     /// store below its floor; called before anything of the part is read or written.
     pub async fn ensure_room_for_part(&self, declared: Option<u64>) -> AppResult<()> {
