@@ -26,26 +26,35 @@ fn store_from_env() -> TestStore {
     TestStore::s3_from_env(format!("test-{}", hex::encode(nonce)))
 }
 
-/// Every object under an S3 store's prefix (relative paths), listed with OpenDAL.
-fn list_objects(store: &TestStore) -> Vec<PathBuf> {
+/// An OpenDAL operator on `store`'s bucket, rooted at `root` (`"/"`: the whole bucket, as another
+/// application sharing it sees it).
+pub fn s3_operator(store: &TestStore, root: &str) -> opendal::Operator {
     let TestStore::S3 {
         endpoint,
         bucket,
         region,
-        prefix,
-    } = store.clone()
+        ..
+    } = store
     else {
+        panic!("an S3 operator needs an S3 store (PARTUP_TEST_STORE=s3)")
+    };
+    opendal::install_default();
+    let builder = opendal::services::S3::default()
+        .endpoint(endpoint)
+        .bucket(bucket)
+        .region(region)
+        .root(root);
+    opendal::Operator::new(builder).unwrap()
+}
+
+/// Every object under an S3 store's prefix (relative paths), listed with OpenDAL.
+fn list_objects(store: &TestStore) -> Vec<PathBuf> {
+    let TestStore::S3 { prefix, .. } = store else {
         unreachable!("only for S3")
     };
+    let op = s3_operator(store, &format!("/{prefix}"));
     // A private runtime on its own thread: callers may be inside an async test.
     std::thread::spawn(move || {
-        let builder = opendal::services::S3::default()
-            .endpoint(&endpoint)
-            .bucket(&bucket)
-            .region(&region)
-            .root(&format!("/{prefix}"));
-        opendal::install_default();
-        let op = opendal::Operator::new(builder).unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -47,14 +47,7 @@ fn settings(store: &TestStore) -> S3Settings {
 
 /// The bucket itself, at its root: what another application sharing it sees and writes.
 fn bucket(store: &TestStore) -> opendal::Operator {
-    let s = settings(store);
-    opendal::install_default();
-    let builder = opendal::services::S3::default()
-        .endpoint(s.endpoint.as_deref().unwrap())
-        .bucket(&s.bucket)
-        .region(&s.region)
-        .root("/");
-    opendal::Operator::new(builder).unwrap()
+    partup_tests::s3_operator(store, "/")
 }
 
 /// The store's multipart uploads of partup keys under the store's prefix.
