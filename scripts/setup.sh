@@ -4,6 +4,9 @@
 # run directly to install everything:  scripts/setup.sh [--browser]
 #   ensure_wasm_tools   rustup's wasm32 target, wasm-bindgen-cli 0.2.130 (= the locked wasm-bindgen), wasm-pack
 #   ensure_chromium     Debian's chromium + chromium-driver (same version), for the browser tests
+#   ensure_firefox      Debian's firefox-esr and geckodriver $GECKODRIVER_VERSION (crates.io), its WebDriver
+#   ensure_webkit       Debian's WebKitGTK driver (WebKitWebDriver + MiniBrowser) and Xvfb, its display
+#   ensure_browsers     all three engines
 #   ensure_npm_packages the pinned npm packages of the page tests (package-lock.json)
 # For scripts that start services:
 #   start_service VAR LOG CMD...  runs CMD in the background (output to LOG, stopped on exit), sets
@@ -19,6 +22,7 @@ PARTUP_SETUP_SOURCED=1
 PARTUP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WASM_BINDGEN_VERSION=0.2.130
 WASM_PACK_VERSION=0.15.1
+GECKODRIVER_VERSION=0.37.1
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -44,10 +48,39 @@ ensure_chromium() {
         return
     fi
     log "installing Debian's chromium and chromium-driver"
+    apt_install chromium chromium-driver
+}
+
+apt_install() {
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_firefox() {
+    if [ ! -x /usr/bin/firefox-esr ]; then
+        log "installing Debian's firefox-esr"
+        apt_install firefox-esr
+    fi
+    if ! geckodriver --version 2>/dev/null | grep -q "^geckodriver $GECKODRIVER_VERSION\b"; then
+        log "installing geckodriver $GECKODRIVER_VERSION from crates.io (about 4 minutes, once)"
+        cargo install geckodriver --version "$GECKODRIVER_VERSION" --locked
+    fi
+}
+
+# WebKitGTK's MiniBrowser has no headless mode: it needs an X display, which Xvfb provides.
+ensure_webkit() {
+    if [ ! -x /usr/bin/WebKitWebDriver ] || ! command -v xvfb-run >/dev/null; then
+        log "installing Debian's webkit2gtk-driver and xvfb"
+        apt_install webkit2gtk-driver xvfb xauth
+    fi
+}
+
+ensure_browsers() {
+    ensure_chromium
+    ensure_firefox
+    ensure_webkit
 }
 
 ensure_npm_packages() {
@@ -130,7 +163,7 @@ wait_for_port() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     ensure_wasm_tools
     if [ "${1:-}" = "--browser" ]; then
-        ensure_chromium
+        ensure_browsers
         ensure_npm_packages
     fi
 fi
