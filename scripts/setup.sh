@@ -15,6 +15,10 @@
 #   wait_healthy URL    waits until URL answers 2xx
 #   stop_on_exit PID / remove_on_exit PATH   what to stop or delete when the script exits
 #   free_port / wait_for_port PORT   only for tools that must be told their ports (Garage's config)
+#   start_webdriver ENGINE VAR   starts the W3C WebDriver server of ENGINE (chromium, firefox, webkit;
+#                       webkit with its own Xvfb display), stopped on exit; sets VAR to its URL
+#   stop_webdrivers     stops the drivers (and displays) started so far, before the next engine's
+#   webdriver_capabilities ENGINE   the capabilities (JSON) that start ENGINE's browser there
 set -euo pipefail
 [ -n "${PARTUP_SETUP_SOURCED:-}" ] && return 0
 PARTUP_SETUP_SOURCED=1
@@ -124,6 +128,8 @@ start_service() {
     # The locals are prefixed so that they never shadow the caller's VAR (bash scopes dynamically).
     local __var=$1 __log=$2 __pid __url=""
     shift 2
+    # Created here, not by the background redirection: the first read below may come before it.
+    : >"$__log"
     "$@" >"$__log" 2>&1 &
     __pid=$!
     SERVICE_PID=$__pid
@@ -158,6 +164,72 @@ wait_for_port() {
     done
     echo "nothing listens on port $port" >&2
     return 1
+}
+
+BROWSER_ENGINES=(chromium firefox webkit)
+
+# A display for WebKitGTK's MiniBrowser, which has no headless mode (without one, a new WebDriver
+# session hangs silently). -displayfd makes Xvfb pick a free display number and say which.
+start_xvfb() {
+    local __var=$1 fd_file
+    fd_file="$(mktemp)"
+    remove_on_exit "$fd_file"
+    Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$fd_file" >/dev/null 2>&1 &
+    stop_on_exit "$!"
+    webdriver_pids+=("$!")
+    for _ in $(seq 1 200); do
+        [ -s "$fd_file" ] && break
+        sleep 0.05
+    done
+    [ -s "$fd_file" ] || { echo "Xvfb did not start" >&2; return 1; }
+    printf -v "$__var" ':%s' "$(tr -d '\n' <"$fd_file")"
+}
+
+webdriver_pids=()
+stop_webdrivers() {
+    local pid
+    for pid in "${webdriver_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${webdriver_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    webdriver_pids=()
+}
+
+start_webdriver() {
+    local __engine=$1 __out=$2 __log __port __display
+    __log="$(mktemp)"
+    remove_on_exit "$__log"
+    case "$__engine" in
+        chromium)
+            start_service "$__out" "$__log" /usr/bin/chromedriver --port=0
+            webdriver_pids+=("$SERVICE_PID")
+            ;;
+        firefox)
+            # geckodriver does not say which port it got for --port 0: give it a free one.
+            __port=$(free_port)
+            geckodriver --port "$__port" >"$__log" 2>&1 &
+            stop_on_exit "$!"
+            webdriver_pids+=("$!")
+            wait_for_port "$__port"
+            printf -v "$__out" 'http://127.0.0.1:%s' "$__port"
+            ;;
+        webkit)
+            start_xvfb __display
+            __port=$(free_port)
+            DISPLAY="$__display" WebKitWebDriver --port="$__port" >"$__log" 2>&1 &
+            stop_on_exit "$!"
+            webdriver_pids+=("$!")
+            wait_for_port "$__port"
+            printf -v "$__out" 'http://127.0.0.1:%s' "$__port"
+            ;;
+        *) echo "unknown browser engine: $__engine (chromium, firefox, webkit)" >&2; return 2 ;;
+    esac
+}
+
+webdriver_capabilities() {
+    case "$1" in
+        chromium) echo '{"browserName":"chrome","goog:chromeOptions":{"binary":"/usr/bin/chromium","args":["--headless=new","--no-sandbox","--disable-gpu","--disable-dev-shm-usage","--disable-background-networking","--disable-component-update","--disable-sync","--no-first-run"]}}' ;;
+        firefox) echo '{"browserName":"firefox","moz:firefoxOptions":{"binary":"/usr/bin/firefox-esr","args":["-headless"]}}' ;;
+        webkit) echo '{"browserName":"MiniBrowser","webkitgtk:browserOptions":{"binary":"/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser","args":["--automation"]}}' ;;
+    esac
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

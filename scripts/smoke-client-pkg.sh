@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Smoke test of the RELEASE package as an app uses it: builds it with
 # `wasm-pack build --release --target web`, serves it with a page from partup-server's --www, and
-# drives headless Chromium through chromedriver (plain WebDriver over HTTP) to upload a file with
-# `import init, { Uploader } from './pkg/partup.js'`. Prints the sizes and the page's verdict.
+# drives each browser engine (Chromium, Firefox, WebKitGTK, through their WebDriver servers, plain
+# W3C WebDriver over HTTP) to upload a file with `import init, { Uploader } from './pkg/partup.js'`.
+# Prints the sizes and each engine's verdict; exits non-zero when any engine fails.
+#   scripts/smoke-client-pkg.sh [ENGINE...]   (default: chromium firefox webkit)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$PARTUP_ROOT"
+engines=("$@")
+[ ${#engines[@]} -gt 0 ] || engines=("${BROWSER_ENGINES[@]}")
+ensure_browsers
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 work="$(mktemp -d)"
@@ -21,20 +26,22 @@ cp wasm-client/smoke/index.html "$work/www/index.html"
 cargo build -p partup-server
 start_service server_url "$work/server.log" "$CARGO_TARGET_DIR/debug/partup-server" \
   --listen 127.0.0.1:0 --data "$work/data" --www "$work/www" --min-part-size 1024
-start_service driver_url "$work/driver.log" /usr/bin/chromedriver --port=0
 wait_healthy "$server_url/healthz"
-wait_healthy "$driver_url/status"
 
-python3 - "$driver_url" "$server_url/index.html" <<'PY'
+status=0
+for engine in "${engines[@]}"; do
+  start_webdriver "$engine" driver_url
+  wait_healthy "$driver_url/status"
+  python3 - "$engine" "$driver_url" "$server_url/index.html" "$(webdriver_capabilities "$engine")" <<'PY' || status=1
 import json, sys, urllib.request
-driver, page = sys.argv[1], sys.argv[2]
+engine, driver, page, capabilities = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 def call(method, path, body=None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(driver + path, data=data, method=method, headers={"Content-Type": "application/json"})
     return json.load(urllib.request.urlopen(req, timeout=120))["value"]
-session = call("POST", "/session", {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-    "binary": "/usr/bin/chromium",
-    "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]}}}})["sessionId"]
+started = call("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
+session = started["sessionId"]
+browser = f'{started["capabilities"].get("browserName")} {started["capabilities"].get("browserVersion")}'
 try:
     call("POST", f"/session/{session}/timeouts", {"script": 90000})
     call("POST", f"/session/{session}/url", {"url": page})
@@ -43,10 +50,13 @@ try:
         "const wait = () => window.smokeResult ? window.smokeResult.then(done) : setTimeout(wait, 50); wait();"})
 finally:
     call("DELETE", f"/session/{session}")
-print(json.dumps(verdict, indent=1))
+print(f"--- {engine} ({browser}):", json.dumps(verdict, indent=1))
 ok = (verdict.get("same") is True and verdict["result"]["size"] == 3 * 1024 * 1024 + 17
       and verdict["lastPhase"] == "done" and verdict["badKeyError"]["code"] == "InvalidObjectName"
       and verdict["badKeyError"]["isError"] and verdict["badKeyError"]["status"] == 400)
-print("release package smoke test:", "passed" if ok else "FAILED")
+print(f"release package smoke test in {engine} ({browser}):", "passed" if ok else "FAILED")
 sys.exit(0 if ok else 1)
 PY
+  stop_webdrivers
+done
+exit "$status"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the Rust unit and integration suites (the server over real
-# HTTP, kill -9 included) on the local disk and on S3-compatible stores (Garage, moto), the wasm
-# client in headless Chromium, and the demo page through Playwright.
+# HTTP, kill -9 included) on the local disk and on S3-compatible stores (Garage, moto), and the wasm
+# client, its release package and the demo page in three browser engines (Chromium, Firefox ESR,
+# WebKitGTK), each driven over W3C WebDriver.
 # Installs what a fresh machine lacks first. Exits non-zero when anything fails.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$PARTUP_ROOT"
 ensure_wasm_tools
-ensure_chromium
+ensure_browsers
 ensure_npm_packages
 
 step() { printf '\n=== %s\n' "$*"; }
@@ -29,10 +30,10 @@ scripts/test-hostile.sh
 step "server: the same suites on S3 (Garage 2.5.0, then moto), multi-instance tests included"
 scripts/test-s3.sh
 
-step "wasm client: browser suite in headless Chromium (real server, fault proxy)"
+step "wasm client: browser suites in Chromium, Firefox and WebKitGTK (real server, fault proxy)"
 scripts/test-client.sh
 
-step "wasm client: the release package dropped into a plain page"
+step "wasm client: the release package dropped into a plain page, in each engine"
 scripts/smoke-client-pkg.sh
 
 step "the demo page in headless Chromium (Playwright, tests/page)"

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # The browser client's suite: builds partup-server and fault-proxy, starts both on port 0 (server with
 # a temp --data dir, CORS open, tiny --min-part-size so tests can use small parts), runs the wasm
-# tests in headless Chromium against them, and stops everything on exit.
-# Exits non-zero when anything fails.
-#   scripts/test-client.sh [--test SUITE] [FILTER]
+# tests against them in each browser engine in turn (Chromium, Firefox, WebKitGTK; each through its
+# W3C WebDriver server, which wasm-bindgen-test-runner drives), and stops everything on exit.
+# Prints a table of passed/failed tests and minutes per engine and suite. Exits non-zero when
+# anything fails in any engine; a failing engine does not stop the others.
+#   scripts/test-client.sh [--engine chromium|firefox|webkit]... [--test SUITE] [FILTER]
 # SUITE runs one browser suite (browser, tokens, server_answers: wasm-client/tests/SUITE.rs);
 # FILTER runs only the tests whose names contain it.
 set -euo pipefail
 suite=()
-if [ "${1:-}" = "--test" ]; then
-  suite=(--test "${2:?--test needs a suite name}")
-  shift 2
-fi
+engines=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --test) suite=(--test "${2:?--test needs a suite name}"); shift 2 ;;
+    --engine) engines+=("${2:?--engine needs chromium, firefox or webkit}"); shift 2 ;;
+    *) break ;;
+  esac
+done
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$PARTUP_ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -68,13 +74,44 @@ echo "token server $auth_url, its proxy $auth_proxy_url, token endpoint $token_u
 
 # Native unit tests of the pure parts (part plan, backoff, progress accounting).
 cargo test -p partup --lib
-# The browser suite.
-status=0
-# --nocapture shows the console_log lines (the fault counts) of passing tests too.
+# The browser suites, engine by engine. The runner is told where each engine's driver already
+# listens (*_REMOTE), so all three are driven the same way; for Chromium and Firefox it adds the
+# options of wasm-client/webdriver.json, for WebKit it sends empty capabilities (MiniBrowser).
 # The runner's limit is for a whole test binary (20 s by default), and the token suite alone
 # uploads for 15 s or more on purpose: give each binary 5 minutes.
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
-wasm-pack test --headless --chrome --mode no-install wasm-client "${suite[@]}" -- --nocapture "$@" || status=$?
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+[ ${#engines[@]} -gt 0 ] || engines=("${BROWSER_ENGINES[@]}")
+ensure_browsers
+status=0
+summary=()
+for engine in "${engines[@]}"; do
+  start_webdriver "$engine" driver_url
+  remote_var=$(case "$engine" in chromium) echo CHROMEDRIVER_REMOTE ;; firefox) echo GECKODRIVER_REMOTE ;; webkit) echo SAFARIDRIVER_REMOTE ;; esac)
+  engine_log="$data_dir.$engine.log"
+  remove_on_exit "$engine_log"
+  echo "=== wasm client suites in $engine (driver $driver_url)"
+  started=$(date +%s)
+  engine_status=0
+  # --nocapture shows the console_log lines (the fault counts) of passing tests too.
+  (cd wasm-client && env "$remote_var=$driver_url" cargo test --target wasm32-unknown-unknown "${suite[@]:---tests}" \
+    -- --nocapture "$@") 2>&1 | tee "$engine_log" || engine_status=$?
+  # The runner prints one "test result:" line per test binary, after the "Running" line naming it.
+  summary+=("$(awk -v engine="$engine" -v secs=$(( $(date +%s) - started )) '
+    /^ *Running (unittests|tests)/ { name = "" }
+    /^ *Running tests\// { match($0, /tests\/[a-z_]+\.rs/); name = substr($0, RSTART + 6, RLENGTH - 9) }
+    /test result:/ { passed = $4; failed = $6; sub(/;/, "", passed); sub(/;/, "", failed)
+      if (name != "") { line = line sprintf("%s %s/%s  ", name, passed, passed + failed) } }
+    END { printf "%-9s %4d s  %s", engine, secs, line }' "$engine_log")")
+  if [ "$engine_status" -ne 0 ]; then
+    status=$engine_status
+    summary[-1]+="  FAILED"
+  fi
+  stop_webdrivers
+done
+echo
+echo "=== wasm client suites: engine, seconds, suite passed/run"
+printf '%s\n' "${summary[@]}"
 if [ "$status" -ne 0 ]; then
   echo "--- server log (tail) ---"; tail -n 30 "$data_dir.server.log" || true
   echo "--- proxy log (tail) ---"; tail -n 30 "$data_dir.proxy.log" || true
