@@ -32,11 +32,13 @@ const ratioText = values => {
 let rows = [];
 const notes = [];
 let chromium = '';
+let browsers = {};
 for (const file of inputs) {
   const data = JSON.parse(fs.readFileSync(file, 'utf8'));
   rows = rows.concat(data.rows);
   notes.push(...(data.notes ?? []));
   if (data.chromium) chromium = data.chromium;
+  if (data.browsers) browsers = data.browsers;
 }
 const order = id => parseFloat(id);
 rows.sort((a, b) => order(a.id) - order(b.id));
@@ -66,7 +68,9 @@ MB = 10^6 bytes. Ratios are partup ÷ baseline per round, so higher is better ev
 | RAM | ${machine.ram} |
 | disk | ${machine.disk} |
 | kernel | ${machine.kernel} |
-| Chromium | ${chromium || machine.chromium} (headless, playwright-core) |
+| Chromium | ${chromium || machine.chromium} (headless, playwright-core; rows 8–9 over WebDriver) |
+| Firefox | ${browsers.firefox ?? '—'} (headless, geckodriver) |
+| WebKitGTK | ${browsers.webkit ?? '—'} (MiniBrowser on Xvfb, WebKitWebDriver) |
 | load | before: ${machine.loadBefore}; after: ${machine.loadAfter ?? '—'} |
 
 The machine was shared with other engineers' builds and tests during the run (see load); the

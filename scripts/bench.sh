@@ -4,7 +4,7 @@
 #   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row (≈ 1 minute); writes
 #                               BENCHMARKS.md too unless --out says otherwise
 #   --out FILE                  where the markdown goes (default BENCHMARKS.md in the repo root)
-# Installs what it needs (wasm tools, Debian's Chromium, the pinned npm packages in bench/, Garage
+# Installs what it needs (wasm tools, the three browser engines, the pinned npm packages in bench/, Garage
 # for the S3 row), builds the server and the load generator with --release, and the client package.
 # Big test files are real random bytes in a temp dir, deleted on exit.
 set -euo pipefail
@@ -25,7 +25,7 @@ done
 started=$(date +%s)
 
 ensure_wasm_tools
-ensure_chromium
+ensure_browsers
 if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then
     log "installing the benchmark's npm packages (pinned by bench/package-lock.json)"
     (cd bench && npm ci --no-audit --no-fund --loglevel=error)
@@ -70,7 +70,7 @@ fi
 "$CARGO_TARGET_DIR/release/partup-bench" server-rows "${server_args[@]}"
 if [ "$mode" = full ]; then kill "$GARAGE_PID" 2>/dev/null || true; rm -rf "$work/garage"; fi
 
-# Browser rows (1, 2, 6, 7): the page and the client package served by partup-server itself.
+# Browser rows (1, 2, 6, 7), Chromium through playwright-core: the page and the client package served by partup-server itself.
 mkdir -p "$work/www/bench"
 cp -r www/pkg "$work/www/pkg"
 cp bench/browser/index.html bench/browser/bench.js "$work/www/bench/"
@@ -87,6 +87,16 @@ browser_args=(--page "$server_url/bench/" --sink "$sink_url/sink"
 [ "$mode" = quick ] && browser_args+=(--quick)
 node bench/browser/run.mjs "${browser_args[@]}"
 
+# Engine rows (8, 9): the same page in Chromium, Firefox and WebKitGTK, over WebDriver, one run.
+engine_args=(--page "$server_url/bench/" --sink "$sink_url/sink" --work "$work/files" --out "$work/engines.json")
+[ "$mode" = quick ] && engine_args+=(--quick)
+for engine in "${BROWSER_ENGINES[@]}"; do
+    start_webdriver "$engine" driver_url
+    engine_args+=(--engine "$engine|$driver_url|$(webdriver_capabilities "$engine")")
+done
+node bench/browser/engines.mjs "${engine_args[@]}"
+stop_webdrivers
+
 python3 - "$work/machine.json" <<'PY'
 import json, subprocess, sys
 m = json.load(open(sys.argv[1]))
@@ -94,5 +104,5 @@ m["loadAfter"] = subprocess.run("uptime | sed 's/.*load average: //'", shell=Tru
 json.dump(m, open(sys.argv[1], "w"))
 PY
 node bench/report.mjs --out "$out" --machine "$work/machine.json" --mode "$mode" \
-    --runtime "$(( $(date +%s) - started ))" "$work/server.json" "$work/browser.json"
+    --runtime "$(( $(date +%s) - started ))" "$work/server.json" "$work/browser.json" "$work/engines.json"
 log "wrote $out ($(( $(date +%s) - started )) s)"
