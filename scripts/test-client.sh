@@ -6,7 +6,8 @@
 # Prints a table of passed/failed tests and minutes per engine and suite. Exits non-zero when
 # anything fails in any engine; a failing engine does not stop the others.
 #   scripts/test-client.sh [--engine chromium|firefox|webkit]... [--test SUITE] [FILTER]
-# SUITE runs one browser suite (browser, tokens, server_answers: wasm-client/tests/SUITE.rs);
+# SUITE runs one browser suite (browser, tokens, server_answers, engine_fallbacks:
+# wasm-client/tests/SUITE.rs);
 # FILTER runs only the tests whose names contain it.
 set -euo pipefail
 suite=()

@@ -1,6 +1,12 @@
 //! A part's MD5, computed by `md-5` in wasm while the part streams in through
 //! `Blob.slice().stream()`.
 //!
+//! Engines without `Blob.prototype.stream` (Safari before 14.1, and embedded WebViews built on
+//! such a WebKit) get the fallback by themselves: the part is read as ≤ 1 MiB sub-slices, one at
+//! a time, through `new Response(slice).arrayBuffer()` (there since Safari 10.1), so memory stays
+//! bounded the same way. Without the check, calling the missing method would throw out of wasm
+//! and the upload would never settle.
+//!
 //! Memory stays bounded: the stream hands over chunks (typically 64 KiB to 1 MiB), each is copied
 //! into one reused buffer of at most 1 MiB and hashed; nothing else of the part is kept. Every
 //! `update` call is at most 1 MiB because V8 runs a first huge call into fresh wasm on its slow
@@ -14,6 +20,74 @@ use web_sys::{Blob, ReadableStreamDefaultReader};
 
 /// Largest single `Md5::update` call, and the size of the copy buffer.
 pub const MAX_UPDATE_BYTES: usize = 1 << 20;
+
+/// Where a part's bytes come from, chunk by chunk.
+enum Chunks {
+    Stream(ReaderGuard),
+    /// The fallback: the next ≤ 1 MiB sub-slice of `slice` starts at `offset`.
+    Slices {
+        slice: Blob,
+        offset: f64,
+    },
+}
+
+impl Chunks {
+    fn open(slice: Blob) -> Chunks {
+        let has_stream = js_sys::Reflect::get(&slice, &JsValue::from_str("stream"))
+            .map(|f| f.is_function())
+            .unwrap_or(false);
+        if has_stream {
+            let reader = slice.stream().get_reader().unchecked_into();
+            Chunks::Stream(ReaderGuard {
+                reader,
+                finished: false,
+            })
+        } else {
+            Chunks::Slices { slice, offset: 0.0 }
+        }
+    }
+
+    /// The next chunk, `None` at the end.
+    async fn next(&mut self) -> Result<Option<js_sys::Uint8Array>, UploadError> {
+        match self {
+            Chunks::Stream(guard) => {
+                let result = JsFuture::from(guard.reader.read())
+                    .await
+                    .map_err(|e| read_error(js_text(&e)))?;
+                let done = js_sys::Reflect::get(&result, &JsValue::from_str("done"))
+                    .ok()
+                    .and_then(|d| d.as_bool())
+                    .unwrap_or(true);
+                if done {
+                    guard.finished = true;
+                    return Ok(None);
+                }
+                let chunk = js_sys::Reflect::get(&result, &JsValue::from_str("value"))
+                    .map_err(|e| read_error(js_text(&e)))?;
+                Ok(Some(chunk.unchecked_into()))
+            }
+            Chunks::Slices { slice, offset } => {
+                if *offset >= slice.size() {
+                    return Ok(None);
+                }
+                let end = (*offset + MAX_UPDATE_BYTES as f64).min(slice.size());
+                let piece = slice
+                    .slice_with_f64_and_f64(*offset, end)
+                    .map_err(|e| read_error(js_text(&e)))?;
+                let response = web_sys::Response::new_with_opt_blob(Some(&piece))
+                    .map_err(|e| read_error(js_text(&e)))?;
+                let promise = response
+                    .array_buffer()
+                    .map_err(|e| read_error(js_text(&e)))?;
+                let buffer = JsFuture::from(promise)
+                    .await
+                    .map_err(|e| read_error(js_text(&e)))?;
+                *offset = end;
+                Ok(Some(js_sys::Uint8Array::new(&buffer)))
+            }
+        }
+    }
+}
 
 /// Cancels the stream when the hashing future is dropped part-way.
 struct ReaderGuard {
@@ -57,28 +131,11 @@ pub async fn md5_of_range(
     let slice = blob
         .slice_with_f64_and_f64(start as f64, end as f64)
         .map_err(|e| read_error(js_text(&e)))?;
-    let reader: ReadableStreamDefaultReader = slice.stream().get_reader().unchecked_into();
-    let mut guard = ReaderGuard {
-        reader,
-        finished: false,
-    };
+    let mut chunks = Chunks::open(slice);
     let mut hasher = Md5::new();
     let mut buffer = vec![0u8; MAX_UPDATE_BYTES.min((end - start) as usize)];
     let mut hashed: u64 = 0;
-    loop {
-        let result = JsFuture::from(guard.reader.read())
-            .await
-            .map_err(|e| read_error(js_text(&e)))?;
-        let done = js_sys::Reflect::get(&result, &JsValue::from_str("done"))
-            .ok()
-            .and_then(|d| d.as_bool())
-            .unwrap_or(true);
-        if done {
-            break;
-        }
-        let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&result, &JsValue::from_str("value"))
-            .map_err(|e| read_error(js_text(&e)))?
-            .unchecked_into();
+    while let Some(chunk) = chunks.next().await? {
         let len = chunk.length() as usize;
         for (offset, piece) in update_pieces(len) {
             if buffer.len() < piece {
@@ -92,7 +149,6 @@ pub async fn md5_of_range(
         hashed += len as u64;
         on_bytes(hashed);
     }
-    guard.finished = true;
     if hashed != end - start {
         return Err(read_error(format!(
             "expected {} bytes of the part, read {hashed}",

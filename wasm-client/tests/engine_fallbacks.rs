@@ -1,0 +1,100 @@
+//! The fallbacks the client picks by itself where an engine lacks something, proven in every engine
+//! by taking the feature away on the page: `Blob.prototype.stream` (Safari before 14.1) is the one
+//! the client needs for hashing; without it parts are read as ≤ 1 MiB sub-slices.
+//!
+//! Run by `scripts/test-client.sh` (`PARTUP_TEST_SERVER`) in Chromium, Firefox and WebKitGTK.
+
+use js_sys::{Object, Reflect};
+use partup::js_glue::js_object;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+mod common;
+use common::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn server() -> &'static str {
+    // A run-time failure, not env!: the crate must still build (clippy, docs) without it.
+    option_env!("PARTUP_TEST_SERVER")
+        .unwrap_or_else(|| panic!("PARTUP_TEST_SERVER is not set: run scripts/test-client.sh"))
+}
+
+/// `Blob.prototype.stream` removed while it lives, put back when dropped (also when a test panics).
+struct WithoutBlobStream {
+    prototype: Object,
+    stream: JsValue,
+}
+
+impl WithoutBlobStream {
+    fn new() -> WithoutBlobStream {
+        let blob = Reflect::get(&js_sys::global(), &"Blob".into()).unwrap();
+        let prototype: Object = Reflect::get(&blob, &"prototype".into()).unwrap().into();
+        let stream = Reflect::get(&prototype, &"stream".into()).unwrap();
+        assert!(
+            stream.is_function(),
+            "this engine has Blob.prototype.stream to take away"
+        );
+        assert!(Reflect::delete_property(&prototype, &"stream".into()).unwrap());
+        let probe = web_sys::Blob::new().unwrap();
+        assert!(
+            Reflect::get(&probe, &"stream".into())
+                .unwrap()
+                .is_undefined()
+        );
+        WithoutBlobStream { prototype, stream }
+    }
+}
+
+impl Drop for WithoutBlobStream {
+    fn drop(&mut self) {
+        Reflect::set(&self.prototype, &"stream".into(), &self.stream).unwrap();
+    }
+}
+
+fn md5_hex(len: u64, seed: u64) -> String {
+    use md5::{Digest, Md5};
+    let mut hasher = Md5::new();
+    let mut bytes = Bytes::new(seed, len);
+    while let Some(chunk) = bytes.next_chunk(MIB as usize) {
+        hasher.update(&chunk);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn without_blob_stream_md5_of_blob_reads_slices_and_matches() {
+    let _gone = WithoutBlobStream::new();
+    for (i, len) in [0, 1, MIB, 3 * MIB + 5].into_iter().enumerate() {
+        let seed = 900 + i as u64;
+        let file = make_file(len, seed, "hash.bin");
+        let got = JsFuture::from(partup::md5_of_blob(&file)).await.unwrap();
+        assert_eq!(got.as_string().unwrap(), md5_hex(len, seed), "{len} bytes");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn without_blob_stream_an_upload_of_ragged_parts_arrives_byte_exact() {
+    let _gone = WithoutBlobStream::new();
+    // Parts of 1.5 MiB: each is read as one whole and one partial 1 MiB sub-slice.
+    let (len, part_size, seed) = (7 * MIB + 333, 3 * MIB / 2, 931);
+    let key = unique_key("no-blob-stream.bin");
+    let file = make_file(len, seed, "f.bin");
+    let endpoint = format!("{}/v1/multipart/parallel", server());
+    let upload = start_with(
+        &uploader(&endpoint, part_size, 3, &[]),
+        &file,
+        js_object(&[("resourceKey", key.as_str().into())]),
+        &[],
+    );
+    let result = finish(&upload).await.expect("the upload finishes");
+    assert_eq!(num(&result, "size") as u64, len);
+    assert_eq!(num(&result, "parts") as u64, len.div_ceil(part_size));
+    let url = format!("{}/v1/objects/{key}", server());
+    assert_download_equals(&url, len, seed).await;
+}
