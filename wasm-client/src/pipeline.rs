@@ -22,7 +22,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use partup_wire::{Endpoint, ErrorCode, PartInfo, md5_to_hex};
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
@@ -49,6 +49,12 @@ pub struct PartPipeline {
     setup: PipelineSetup,
     /// Each part's MD5 once hashed (index 0 is part 1); cleared to force a re-read.
     digests: RefCell<Vec<Option<Digest>>>,
+    /// The Blob slice of each part between its hashing and its upload: one slice per part, made
+    /// once and let go the moment the part is done. A slice of a Blob built in memory from many
+    /// pieces makes Chromium copy its bytes into the blob store, which holds ~500 MiB: a second
+    /// slice per part for the upload, or slices kept past their part, filled it
+    /// (`ERR_BLOB_OUT_OF_MEMORY`). At most one hashing and `concurrency` waiting or uploading.
+    slices: RefCell<HashMap<u32, Blob>>,
 }
 
 enum Event {
@@ -114,7 +120,25 @@ impl PartPipeline {
         PartPipeline {
             setup,
             digests: RefCell::new(vec![None; count]),
+            slices: RefCell::default(),
         }
+    }
+
+    /// Part `number`'s slice of the file, made on first use.
+    fn slice(&self, number: u32) -> Blob {
+        let (start, end) = self.setup.plan.range(number);
+        let file = &self.setup.file;
+        let mut slices = self.slices.borrow_mut();
+        let slice = slices.entry(number).or_insert_with(|| {
+            file.slice_with_f64_and_f64(start as f64, end as f64)
+                .expect("Blob.slice does not throw for in-range numbers")
+        });
+        slice.clone()
+    }
+
+    /// Part `number` is done (stored, skipped or failed): its slice goes.
+    fn let_go(&self, number: u32) {
+        self.slices.borrow_mut().remove(&number);
     }
 
     pub fn plan(&self) -> PartPlan {
@@ -137,6 +161,8 @@ impl PartPipeline {
 
     /// Uploads every part not done yet (or skips it when the server has it already).
     pub async fn run(self: &Rc<Self>) -> Result<(), UploadError> {
+        // Slices of a run that was paused or failed are not kept: the parts are read again.
+        self.slices.borrow_mut().clear();
         let mut work = self.pending_work();
         loop {
             work.start_more(self);
@@ -146,8 +172,9 @@ impl PartPipeline {
             }
             match work.next_event().await {
                 Event::Hashed(n, result) => {
-                    let digest = result?;
+                    let digest = result.inspect_err(|_| self.let_go(n))?;
                     if self.already_stored(n, &digest) {
+                        self.let_go(n);
                         self.setup.progress.part_done(n, true);
                     } else {
                         self.setup.progress.set_part_state(n, PartState::Waiting);
@@ -155,6 +182,7 @@ impl PartPipeline {
                     }
                 }
                 Event::Uploaded(n, result) => {
+                    self.let_go(n);
                     result?;
                     self.setup.progress.part_done(n, false);
                 }
@@ -179,12 +207,12 @@ impl PartPipeline {
 
     /// Reads and hashes part `number`.
     async fn hash_part(self: Rc<Self>, number: u32) -> Result<Digest, UploadError> {
-        let (start, end) = self.setup.plan.range(number);
         let _slot = self.setup.hashing_gate.acquire(false).await;
         let progress = &self.setup.progress;
         progress.set_part_state(number, PartState::Hashing);
         let mut reported = 0u64;
-        let digest = md5_of_range(&self.setup.file, start, end, |hashed| {
+        let slice = self.slice(number);
+        let digest = md5_of_range(&slice, 0, slice.size() as u64, |hashed| {
             // Progress at least every hashed MiB (throttled inside emit).
             if hashed - reported >= 1 << 20 {
                 reported = hashed;
@@ -246,11 +274,7 @@ impl PartPipeline {
         let progress = self.setup.progress.clone();
         progress.set_part_state(number, PartState::Uploading);
         let (start, end) = self.setup.plan.range(number);
-        let content = self
-            .setup
-            .file
-            .slice_with_f64_and_f64(start as f64, end as f64)
-            .expect("Blob.slice does not throw for in-range numbers");
+        let content = self.slice(number);
         let len = end - start;
         let on_progress = Box::new(move |loaded: f64, total: f64| {
             // `loaded` counts the form's own few hundred bytes too; scale to the part.
