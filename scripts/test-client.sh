@@ -37,6 +37,14 @@ start_service proxy_url "$data_dir.proxy.log" "$CARGO_TARGET_DIR/debug/fault-pro
   --listen 127.0.0.1:0 --upstream "$server_url"
 wait_healthy "$proxy_url/__proxy/stats" || { echo "proxy did not start"; cat "$data_dir.proxy.log"; exit 1; }
 
+# A server with the default --max-object-size, for the files of hundreds of MiB built in memory
+# (tests/memory_files.rs).
+large_dir="$(mktemp -d)"
+remove_on_exit "$large_dir" "$large_dir.server.log"
+start_service large_url "$large_dir.server.log" "$CARGO_TARGET_DIR/debug/partup-server" \
+  --listen 127.0.0.1:0 --data "$large_dir" --www "$large_dir/www" --cors-origin '*' --min-part-size 1024
+wait_healthy "$large_url/healthz" || { echo "large server did not start"; cat "$large_dir.server.log"; exit 1; }
+
 # A server that answers every uploadInit with its own 503 + Retry-After (its pre-create hook, on a
 # closed port, cannot be asked: it fails closed), to see the header cross the page's CORS boundary.
 busy_dir="$(mktemp -d)"
@@ -70,6 +78,7 @@ export PARTUP_TEST_TOKEN_URL="$token_url"
 export PARTUP_TEST_SERVER="$server_url"
 export PARTUP_TEST_PROXY="$proxy_url"
 export PARTUP_TEST_BUSY_SERVER="$busy_url"
+export PARTUP_TEST_LARGE_SERVER="$large_url"
 echo "server $PARTUP_TEST_SERVER, fault proxy $PARTUP_TEST_PROXY"
 echo "token server $auth_url, its proxy $auth_proxy_url, token endpoint $token_url"
 

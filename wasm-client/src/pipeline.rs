@@ -16,7 +16,7 @@ use crate::queue::Gate;
 use crate::retry::RetryPolicy;
 use crate::session::{PartToSend, Session};
 use crate::slicing::PartPlan;
-use crate::timers::now_ms;
+use crate::timers::{now_ms, sleep_ms};
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -29,6 +29,13 @@ use std::task::Poll;
 use web_sys::Blob;
 
 type Digest = [u8; 16];
+
+/// Waits before reading a part again after a read failed. Chromium refuses reads of a Blob built
+/// in memory while its blob store is full of slices the page has let go of but its garbage
+/// collector has not freed yet (`ERR_BLOB_OUT_OF_MEMORY`, surfacing as "network error"); idle
+/// moments let them go. A file changed, moved or deleted on disk fails every time, so it still
+/// ends as `FileReadError`, about 15 s later.
+const READ_RETRY_DELAYS_MS: [f64; 5] = [250.0, 1_000.0, 2_000.0, 4_000.0, 8_000.0];
 
 /// Everything the pipeline works with.
 pub struct PipelineSetup {
@@ -210,17 +217,28 @@ impl PartPipeline {
         let _slot = self.setup.hashing_gate.acquire(false).await;
         let progress = &self.setup.progress;
         progress.set_part_state(number, PartState::Hashing);
-        let mut reported = 0u64;
-        let slice = self.slice(number);
-        let digest = md5_of_range(&slice, 0, slice.size() as u64, |hashed| {
-            // Progress at least every hashed MiB (throttled inside emit).
-            if hashed - reported >= 1 << 20 {
-                reported = hashed;
-                progress.emit(false);
+        let mut waits = READ_RETRY_DELAYS_MS.iter();
+        let digest = loop {
+            let mut reported = 0u64;
+            let slice = self.slice(number);
+            let read = md5_of_range(&slice, 0, slice.size() as u64, |hashed| {
+                // Progress at least every hashed MiB (throttled inside emit).
+                if hashed - reported >= 1 << 20 {
+                    reported = hashed;
+                    progress.emit(false);
+                }
+            })
+            .await;
+            match (read, waits.next()) {
+                (Ok(digest), _) => break digest,
+                (Err(_), Some(&wait_ms)) => {
+                    // A fresh slice after the wait: the failed one may be what the store lost.
+                    self.let_go(number);
+                    sleep_ms(wait_ms).await;
+                }
+                (Err(error), None) => return Err(error.with_part(number)),
             }
-        })
-        .await
-        .map_err(|e| e.with_part(number))?;
+        };
         self.digests.borrow_mut()[number as usize - 1] = Some(digest);
         Ok(digest)
     }
