@@ -75,9 +75,9 @@ ensure_firefox() {
 
 # WebKitGTK's MiniBrowser has no headless mode: it needs an X display, which Xvfb provides.
 ensure_webkit() {
-    if [ ! -x /usr/bin/WebKitWebDriver ] || ! command -v xvfb-run >/dev/null; then
+    if [ ! -x /usr/bin/WebKitWebDriver ] || ! command -v Xvfb >/dev/null; then
         log "installing Debian's webkit2gtk-driver and xvfb"
-        apt_install webkit2gtk-driver xvfb xauth
+        apt_install webkit2gtk-driver xvfb
     fi
 }
 
