@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the Rust unit and integration suites (the server over real
 # HTTP, kill -9 included) on the local disk and on S3-compatible stores (Garage, moto), the wasm
-# client in headless Chromium, and the demo page through Playwright.
+# client in headless Chromium, and the demo page in Chromium, Firefox and WebKitGTK (WebDriver).
 # Installs what a fresh machine lacks first. Exits non-zero when anything fails.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$PARTUP_ROOT"
 ensure_wasm_tools
-ensure_chromium
+ensure_browsers
 ensure_npm_packages
 
 step() { printf '\n=== %s\n' "$*"; }
@@ -35,7 +35,7 @@ scripts/test-client.sh
 step "wasm client: the release package dropped into a plain page"
 scripts/smoke-client-pkg.sh
 
-step "the demo page in headless Chromium (Playwright, tests/page)"
+step "the demo page in Chromium, Firefox and WebKitGTK (WebDriver, tests/page)"
 "$PARTUP_ROOT/scripts/test-page.sh"
 
 step "all tests passed"

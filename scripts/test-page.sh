@@ -79,13 +79,15 @@ start_driver() {
     driver_group=$SERVICE_PID
 }
 
-suites=(page.test.mjs failures.test.mjs downloads.test.mjs tokens.test.mjs)
+suites=(harness.test.mjs page.test.mjs failures.test.mjs downloads.test.mjs tokens.test.mjs)
 artifacts="$PARTUP_ROOT/tests/page/artifacts"
 mkdir -p "$artifacts"
 declare -A seconds outcome
 
 # run_engine ENGINE: every suite in ENGINE; its tests' results in $work/results-ENGINE.tsv.
 run_engine() {
+    # --test-force-exit: a test timed out on a WebDriver command that never returns must not keep
+    # its file's process (and the run) alive.
     local engine=$1 started=$SECONDS status=0
     printf '\n=== page tests in %s\n' "$engine"
     if ! start_driver "$engine"; then
@@ -105,7 +107,7 @@ run_engine() {
         PARTUP_WWW="$PARTUP_ROOT/www" \
         PARTUP_TMP="$work/tmp" \
         PARTUP_ARTIFACTS="$artifacts" \
-            node --test --test-concurrency=1 \
+            node --test --test-concurrency=1 --test-force-exit \
                 --test-reporter=spec --test-reporter-destination=stdout \
                 --test-reporter=./harness/summary-reporter.mjs --test-reporter-destination="$work/results-$engine.tsv" \
                 "${node_args[@]}" "${suites[@]}"

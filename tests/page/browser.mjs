@@ -38,8 +38,8 @@ const find = (steps) => {
 };`;
 
 // innerText, with every run of white space made one space: engines place line breaks between
-// blocks and around hidden or inline-block children differently (Firefox and WebKit differ from
-// Chromium on the cards' rows), while the tests are about the words.
+// blocks differently (a card's innerText has blank lines between its groups in Chromium and
+// Firefox, single line breaks and a trailing one in WebKit), while the tests are about the words.
 const normalise = (text) => text.replace(/\s+/g, ' ').trim();
 
 class Locator {
@@ -88,6 +88,7 @@ class Locator {
 
   async innerText(options) { return normalise(await this.#one('return el.innerText;', null, options)); }
   getAttribute(name, options) { return this.#one('return el.getAttribute(arg);', name, options); }
+  scrollIntoView() { return this.#one("el.scrollIntoView({ block: 'center' });"); }
   evaluateAll(fn) { return this.#run(`return (${fn})(els);`); }
 
   /** state: 'visible' (default), 'attached', 'hidden' (absent counts as hidden). */
@@ -187,16 +188,24 @@ class Page {
   url() { return this.driver.getCurrentUrl(); }
   title() { return this.driver.getTitle(); }
 
-  /** A screenshot of the viewport (WebDriver has no full-page one in every engine), as ENGINE-name. */
-  async screenshot(name) {
+  /**
+   * A screenshot of the viewport (WebDriver has no full-page one in every engine), as ENGINE-name,
+   * scrolled first so that `show` (a locator), if given, is in the middle of it.
+   */
+  async screenshot(name, { show } = {}) {
+    if (show) await show.scrollIntoView();
     const file = path.join(ARTIFACTS, `${ENGINE}-${name}`);
     fs.writeFileSync(file, Buffer.from(await this.driver.takeScreenshot(), 'base64'));
     return file;
   }
 
-  /** A new tab, made the current one; returns its handle. */
+  /**
+   * A new top-level browsing context, made the current one; returns its handle. A window, not a
+   * tab: MiniBrowser opens a WebDriver tab in the background, where the document is hidden (no
+   * rendering) and a screenshot never returns.
+   */
   async newTab() {
-    await this.driver.switchTo().newWindow('tab');
+    await this.driver.switchTo().newWindow('window');
     return this.driver.getWindowHandle();
   }
 
@@ -204,7 +213,9 @@ class Page {
 
   /** What the proxy's recorder saw: uncaught errors, unhandled rejections, console.error calls. */
   async problems() {
-    const recorded = JSON.parse(await this.evaluate((key) => sessionStorage.getItem(key) || '[]', PROBLEMS_KEY));
+    const stored = await this.evaluate((key) => sessionStorage.getItem(key), PROBLEMS_KEY);
+    if (stored === null) throw new Error('the test proxy\'s error recorder is not in this page: its errors would go unseen');
+    const recorded = JSON.parse(stored);
     return recorded.filter((text) => !/Failed to load resource|ERR_CONNECTION_REFUSED|net::/.test(text));
   }
 

@@ -19,6 +19,7 @@ import { RUN, named, objectUrl, sleep } from './helpers.mjs';
 const BASE = process.env.PARTUP_BASE_URL;
 if (!BASE) throw new Error('PARTUP_BASE_URL is not set: run scripts/test-page.sh');
 const MARKER = `secret-${RUN}`;
+const TIMEOUT = { timeout: 120_000 };
 
 // What the probe does when its script runs: read the origin's storage and cookies, write into its
 // storage, and tell whoever opened or embedded it, by message and by its title.
@@ -103,7 +104,7 @@ async function originState(page) {
 }
 
 for (const [kind, probe] of Object.entries(PROBES)) {
-  test(named(`an uploaded .${kind} opened by its URL downloads instead of rendering, and reaches nothing of the origin`), async () => {
+  test(named(`an uploaded .${kind} opened by its URL downloads instead of rendering, and reaches nothing of the origin`), TIMEOUT, async () => {
     const { page, proxy, origin, close } = await originPage();
     try {
       const url = objectUrl(proxy.base, probe.key);
@@ -145,7 +146,7 @@ for (const [kind, probe] of Object.entries(PROBES)) {
     }
   });
 
-  test(named(`an uploaded .${kind} rendered anyway (Content-Disposition stripped) runs sandboxed, in an opaque origin`), async () => {
+  test(named(`an uploaded .${kind} rendered anyway (Content-Disposition stripped) runs sandboxed, in an opaque origin`), TIMEOUT, async () => {
     const { page, proxy, origin, close } = await originPage();
     try {
       // Two addresses of the same object (the server ignores the query), so that the browser's

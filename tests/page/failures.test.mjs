@@ -39,7 +39,7 @@ test(named('uploading to a key that exists asks first, in the page; keep and rep
     await page.locator('#file-input').setInputFiles(second.path);
     upload = card(page, key);
     await upload.locator('.ask').waitFor({ state: 'visible' });
-    await page.screenshot('confirm-replace.png');
+    await page.screenshot('confirm-replace.png', { show: upload });
     await upload.locator('.ask button.replace').click();
     await waitPhase(upload, 'done');
     assert.match(await upload.locator('.note').innerText(), /Replaced the earlier/);
@@ -92,7 +92,7 @@ test(named('the server dying mid-upload gives a readable error; after a restart 
     assertSentence(text);
     assert.match(text, /could not be reached/);
     assert.match(await upload.locator('.error-detail').innerText(), /NetworkError/);
-    await page.screenshot('error.png');
+    await page.screenshot('error.png', { show: upload });
 
     server = await startServer(server.port, data);
     await upload.locator('button.retry').click();
@@ -140,7 +140,7 @@ test(named('a full server (507) says the server is out of space at once; once sp
     assert.match(detail, /disk is full/);
     assert.equal(refused, 1, 'a 507 is not retried');
     assert.equal(proxy.parts, 3, 'no part request after the 507');
-    await page.screenshot('server-full.png');
+    await page.screenshot('server-full.png', { show: upload });
 
     full = false; // space freed
     await upload.locator('button.retry').click();

@@ -24,7 +24,7 @@ test(named('a 64 MiB file picked with the file input uploads, and its download l
     const row = page.locator(`#completed li[data-key="${file.name}"]`);
     assert.equal(await row.locator('.size').innerText(), '64.0 MiB');
     assert.match(await row.locator('.etag').innerText(), /^[0-9a-f]{32}-8$/);
-    await page.screenshot('done.png');
+    await page.screenshot('done.png', { show: upload });
 
     // The browser saves it under the link's name (the file's), with the file's bytes.
     await row.locator('a.download').click();
@@ -49,7 +49,7 @@ test(named('a file of many parts draws a capped grid (several parts per square) 
     assert.equal(await upload.getAttribute('data-parts-total'), '288');
     assert.equal(await upload.locator('.grid .cell').count(), 144);
     assert.match(await upload.locator('.parts-caption').innerText(), /1 square = 2 parts/);
-    await page.screenshot('many-parts.png');
+    await page.screenshot('many-parts.png', { show: upload });
 
     await upload.locator('button.cancel').click();
     await waitPhase(upload, 'cancelled', 60_000);
@@ -115,7 +115,7 @@ test(named('failing part requests are retried, shown as retrying, and the file s
     await page.locator('#file-input').setInputFiles(file.path);
     const upload = card(page, file.name);
     await upload.locator('.grid .cell.retrying').first().waitFor({ state: 'attached', timeout: 60_000 });
-    await page.screenshot('retrying.png');
+    await page.screenshot('retrying.png', { show: upload });
     await waitPhase(upload, 'done');
     assert.ok(proxy.dropped >= 3, `only ${proxy.dropped} requests were made to fail`);
     assert.match(await upload.locator('.retries').innerText(), /^\d+ retr(y|ies)$/);
@@ -140,7 +140,7 @@ test(named('pause stops sending parts, resume finishes the upload'), LONG, async
     await page.locator('#file-input').setInputFiles(file.path);
     const upload = card(page, file.name);
     await waitPartsDone(upload, 8);
-    await page.screenshot('mid-upload.png');
+    await page.screenshot('mid-upload.png', { show: upload });
 
     await upload.locator('button.pause').click();
     await waitPhase(upload, 'paused', 30_000);
@@ -180,7 +180,7 @@ test(named('after a reload, picking the same file again resumes and skips the pa
     const unfinished = page.locator('#unfinished');
     await unfinished.waitFor({ state: 'visible' });
     assert.match(await unfinished.innerText(), new RegExp(file.name.replace(/\./g, '\\.')));
-    await page.screenshot('after-reload.png');
+    await page.screenshot('after-reload.png', { show: unfinished });
 
     proxy.parts = 0;
     await page.locator('#file-input').setInputFiles(file.path);
@@ -221,11 +221,11 @@ test(named('several files queue (two at a time) and the page works in a 380 px w
     const [overflow, viewport] = await page.evaluate(() => [document.documentElement.scrollWidth - window.innerWidth, window.innerWidth]);
     assert.equal(viewport, 380);
     assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px at 380px`);
-    await page.screenshot('narrow-mid-upload.png');
+    await page.screenshot('narrow-mid-upload.png', { show: cards.first() });
 
     for (const f of files) await waitPhase(card(page, `queue-${RUN}/${f.name}`), 'done');
     assert.equal(await page.locator('#completed li').count(), 4);
-    await page.screenshot('narrow-done.png');
+    await page.screenshot('narrow-done.png', { show: page.locator('#completed') });
     assert.deepEqual(await page.problems(), []);
   } finally {
     await close();

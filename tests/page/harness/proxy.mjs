@@ -24,9 +24,13 @@ export const PROBLEMS_KEY = 'partup-test-problems';
 // Runs before the page's own module scripts. Only what the page itself reports: a browser's own
 // "failed to load resource" lines are not console.error calls and never reach it.
 const RECORDER = `<script>(() => {
+  const read = () => JSON.parse(sessionStorage.getItem('${PROBLEMS_KEY}') || '[]');
+  try {
+    sessionStorage.setItem('${PROBLEMS_KEY}', JSON.stringify(read())); // here: problems() can tell
+  } catch (error) { /* no storage */ }
   const note = (text) => {
     try {
-      const list = JSON.parse(sessionStorage.getItem('${PROBLEMS_KEY}') || '[]');
+      const list = read();
       list.push(String(text));
       sessionStorage.setItem('${PROBLEMS_KEY}', JSON.stringify(list));
     } catch (error) { /* no storage: nothing to record into */ }
