@@ -150,8 +150,10 @@ announced_url() {
 # says which it got; reading that back means no port is picked beforehand for another process to take.
 start_service() {
     # The locals are prefixed so that they never shadow the caller's VAR (bash scopes dynamically).
-    local __var=$1 __log=$2 __pid __url=""
+    local __var=$1 __log=$2 __pid __url="" __name
     shift 2
+    __name=$1
+    [ "$__name" = setsid ] && __name=$2 # start_service_group's
     "$@" >"$__log" 2>&1 &
     __pid=$!
     SERVICE_PID=$__pid
@@ -160,13 +162,13 @@ start_service() {
         __url=$(announced_url "$__log")
         [ -n "$__url" ] && break
         if ! kill -0 "$__pid" 2>/dev/null; then
-            printf '%s exited before saying where it listens:\n' "$1" >&2
+            printf '%s exited before saying where it listens:\n' "$__name" >&2
             cat "$__log" >&2
             return 1
         fi
         sleep 0.05
     done
-    [ -n "$__url" ] || { printf '%s did not say where it listens (log: %s)\n' "$1" "$__log" >&2; return 1; }
+    [ -n "$__url" ] || { printf '%s did not say where it listens (log: %s)\n' "$__name" "$__log" >&2; return 1; }
     printf -v "$__var" '%s' "$__url"
 }
 

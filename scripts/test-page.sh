@@ -61,8 +61,8 @@ echo 'XDG_DOWNLOAD_DIR="$HOME/downloads"' >"$webkit_home/.config/user-dirs.dirs"
 start_driver() {
     local log="$work/driver-$1.log"
     case "$1" in
-        chromium) start_service_group driver_url "$log" /usr/bin/chromedriver --port=0 ;;
-        firefox) start_service_group driver_url "$log" geckodriver --port 0 ;;
+        chromium) start_service_group driver_url "$log" /usr/bin/chromedriver --port=0 || return 1 ;;
+        firefox) start_service_group driver_url "$log" geckodriver --port 0 || return 1 ;;
         webkit)
             # WebKitWebDriver says nothing about its port, so it is given a free one; MiniBrowser has
             # no headless mode (without a display, new sessions hang): Xvfb is its display.
@@ -91,7 +91,7 @@ run_engine() {
     local engine=$1 started=$SECONDS status=0
     printf '\n=== page tests in %s\n' "$engine"
     if ! start_driver "$engine"; then
-        outcome[$engine]="its driver did not start (log: $work/driver-$engine.log)"
+        outcome[$engine]="its driver did not start: its log is above"
         seconds[$engine]=$((SECONDS - started))
         return 1
     fi

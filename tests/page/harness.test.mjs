@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { RUN, makeFile, named, openPage } from './helpers.mjs';
 
+const TIMEOUT = { timeout: 120_000 };
+
 /** Runs `source` as a script of the page's own (WebDriver's scripts run apart from the page's). */
 const runInPage = (page, source) => page.evaluate((text) => {
   const script = document.createElement('script');
@@ -13,7 +15,7 @@ const runInPage = (page, source) => page.evaluate((text) => {
   document.head.append(script);
 }, source);
 
-test(named('the page\'s uncaught errors, unhandled rejections and console.error calls are recorded, across a reload'), async () => {
+test(named('the page\'s uncaught errors, unhandled rejections and console.error calls are recorded, across a reload'), TIMEOUT, async () => {
   const { page, close } = await openPage();
   try {
     assert.deepEqual(await page.problems(), []);
@@ -35,7 +37,7 @@ test(named('the page\'s uncaught errors, unhandled rejections and console.error 
   }
 });
 
-test(named('the file input takes several files at once, and the viewport is as wide as asked'), async () => {
+test(named('the file input takes several files at once, and the viewport is as wide as asked'), TIMEOUT, async () => {
   const files = [1, 2, 3].map((n) => makeFile(`harness-${n}-${RUN}.bin`, n * 1000));
   const { page, close } = await openPage({ width: 380, height: 700 });
   try {
