@@ -204,7 +204,7 @@ class Page {
    * tab: MiniBrowser opens a WebDriver tab in the background, where the document is hidden (no
    * rendering) and a screenshot never returns.
    */
-  async newTab() {
+  async newWindow() {
     await this.driver.switchTo().newWindow('window');
     return this.driver.getWindowHandle();
   }
@@ -226,23 +226,30 @@ class Page {
    * page continues in a toolbar-less popup of that size (window.open), which has no such minimum.
    */
   async setViewport(width, height) {
-    const inner = () => this.evaluate(() => [window.innerWidth, window.innerHeight]);
-    const rect = await this.driver.manage().window().getRect();
-    let [w, h] = await inner();
-    await this.driver.manage().window().setRect({ width: rect.width + width - w, height: rect.height + height - h });
-    [w, h] = await inner();
+    let [w, h] = await this.#sizeWindow(width, height);
     if (w !== width) {
-      const before = await this.driver.getAllWindowHandles();
-      const opened = await this.evaluate(([w2, h2]) => window.open('about:blank', '_blank',
-        `popup,width=${w2},height=${h2}`) !== null, [width, height]);
-      if (!opened) throw new Error(`the ${ENGINE} window is ${w} px wide at least, and it blocked the popup`);
-      await this.waitForNewWindow(before);
-      [w, h] = await inner();
-      const popup = await this.driver.manage().window().getRect();
-      await this.driver.manage().window().setRect({ width: popup.width + width - w, height: popup.height + height - h });
-      [w, h] = await inner();
+      await this.#openPopup(width, height, w);
+      [w, h] = await this.#sizeWindow(width, height);
     }
     if (w !== width || h !== height) throw new Error(`the ${ENGINE} viewport is ${w}×${h}, not ${width}×${height}`);
+  }
+
+  /** Sizes the current window for an inner size of `width` × `height`; returns the inner size it got. */
+  async #sizeWindow(width, height) {
+    const inner = () => this.evaluate(() => [window.innerWidth, window.innerHeight]);
+    const [w, h] = await inner();
+    const rect = await this.driver.manage().window().getRect();
+    await this.driver.manage().window().setRect({ width: rect.width + width - w, height: rect.height + height - h });
+    return inner();
+  }
+
+  /** Opens a toolbar-less popup window of that size and makes it the current window. */
+  async #openPopup(width, height, narrowest) {
+    const before = await this.driver.getAllWindowHandles();
+    const opened = await this.evaluate(([w, h]) => window.open('about:blank', '_blank', `popup,width=${w},height=${h}`) !== null,
+      [width, height]);
+    if (!opened) throw new Error(`the ${ENGINE} window is ${narrowest} px wide at least, and it blocked the popup`);
+    await this.waitForNewWindow(before);
   }
 
   /** Waits for a window that is not one of `before`, and makes it the current one. */

@@ -124,7 +124,7 @@ for (const [kind, probe] of Object.entries(PROBES)) {
       assert.equal(await page.url(), `${proxy.base}/healthz`);
 
       // Typed into the address bar (a top-level navigation): a download, not a document.
-      await page.newTab();
+      await page.newWindow();
       await page.goto(url, { wait: false });
       assert.equal((await page.downloads.take(probe.name)).toString(), probe.body);
       assert.equal(await page.url(), 'about:blank', 'the tab shows no document of the object');
@@ -158,7 +158,7 @@ for (const [kind, probe] of Object.entries(PROBES)) {
       proxy.stripHeaders = (requested) => stripped[requested] || [];
 
       // Control: the same bytes without the server's safety headers leak the secret, so the probe works.
-      await page.newTab();
+      await page.newWindow();
       await page.goto(control, { wait: false });
       await page.waitForFunction(() => document.title.startsWith('ran '));
       assert.match(await page.title(), new RegExp(`storage=${MARKER};cookie=.*partup-marker=${MARKER}`));
@@ -170,7 +170,7 @@ for (const [kind, probe] of Object.entries(PROBES)) {
       const answered = await fetch(url, { method: 'HEAD' });
       assert.equal(answered.headers.get('content-security-policy'), 'sandbox');
       assert.equal(answered.headers.get('content-disposition'), null);
-      await page.newTab();
+      await page.newWindow();
       await page.goto(url);
       await sleep(1000);
       assert.equal(await page.title(), 'probe', 'the uploaded script ran');
