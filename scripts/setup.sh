@@ -12,11 +12,15 @@
 #   start_service VAR LOG CMD...  runs CMD in the background (output to LOG, stopped on exit), sets
 #                       VAR to the base URL it says it listens on (our services are given port 0)
 #                       and SERVICE_PID to its pid
+#   start_service_group VAR LOG CMD...  the same, CMD in a process group of its own (SERVICE_PID leads
+#                       it), all of which is stopped on exit: a WebDriver driver and the browsers it starts
+#   stop_group PID      stops a group started so now (SIGTERM, SIGKILL what is left after 5 s)
 #   wait_healthy URL    waits until URL answers 2xx
 #   stop_on_exit PID / remove_on_exit PATH   what to stop or delete when the script exits
 #   free_port / wait_for_port PORT   only for tools that must be told their ports (Garage's config)
 #   start_webdriver ENGINE VAR   starts the W3C WebDriver server of ENGINE (chromium, firefox, webkit;
-#                       webkit with its own Xvfb display), stopped on exit; sets VAR to its URL
+#                       webkit with its own Xvfb display and $WEBKIT_HOME as its home), in a process
+#                       group with the browsers it starts, stopped on exit; sets VAR to its URL
 #   stop_webdrivers     stops the drivers (and displays) started so far, before the next engine's
 #   webdriver_capabilities ENGINE   the capabilities (JSON) that start ENGINE's browser there
 set -euo pipefail
@@ -99,9 +103,11 @@ ensure_npm_packages() {
 # Background processes and paths the script registered, stopped and deleted when it exits (also on
 # Ctrl-C or SIGTERM, which exit through the EXIT trap).
 on_exit_pids=()
+on_exit_groups=()
 on_exit_paths=()
 clean_up_on_exit() {
     local pid
+    for pid in "${on_exit_groups[@]}"; do stop_group "$pid"; done
     for pid in "${on_exit_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${on_exit_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "${on_exit_paths[@]}"
@@ -112,24 +118,49 @@ arm_exit_trap() {
     trap 'exit 143' TERM
 }
 stop_on_exit() { on_exit_pids+=("$@"); arm_exit_trap; }
+stop_group_on_exit() { on_exit_groups+=("$@"); arm_exit_trap; }
+
+# stop_group PID: the process group PID leads (started by start_service_group), all of it.
+stop_group() {
+    local pgid=$1
+    kill -TERM -- "-$pgid" 2>/dev/null || return 0
+    for _ in $(seq 1 50); do
+        group_alive "$pgid" || break
+        sleep 0.1
+    done
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+    wait "$pgid" 2>/dev/null || true
+}
 remove_on_exit() { on_exit_paths+=("$@"); arm_exit_trap; }
+
+# Whether a member of process group PGID still runs (the leader may be a zombie until waited for).
+group_alive() {
+    local pid
+    for pid in $(pgrep -g "$1" 2>/dev/null); do
+        [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ] || return 0
+    done
+    return 1
+}
 
 # The base URL in a service's log: partup-server, fault-proxy and the bench sink print
 # "NAME listening on http://HOST:PORT/", moto "Running on http://HOST:PORT", chromedriver
-# "... started successfully on port PORT.".
+# "... started successfully on port PORT.", geckodriver "... Listening on HOST:PORT".
 announced_url() {
     sed -n -e 's#.* on \(http://[^ /]*[0-9]\).*#\1#p' \
-        -e 's#.* started successfully on port \([0-9]*\).*#http://127.0.0.1:\1#p' "$1" | sed -n 1p
+        -e 's#.* started successfully on port \([0-9]*\).*#http://127.0.0.1:\1#p' \
+        -e 's#.*Listening on \([0-9.]*:[0-9]*\).*#http://\1#p' "$1" | sed -n 1p
 }
 
 # start_service VAR LOG CMD...: the process is told its port (0, so the system picks a free one) and
 # says which it got; reading that back means no port is picked beforehand for another process to take.
 start_service() {
     # The locals are prefixed so that they never shadow the caller's VAR (bash scopes dynamically).
-    local __var=$1 __log=$2 __pid __url=""
+    local __var=$1 __log=$2 __pid __url="" __name
     shift 2
     # Created here, not by the background redirection: the first read below may come before it.
     : >"$__log"
+    __name=$1
+    [ "$__name" = setsid ] && __name=$2 # start_service_group's
     "$@" >"$__log" 2>&1 &
     __pid=$!
     SERVICE_PID=$__pid
@@ -138,14 +169,26 @@ start_service() {
         __url=$(announced_url "$__log")
         [ -n "$__url" ] && break
         if ! kill -0 "$__pid" 2>/dev/null; then
-            printf '%s exited before saying where it listens:\n' "$1" >&2
+            printf '%s exited before saying where it listens:\n' "$__name" >&2
             cat "$__log" >&2
             return 1
         fi
         sleep 0.05
     done
-    [ -n "$__url" ] || { printf '%s did not say where it listens (log: %s)\n' "$1" "$__log" >&2; return 1; }
+    [ -n "$__url" ] || { printf '%s did not say where it listens (log: %s)\n' "$__name" "$__log" >&2; return 1; }
     printf -v "$__var" '%s' "$__url"
+}
+
+# A driver starts browsers that must go when it goes: setsid makes CMD
+# lead a process group of its own (bash's background job is no group leader, so setsid does not
+# fork and SERVICE_PID is the group's id), and the whole group is stopped on exit.
+start_service_group() {
+    local __rc=0 __pid __kept=()
+    start_service "$1" "$2" setsid "${@:3}" || __rc=$?
+    for __pid in "${on_exit_pids[@]}"; do [ "$__pid" = "$SERVICE_PID" ] || __kept+=("$__pid"); done
+    on_exit_pids=("${__kept[@]}")
+    stop_group_on_exit "$SERVICE_PID"
+    return "$__rc"
 }
 
 wait_healthy() {
@@ -186,42 +229,43 @@ start_xvfb() {
 }
 
 webdriver_pids=()
+webdriver_groups=()
 stop_webdrivers() {
     local pid
+    for pid in "${webdriver_groups[@]}"; do stop_group "$pid"; done
     for pid in "${webdriver_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${webdriver_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     webdriver_pids=()
+    webdriver_groups=()
 }
 
+# Each driver leads a process group of its own (start_service_group), so that stopping it stops the
+# browsers it started too. WEBKIT_HOME, when set, is MiniBrowser's $HOME: it saves downloads into
+# that home's XDG download directory and cannot be told another per session.
 start_webdriver() {
     local __engine=$1 __out=$2 __log __port __display
     __log="$(mktemp)"
     remove_on_exit "$__log"
     case "$__engine" in
         chromium)
-            start_service "$__out" "$__log" /usr/bin/chromedriver --port=0
-            webdriver_pids+=("$SERVICE_PID")
+            start_service_group "$__out" "$__log" /usr/bin/chromedriver --port=0 || return 1
             ;;
         firefox)
-            # geckodriver does not say which port it got for --port 0: give it a free one.
-            __port=$(free_port)
-            geckodriver --port "$__port" >"$__log" 2>&1 &
-            stop_on_exit "$!"
-            webdriver_pids+=("$!")
-            wait_for_port "$__port"
-            printf -v "$__out" 'http://127.0.0.1:%s' "$__port"
+            start_service_group "$__out" "$__log" geckodriver --port 0 || return 1
             ;;
         webkit)
             start_xvfb __display
+            # WebKitWebDriver does not say which port it got for --port 0: give it a free one.
             __port=$(free_port)
-            DISPLAY="$__display" WebKitWebDriver --port="$__port" >"$__log" 2>&1 &
-            stop_on_exit "$!"
-            webdriver_pids+=("$!")
-            wait_for_port "$__port"
+            DISPLAY="$__display" HOME="${WEBKIT_HOME:-$HOME}" setsid WebKitWebDriver --port="$__port" >"$__log" 2>&1 &
+            SERVICE_PID=$!
+            stop_group_on_exit "$SERVICE_PID"
+            wait_for_port "$__port" || { cat "$__log" >&2; return 1; }
             printf -v "$__out" 'http://127.0.0.1:%s' "$__port"
             ;;
         *) echo "unknown browser engine: $__engine (chromium, firefox, webkit)" >&2; return 2 ;;
     esac
+    webdriver_groups+=("$SERVICE_PID")
 }
 
 webdriver_capabilities() {

@@ -36,7 +36,7 @@ scripts/test-client.sh
 step "wasm client: the release package dropped into a plain page, in each engine"
 scripts/smoke-client-pkg.sh
 
-step "the demo page in headless Chromium (Playwright, tests/page)"
+step "the demo page in Chromium, Firefox and WebKitGTK (WebDriver, tests/page)"
 "$PARTUP_ROOT/scripts/test-page.sh"
 
 step "all tests passed"
