@@ -22,7 +22,7 @@ use futures_util::future::LocalBoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use partup_wire::{Endpoint, ErrorCode, PartInfo, md5_to_hex};
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::Poll;
@@ -60,8 +60,9 @@ pub struct PartPipeline {
     /// once and let go the moment the part is done. A slice of a Blob built in memory from many
     /// pieces makes Chromium copy its bytes into the blob store, which holds ~500 MiB: a second
     /// slice per part for the upload, or slices kept past their part, filled it
-    /// (`ERR_BLOB_OUT_OF_MEMORY`). At most one hashing and `concurrency` waiting or uploading.
-    slices: RefCell<HashMap<u32, Blob>>,
+    /// (`ERR_BLOB_OUT_OF_MEMORY`). At most one hashing and `concurrency` waiting or uploading, so
+    /// a short list (a HashMap would add SipHash to the package for no gain).
+    slices: RefCell<Vec<(u32, Blob)>>,
 }
 
 enum Event {
@@ -136,16 +137,19 @@ impl PartPipeline {
         let (start, end) = self.setup.plan.range(number);
         let file = &self.setup.file;
         let mut slices = self.slices.borrow_mut();
-        let slice = slices.entry(number).or_insert_with(|| {
-            file.slice_with_f64_and_f64(start as f64, end as f64)
-                .expect("Blob.slice does not throw for in-range numbers")
-        });
-        slice.clone()
+        if let Some((_, slice)) = slices.iter().find(|(n, _)| *n == number) {
+            return slice.clone();
+        }
+        let slice = file
+            .slice_with_f64_and_f64(start as f64, end as f64)
+            .expect("Blob.slice does not throw for in-range numbers");
+        slices.push((number, slice.clone()));
+        slice
     }
 
     /// Part `number` is done (stored, skipped or failed): its slice goes.
     fn let_go(&self, number: u32) {
-        self.slices.borrow_mut().remove(&number);
+        self.slices.borrow_mut().retain(|(n, _)| *n != number);
     }
 
     pub fn plan(&self) -> PartPlan {
