@@ -17,12 +17,14 @@
 //! - pure and unit-tested: `slicing` (the part plan), `retry` (which failures are retried, how
 //!   often, and the backoff), `retry_budget` (the Uploader-wide retry quota), `progress` (what
 //!   onProgress reports);
-//! - the rest: `options`, `hashing` (stream → MD5), `resume_store` (localStorage), `queue` (one
+//! - the rest: `options`, `hashing` (stream → MD5), `hash_pool` (hashing in Web Workers, or on the
+//!   page's thread), `resume_store` (localStorage), `queue` (one
 //!   request queue per Uploader), `control` (pause/resume/cancel states), `timers`.
 
 pub mod control;
 pub mod error;
 pub mod fetch;
+pub mod hash_pool;
 pub mod hashing;
 pub mod http;
 pub mod js_glue;
@@ -174,8 +176,9 @@ pub struct Uploader {
     options: Rc<UploaderOptions>,
     /// `concurrency` request slots shared by every upload of this Uploader.
     requests: Rc<queue::Gate>,
-    /// One part is read and hashed at a time across uploads: reading is disk-bound anyway.
-    hashing: Rc<queue::Gate>,
+    /// Hashes the parts of every upload of this Uploader: `hashWorkers` workers, or the page's
+    /// thread one part at a time.
+    hashing: Rc<hash_pool::HashPool>,
     /// The retries every upload of this Uploader pays from (`retryBudget`).
     retry_budget: Rc<RefCell<RetryBudget>>,
 }
@@ -188,7 +191,7 @@ impl Uploader {
         let options = UploaderOptions::from_js(&options).map_err(|e| e.to_js())?;
         Ok(Uploader {
             requests: queue::Gate::new(options.concurrency as usize),
-            hashing: queue::Gate::new(1),
+            hashing: hash_pool::HashPool::new(options.hash_workers as usize),
             retry_budget: Rc::new(RefCell::new(RetryBudget::new(options.retry_budget))),
             options: Rc::new(options),
         })
@@ -301,14 +304,22 @@ impl Upload {
 /// hashes each part: `Blob.stream()` → md-5 in wasm, at most 1 MiB per update, never more than
 /// 1 MiB of the blob held at once. Useful on its own (e.g. to check a download, or to look an
 /// object up by content), and what `scripts/bench.sh` times against hash-wasm and spark-md5.
-/// Rejects with a `PartupError` (code `FileReadError`) when the blob cannot be read.
+/// Rejects with a `PartupError` (code `FileReadError`) when the blob cannot be read, and (code
+/// `Cancelled`) when `options.signal` aborts, which stops the read. The hashing workers call it.
 #[wasm_bindgen(js_name = md5OfBlob, unchecked_return_type = "Promise<string>")]
-pub fn md5_of_blob(blob: &web_sys::Blob) -> js_sys::Promise {
+pub fn md5_of_blob(
+    blob: &web_sys::Blob,
+    #[wasm_bindgen(unchecked_param_type = "{ signal?: AbortSignal }")] options: Option<
+        js_sys::Object,
+    >,
+) -> js_sys::Promise {
     let blob = blob.clone();
+    let signal = options
+        .and_then(|o| js_sys::Reflect::get(&o, &"signal".into()).ok())
+        .and_then(|s| s.dyn_into::<web_sys::AbortSignal>().ok());
     future_to_promise(async move {
-        let digest = hashing::md5_of_range(&blob, 0, blob.size() as u64, |_| {})
-            .await
-            .map_err(|e| e.to_js())?;
+        let digest = hashing::md5_of_blob(&blob, signal.as_ref(), |_| {}).await;
+        let digest = digest.map_err(|e| e.to_js())?;
         Ok(JsValue::from_str(&partup_wire::md5_to_hex(&digest)))
     })
 }
