@@ -205,7 +205,11 @@ async function hashInWorker({ id, blob }) {
   postMessage(answer);
 }
 
-if (typeof WorkerGlobalScope === 'function' && self instanceof WorkerGlobalScope && self.name === WORKER_NAME) {
+// Once per worker: WebKit evaluates this file a second time when the glue imports it (its module
+// map keeps the worker's entry apart), and that copy has no glue of its own.
+if (typeof WorkerGlobalScope === 'function' && self instanceof WorkerGlobalScope && self.name === WORKER_NAME
+    && !self.partupHashWorker) {
+  self.partupHashWorker = true;
   self.addEventListener('message', ({ data }) => {
     switch (data?.partup) {
       case 'start': startWorker(data); break;
