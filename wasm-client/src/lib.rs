@@ -242,8 +242,9 @@ impl Uploader {
     }
 }
 
-/// One running upload.
+/// One running upload. (Clone: a second handle to the same upload, for Rust callers.)
 #[wasm_bindgen]
+#[derive(Clone)]
 pub struct Upload {
     task: Rc<UploadTask>,
     done: js_sys::Promise,

@@ -73,7 +73,9 @@ async fn without_blob_stream_md5_of_blob_reads_slices_and_matches() {
     for (i, len) in [0, 1, MIB, 3 * MIB + 5].into_iter().enumerate() {
         let seed = 900 + i as u64;
         let file = make_file(len, seed, "hash.bin");
-        let got = JsFuture::from(partup::md5_of_blob(&file)).await.unwrap();
+        let got = JsFuture::from(partup::md5_of_blob(&file, None))
+            .await
+            .unwrap();
         assert_eq!(got.as_string().unwrap(), md5_hex(len, seed), "{len} bytes");
     }
 }
