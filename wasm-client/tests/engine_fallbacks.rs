@@ -88,8 +88,9 @@ async fn without_blob_stream_an_upload_of_ragged_parts_arrives_byte_exact() {
     let key = unique_key("no-blob-stream.bin");
     let file = make_file(len, seed, "f.bin");
     let endpoint = format!("{}/v1/multipart/parallel", server());
+    // On the page's thread: the stream is taken away on the page only, not in hashing workers.
     let upload = start_with(
-        &uploader(&endpoint, part_size, 3, &[]),
+        &uploader(&endpoint, part_size, 3, &[("hashWorkers", 0.into())]),
         &file,
         js_object(&[("resourceKey", key.as_str().into())]),
         &[],
