@@ -2,7 +2,8 @@
 # Smoke test of the RELEASE package as an app uses it: builds it with
 # `wasm-pack build --release --target web`, serves it with a page from partup-server's --www, and
 # drives each browser engine (Chromium, Firefox, WebKitGTK, through their WebDriver servers, plain
-# W3C WebDriver over HTTP) to upload a file with `import init, { Uploader } from './pkg/partup.js'`.
+# W3C WebDriver over HTTP) to upload a file with `import init, { Uploader } from './pkg/partup.js'`,
+# its parts hashed by the package's hashing workers (the default).
 # Prints the sizes and each engine's verdict; exits non-zero when any engine fails.
 #   scripts/smoke-client-pkg.sh [ENGINE...]   (default: chromium firefox webkit)
 set -euo pipefail
@@ -51,7 +52,10 @@ try:
 finally:
     call("DELETE", f"/session/{session}")
 print(f"--- {engine} ({browser}):", json.dumps({k: v for k, v in verdict.items() if k != "engineFacts"}, indent=1))
+# Every engine here has module workers: the parts must have been hashed by the package's own
+# hashing workers (its snippet found relative to the glue), with no fallback.
 ok = (verdict.get("same") is True and verdict["result"]["size"] == 3 * 1024 * 1024 + 17
+      and verdict["initInfo"]["hashing"] == "workers" and verdict["initInfo"]["hashingFallback"] is None
       and verdict["lastPhase"] == "done" and verdict["badKeyError"]["code"] == "InvalidObjectName"
       and verdict["badKeyError"]["isError"] and verdict["badKeyError"]["status"] == 400)
 print(f"release package smoke test in {engine} ({browser}):", "passed" if ok else "FAILED")

@@ -85,6 +85,11 @@ export interface UploaderOptions {
   withCredentials?: boolean;
   /** Remember unfinished uploads in localStorage to resume after a reload; default true. */
   resume?: boolean;
+  /** Web Workers that hash the parts (0–16), shared by this Uploader's uploads; 0: hash on the
+   * page's thread. Default: half of navigator.hardwareConcurrency, 1 to 4, at most concurrency.
+   * Where workers cannot start (CSP without worker-src, no module workers) parts are hashed on
+   * the page's thread and onInit says why. */
+  hashWorkers?: number;
 }
 
 export type PartState = 'waiting' | 'hashing' | 'uploading' | 'retrying' | 'done';
@@ -114,6 +119,13 @@ export interface UploadInitInfo {
   partSize: number;
   partsTotal: number;
   partsOnServer: number;
+  /** Where the parts are hashed. */
+  hashing: 'workers' | 'main-thread';
+  /** Workers hashing the parts (0 on the main thread). */
+  hashWorkers: number;
+  /** Why parts are hashed on the main thread although hashWorkers > 0 (workers could not start
+   * or stopped answering); null otherwise. */
+  hashingFallback: string | null;
 }
 
 export interface UploadOptions {
