@@ -23,7 +23,7 @@ class HashWorker {
     this.worker.onmessage = ({ data }) => this.answer(data);
     this.worker.onerror = event => {
       event.preventDefault();
-      this.lose(`the hashing worker failed: ${event.message || 'it could not be loaded'}`);
+      this.lose(`the hashing worker failed: ${event.message || 'it could not be loaded (refused by a Content-Security-Policy without worker-src for it, or no module workers)'}`);
     };
     this.worker.onmessageerror = () => this.lose('the hashing worker could not read a message');
   }
