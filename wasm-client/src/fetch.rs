@@ -19,11 +19,13 @@ use web_sys::{AbortController, RequestCredentials};
 /// finished fetch does nothing.
 pub struct AbortOnDrop(AbortController);
 
-impl AbortOnDrop {
-    pub fn new() -> AbortOnDrop {
+impl Default for AbortOnDrop {
+    fn default() -> AbortOnDrop {
         AbortOnDrop(AbortController::new().expect("AbortController is there"))
     }
+}
 
+impl AbortOnDrop {
     pub fn signal(&self) -> web_sys::AbortSignal {
         self.0.signal()
     }

@@ -132,7 +132,7 @@ impl HashPool {
     ) -> Result<Digest, UploadError> {
         if let Some(workers) = &self.workers {
             on_started();
-            let stop = AbortOnDrop::new();
+            let stop = AbortOnDrop::default();
             let answer = JsFuture::from(workers.hash(slice, &stop.signal())).await;
             match answer.map_err(|e| js_text(&e)) {
                 Ok(answer) if !answer.is_null() => return read_answer(answer),

@@ -2,15 +2,14 @@
 //! page's thread, the fallback when workers cannot start, pause and cancel while a worker hashes,
 //! a resume after a "reload", BadDigest re-hashing, and workers that end when nothing runs.
 //!
-//! A probe replaces `globalThis.Worker` with a subclass that counts the workers started and
-//! terminated and the answers they send (put back when dropped, also when a test panics), so the
-//! tests see what the workers really did, not only what `onInit` says.
+//! A probe (`tests/worker_probe/`) in place of `globalThis.Worker` counts the workers started and
+//! terminated, the parts posted and the answers, so the tests see what the workers really did, not
+//! only what `onInit` says.
 //!
 //! Run by `scripts/test-client.sh` (`PARTUP_TEST_SERVER`, `PARTUP_TEST_PROXY`) in Chromium, Firefox
 //! and WebKitGTK.
 
 use partup::js_glue::js_object;
-use partup::timers::{now_ms, sleep_ms};
 use partup::{Upload, Uploader};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -20,6 +19,8 @@ use wasm_bindgen_test::*;
 
 mod common;
 use common::*;
+mod worker_probe;
+use worker_probe::{WorkerProbe, wait_until};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -36,88 +37,6 @@ fn proxy() -> &'static str {
 
 fn api(base: &str) -> String {
     format!("{base}{}", partup_wire::API_PREFIX)
-}
-
-#[wasm_bindgen(inline_js = r#"
-export function installWorkerProbe(kind) {
-  const original = globalThis.Worker;
-  const probe = { started: 0, terminated: 0, alive: 0, posted: 0, hashed: 0, cancelled: 0, onHash: null,
-                  restore() { globalThis.Worker = original; } };
-  if (kind === 'throwing') {
-    globalThis.Worker = function () { throw new DOMException('refused by the test', 'SecurityError'); };
-    return probe;
-  }
-  // 'failing': the worker's script cannot run (as under a CSP that refuses it, or a bundle without
-  // it): a worker from a script that throws at once fires an error event.
-  const failing = kind === 'failing'
-    ? URL.createObjectURL(new Blob(['throw new Error("refused by the test")'], { type: 'text/javascript' }))
-    : null;
-  // Wrapped per instance: the test runner's own Worker shim returns the engine's Worker from its
-  // constructor, so methods of a subclass would never be reached.
-  globalThis.Worker = function (url, options) {
-    const worker = new original(failing ?? url, options);
-    probe.started += 1;
-    probe.alive += 1;
-    worker.addEventListener('message', ({ data }) => {
-      if (data?.partup === 'hashed') probe.hashed += 1;
-      if (data?.partup === 'cancelled') probe.cancelled += 1;
-    });
-    const post = worker.postMessage.bind(worker);
-    worker.postMessage = (message, ...rest) => {
-      post(message, ...rest);
-      if (message?.partup === 'hash') {
-        probe.posted += 1;
-        probe.onHash?.();
-        probe.onHash = null;
-      }
-    };
-    const terminate = worker.terminate.bind(worker);
-    worker.terminate = () => {
-      probe.terminated += 1;
-      probe.alive -= 1;
-      terminate();
-    };
-    return worker;
-  };
-  return probe;
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = installWorkerProbe)]
-    fn install_worker_probe(kind: &str) -> JsValue;
-}
-
-/// The probe in place while it lives; `Worker` is put back when dropped.
-struct WorkerProbe(JsValue);
-
-impl WorkerProbe {
-    /// Counts real workers.
-    fn counting() -> WorkerProbe {
-        WorkerProbe(install_worker_probe("counting"))
-    }
-    /// `new Worker()` throws (no Worker, or a CSP that refuses it synchronously).
-    fn throwing() -> WorkerProbe {
-        WorkerProbe(install_worker_probe("throwing"))
-    }
-    /// Workers are created but their script fails to load.
-    fn failing() -> WorkerProbe {
-        WorkerProbe(install_worker_probe("failing"))
-    }
-    fn count(&self, what: &str) -> u64 {
-        num(&self.0, what) as u64
-    }
-    /// Calls `hook` (once) right after a part was posted to a worker.
-    fn on_first_hash(&self, hook: impl FnOnce() + 'static) {
-        let hook = Closure::once_into_js(hook);
-        js_sys::Reflect::set(&self.0, &"onHash".into(), &hook).unwrap();
-    }
-}
-
-impl Drop for WorkerProbe {
-    fn drop(&mut self) {
-        let restore: js_sys::Function = get(&self.0, "restore").unchecked_into();
-        restore.call0(&self.0).unwrap();
-    }
 }
 
 /// `onInit`'s argument once called.
@@ -224,15 +143,6 @@ async fn a_worker_that_fails_to_start_falls_back_to_the_page_thread() {
     assert_eq!(probe.count("started"), 2);
     assert_eq!(probe.count("hashed"), 0);
     assert_eq!(probe.count("alive"), 0, "the failed workers are terminated");
-}
-
-/// Waits until `ready()` (fails after 30 s).
-async fn wait_until(what: &str, ready: impl Fn() -> bool) {
-    let deadline = now_ms() + 30_000.0;
-    while !ready() {
-        assert!(now_ms() < deadline, "timed out waiting for {what}");
-        sleep_ms(10.0).await;
-    }
 }
 
 #[wasm_bindgen_test]
