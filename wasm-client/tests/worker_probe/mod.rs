@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(inline_js = r#"
 export function installWorkerProbe(kind) {
   const original = globalThis.Worker;
-  const probe = { started: 0, terminated: 0, alive: 0, posted: 0, hashed: 0, cancelled: 0, onHash: null,
+  const probe = { started: 0, terminated: 0, alive: 0, posted: 0, cancelsPosted: 0, hashed: 0, cancelled: 0, onHash: null,
                   restore() { globalThis.Worker = original; } };
   if (kind === 'throwing') {
     globalThis.Worker = function () { throw new DOMException('refused by the test', 'SecurityError'); };
@@ -33,6 +33,7 @@ export function installWorkerProbe(kind) {
     const post = worker.postMessage.bind(worker);
     worker.postMessage = (message, ...rest) => {
       post(message, ...rest);
+      if (message?.partup === 'cancel') probe.cancelsPosted += 1;
       if (message?.partup === 'hash') {
         probe.posted += 1;
         probe.onHash?.();
