@@ -1,21 +1,12 @@
-// partup's hashing workers: both what the page uses to run them (`WorkerPool`; src/hash_pool.rs is
-// the wasm side, which hashes on the page's thread when `hash` answers null) and, started as a
-// module Worker, the worker itself (the end of this file). Worker and Promise plumbing: smaller in
-// JS than in the .wasm.
-//
-// One part at a time per worker; parts wait for an idle worker in order. A worker whose part was
-// cancelled stays busy until it answered, so its next part never queues behind a read being
-// stopped. Where workers cannot start (no Worker here, a Content-Security-Policy without
-// worker-src, no module workers, a bundle without the worker) or one stops answering, all are
-// terminated and `hash` answers null until `stop()`; the next `start()` tries again.
+// partup's hashing workers (see src/hash_pool.rs): `WorkerPool` runs them for the page, and this
+// same file, started as a module Worker, is the worker (at the end).
 
 const WORKER_NAME = 'partup-hash';
 const START_TIMEOUT_MS = 10000;
 
 class HashWorker {
   constructor() {
-    // This very file. Written out literally, `new Worker(new URL('…', import.meta.url), { type:
-    // 'module' })` is the form Vite and webpack 5 recognise to bundle a worker.
+    // Literally this form: the one Vite and webpack 5 recognise to bundle a worker.
     this.worker = new Worker(new URL('./hash_pool.js', import.meta.url), { type: 'module', name: WORKER_NAME });
     this.waiting = null; // { resolve, reject } of `start` or of the part being hashed
     this.gone = null; // why the worker cannot be used any more
@@ -28,7 +19,7 @@ class HashWorker {
     this.worker.onmessageerror = () => this.lose('the hashing worker could not read a message');
   }
 
-  // Resolves once the worker runs the wasm module; rejects with why it did not.
+  // Resolves once the worker runs the wasm module.
   start(module, glueUrl) {
     const started = this.settle();
     const timer = setTimeout(() => this.lose(`the hashing worker did not start within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
@@ -37,8 +28,8 @@ class HashWorker {
     return started;
   }
 
-  // Resolves with the MD5 (16 bytes), why the blob could not be read (a string), or null when
-  // cancelled; rejects when the worker is gone.
+  // The MD5 (16 bytes), why the blob is unreadable (a string), or null when cancelled; rejects when
+  // the worker is gone.
   hash(blob) {
     const answered = this.settle();
     this.worker.postMessage({ partup: 'hash', id: ++this.lastId, blob });
@@ -86,7 +77,7 @@ export class WorkerPool {
   }
 
   // Starts the workers unless they run, are starting or could not start. Resolves with null once
-  // they run, or with why they cannot be used.
+  // they run, or with why they cannot be used (until `stop()`).
   start() {
     this.started ??= this.spawn();
     return this.started;
@@ -109,8 +100,8 @@ export class WorkerPool {
     return this.workers === workers ? null : 'the hashing workers were stopped while starting';
   }
 
-  // The MD5 of `blob` from a worker (16 bytes), why it could not be read (a string), or null when
-  // no worker can hash it. Aborting `signal` stops the worker's read; the answer is then null.
+  // The MD5 of `blob` from a worker, why it is unreadable, or null when no worker can hash it (or
+  // `signal` aborted: the worker is told to stop its read).
   async hash(blob, signal) {
     if (await this.start()) return null;
     const worker = this.idle.shift() ?? await new Promise(take => {
@@ -124,6 +115,7 @@ export class WorkerPool {
     const stop = () => worker.cancel();
     signal.addEventListener('abort', stop);
     try {
+      // A worker stays busy until it answered, also when told to stop.
       return this.release(worker, await worker.hash(blob));
     } catch (error) {
       if (this.workers.includes(worker)) this.giveUp(error.message);
@@ -157,16 +149,10 @@ export class WorkerPool {
   }
 }
 
-// The worker: it runs the same wasm module as the page, received compiled from it (no second fetch
-// or compile, nothing for a bundler to find), and hashes one Blob slice per message with md5OfBlob
-// (Blob.stream() → md-5 in ≤ 1 MiB updates, exactly as the page's own path does).
-//
-// wasm-pack puts this file in `snippets/partup-HASH/js/`, so the package's glue is
-// `../../../partup.js` from here: written out literally so that bundlers bundle the glue into the
-// worker, and imported only here (statically, the page would import it twice). Where the glue has
-// another name (wasm-bindgen-test's runner serves it as wasm-bindgen-test.js), the URL the page
-// sends is tried second.
-
+// The worker. It gets the page's compiled module (no second fetch or compile) and hashes one Blob
+// slice per message with md5OfBlob. The glue is `../../../partup.js` from `snippets/partup-HASH/js/`,
+// written literally so bundlers bundle it, imported only here (statically, the page would import it
+// twice); where it has another name (wasm-bindgen-test's runner), the page's URL for it is next.
 let hashBlob = null;
 let running = null; // { id, controller } of the part being hashed
 
@@ -205,8 +191,8 @@ async function hashInWorker({ id, blob }) {
   postMessage(answer);
 }
 
-// Once per worker: WebKit evaluates this file a second time when the glue imports it (its module
-// map keeps the worker's entry apart), and that copy has no glue of its own.
+// Once per worker: WebKit evaluates this file again when the glue imports it (its module map keeps
+// a worker's entry apart), and that copy has no glue of its own.
 if (typeof WorkerGlobalScope === 'function' && self instanceof WorkerGlobalScope && self.name === WORKER_NAME
     && !self.partupHashWorker) {
   self.partupHashWorker = true;

@@ -1,16 +1,18 @@
-//! Hashing off the page's thread: a pool of module Workers running this same wasm module
-//! (`js/hash_pool.js` is both their entry and what the page runs them with), to which the parts' Blob slices are posted (a Blob crosses to a worker
-//! without copying its bytes); each worker reads its slice as a stream and hashes it with
-//! [`md5_of_blob`], one part at a time. The page only schedules (`js/hash_pool.js`: Worker and
-//! Promise plumbing, smaller in JS than in the .wasm), so at most `hashWorkers` parts of the
-//! Uploader's uploads hash at once.
+//! Hashing off the page's thread: a pool of module Workers running this same wasm module, to which
+//! the parts' Blob slices are posted (a Blob crosses to a worker without copying its bytes); each
+//! worker reads its slice as a stream and hashes it with [`md5_of_blob`], one part at a time. The
+//! page only schedules, in `js/hash_pool.js` (Worker and Promise plumbing, smaller in JS than in the
+//! .wasm), which is also the workers' entry: parts wait in order for an idle worker, so at most
+//! `hashWorkers` parts of the Uploader's uploads hash at once, and a worker told to stop (pause,
+//! cancel) stays busy until it answered, so no part queues behind a read being stopped.
 //!
 //! The workers start with the first upload of the Uploader that runs and are terminated as soon as
 //! none runs any more (so also when the Uploader is freed); the next upload starts them again.
 //! Where they cannot start (no `Worker` in this scope, a Content-Security-Policy without
-//! `worker-src`, an engine without module workers, a bundle that left the worker file out) or one
-//! stops answering, parts are hashed on the page's thread, one at a time, as with
-//! `hashWorkers: 0`, and `onInit` says why.
+//! `worker-src`, an engine without module workers, a bundle that left the worker file out, no
+//! answer within 10 s) or one stops answering, all are terminated and parts are hashed on the
+//! page's thread, one at a time, as with `hashWorkers: 0`, until the pool is idle again; `onInit`
+//! says why.
 
 use crate::error::{ClientCode, Reason, UploadError, js_text};
 use crate::fetch::AbortOnDrop;

@@ -23,9 +23,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use partup_wire::{Endpoint, ErrorCode, PartInfo, md5_to_hex};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::future::poll_fn;
 use std::rc::Rc;
-use std::task::Poll;
 use web_sys::Blob;
 
 type Digest = [u8; 16];
@@ -76,48 +74,58 @@ struct Work {
     to_hash: VecDeque<u32>,
     /// Hashed, waiting for an upload slot.
     ready: VecDeque<u32>,
-    hashing: FuturesUnordered<LocalBoxFuture<'static, (u32, Result<Digest, UploadError>)>>,
-    uploads: FuturesUnordered<LocalBoxFuture<'static, (u32, Result<(), UploadError>)>>,
+    /// Parts being hashed, and being uploaded, in `running`.
+    hashing: usize,
+    uploading: usize,
+    /// Hashes and uploads in flight, polled together (one set: one copy of its code in the .wasm).
+    running: FuturesUnordered<LocalBoxFuture<'static, Event>>,
 }
 
 impl Work {
     /// Starts uploads up to `concurrency`, and more hashes when the uploads need more parts.
     fn start_more(&mut self, pipeline: &Rc<PartPipeline>) {
         let concurrency = pipeline.setup.concurrency;
-        while self.uploads.len() < concurrency {
+        while self.uploading < concurrency {
             let Some(n) = self.ready.pop_front() else {
                 break;
             };
             let upload = pipeline.clone().upload_part(n);
-            self.uploads
-                .push(upload.map(move |result| (n, result)).boxed_local());
+            self.running.push(
+                upload
+                    .map(move |result| Event::Uploaded(n, result))
+                    .boxed_local(),
+            );
+            self.uploading += 1;
         }
         let most_hashing = pipeline.setup.hashing.parallel_hashes();
-        while self.hashing.len() < most_hashing
-            && self.ready.len() + self.hashing.len() < concurrency
+        while self.hashing < most_hashing
+            && self.ready.len() + self.hashing < concurrency
             && let Some(n) = self.to_hash.pop_front()
         {
             let hash = pipeline.clone().hash_part(n);
-            self.hashing
-                .push(hash.map(move |result| (n, result)).boxed_local());
+            self.running.push(
+                hash.map(move |result| Event::Hashed(n, result))
+                    .boxed_local(),
+            );
+            self.hashing += 1;
         }
     }
 
     fn is_finished(&self) -> bool {
-        self.hashing.is_empty() && self.uploads.is_empty()
+        self.running.is_empty()
     }
 
     async fn next_event(&mut self) -> Event {
-        poll_fn(|cx| {
-            if let Poll::Ready(Some((n, result))) = self.hashing.poll_next_unpin(cx) {
-                return Poll::Ready(Event::Hashed(n, result));
-            }
-            if let Poll::Ready(Some((n, result))) = self.uploads.poll_next_unpin(cx) {
-                return Poll::Ready(Event::Uploaded(n, result));
-            }
-            Poll::Pending
-        })
-        .await
+        let event = self
+            .running
+            .next()
+            .await
+            .expect("polled only while running");
+        match event {
+            Event::Hashed(..) => self.hashing -= 1,
+            Event::Uploaded(..) => self.uploading -= 1,
+        }
+        event
     }
 }
 
