@@ -135,8 +135,22 @@ ${notes.map(n => `- ${n}`).join('\n')}
    object is fsynced and renamed in).
 6. The page uploads a file through the wasm client while the harness samples, every 100 ms, CDP
    \`Runtime.getHeapUsage\` (used JS heap) plus the wasm memory's size; the peak of the sum is shown.
-7. \`gzip -9\` sizes of \`www/pkg/partup_bg.wasm\` and \`www/pkg/partup.js\` as \`scripts/build-client.sh\`
-   builds them.
+   Row "2 (workers)" is the same run's uploads, each round also uploading with \`hashWorkers: 0\`
+   (parts hashed on the page's thread) beside the default (parts hashed in the Uploader's workers:
+   1 on 2 cores); \`onInit\` must say which.
+7. \`gzip -9\` sizes of \`www/pkg/partup_bg.wasm\`, \`www/pkg/partup.js\` and the snippets it imports
+   (the hashing workers' \`js/hash_pool.js\`) as \`scripts/build-client.sh\` builds them.
+10. The bench page moves a box every \`requestAnimationFrame\` and counts the frames, and records
+   the Long Tasks API's entries (\`PerformanceObserver\`, \`longtask\`), while it uploads a file of
+   random bytes from disk (setInputFiles; 8 MiB parts, 4 at once) with the default hashing workers
+   and with \`hashWorkers: 0\`, alternating per round; before each round it counts the frames of 3 s
+   with nothing running (the idle frame rate). Longest task, total blocking time (each long task's
+   time over 50 ms, summed) and frames per second over the whole upload.
+11. The same page hashes every 8 MiB part (a slice) of a file of random bytes on disk with 1, 2 and
+   4 workers of the uploader's own pool (\`WorkerPool\` of \`js/hash_pool.js\`, given the compiled
+   module; parts queued in order, one per worker at a time) and with \`md5OfBlob\` on the page's
+   thread, one part after another (what \`hashWorkers: 0\` does); the order rotates per round, and
+   all must give the same part digests. Worker start-up is not timed.
 `;
 fs.writeFileSync(opt('out'), md);
 console.log(table);
