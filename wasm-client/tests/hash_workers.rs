@@ -248,6 +248,23 @@ async fn uploads_of_one_uploader_share_its_workers_until_the_last_ends() {
 }
 
 #[wasm_bindgen_test]
+async fn an_uploader_freed_mid_upload_still_finishes_and_its_workers_end_with_it() {
+    let probe = WorkerProbe::counting();
+    let (len, seed) = (9 * 64 * KIB + 5, 1345);
+    let key = unique_key("freed-uploader.bin");
+    let up = with_workers(2, 64 * KIB, 2, &api(server()));
+    let upload = start(&up, &make_file(len, seed, "f.bin"), &key, &[]);
+    drop(up); // what uploader.free() does
+    finish(&upload)
+        .await
+        .expect("the upload outlives its Uploader");
+    assert_eq!(probe.count("started"), 2);
+    assert_eq!(probe.count("hashed"), 10);
+    assert_eq!(probe.count("alive"), 0, "terminated with the last upload");
+    assert_object_equals(&key, len, seed).await;
+}
+
+#[wasm_bindgen_test]
 async fn bad_digest_is_hashed_again_in_a_worker() {
     let probe = WorkerProbe::counting();
     set_proxy_rules(proxy(), serde_json::json!({ "corruptEvery": 2 })).await;
