@@ -70,10 +70,13 @@ fi
 "$CARGO_TARGET_DIR/release/partup-bench" server-rows "${server_args[@]}"
 if [ "$mode" = full ]; then kill "$GARAGE_PID" 2>/dev/null || true; rm -rf "$work/garage"; fi
 
-# Browser rows (1, 2, 6, 7), Chromium through playwright-core: the page and the client package served by partup-server itself.
+# Browser rows (1, 2, 6, 7, 10, 11), Chromium through playwright-core: the page and the client package served by partup-server itself.
 mkdir -p "$work/www/bench"
 cp -r www/pkg "$work/www/pkg"
 cp bench/browser/index.html bench/browser/bench.js "$work/www/bench/"
+# Row 11 drives the uploader's own worker pool: re-exported from the snippet the glue imports.
+pool_snippet=$(sed -n "s#^import { WorkerPool } from './\(snippets/[^']*\)';#\1#p" www/pkg/partup.js)
+echo "export { WorkerPool } from '../pkg/$pool_snippet';" >"$work/www/bench/worker-pool.js"
 cp bench/node_modules/hash-wasm/dist/md5.umd.min.js "$work/www/bench/hash-wasm-md5.umd.min.js"
 cp bench/node_modules/spark-md5/spark-md5.min.js "$work/www/bench/"
 start_service server_url "$work/server.log" env RUST_LOG=warn "$CARGO_TARGET_DIR/release/partup-server" \

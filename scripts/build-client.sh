@@ -10,7 +10,7 @@ profile=--release
 [ "${1:-}" = "--dev" ] && profile=--dev
 out="$PARTUP_ROOT/www/pkg"
 stamp="$out/.source-hash"
-hash=$( (echo "$profile"; cat Cargo.lock; find wasm-client wire -type f \( -name '*.rs' -o -name 'Cargo.toml' \) -not -path '*/target/*' | sort | xargs cat) | sha256sum | cut -d' ' -f1)
+hash=$( (echo "$profile"; cat Cargo.lock; find wasm-client wire -type f \( -name '*.rs' -o -name 'Cargo.toml' -o -path 'wasm-client/js/*.js' \) -not -path '*/target/*' | sort | xargs cat) | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ] && [ -f "$out/partup_bg.wasm" ]; then
     exit 0
 fi

@@ -2,7 +2,8 @@
 # Smoke test of the RELEASE package as an app uses it: builds it with
 # `wasm-pack build --release --target web`, serves it with a page from partup-server's --www, and
 # drives each browser engine (Chromium, Firefox, WebKitGTK, through their WebDriver servers, plain
-# W3C WebDriver over HTTP) to upload a file with `import init, { Uploader } from './pkg/partup.js'`.
+# W3C WebDriver over HTTP) to upload a file with `import init, { Uploader } from './pkg/partup.js'`,
+# its parts hashed by the package's hashing workers (the default).
 # Prints the sizes and each engine's verdict; exits non-zero when any engine fails.
 #   scripts/smoke-client-pkg.sh [ENGINE...]   (default: chromium firefox webkit)
 set -euo pipefail
@@ -22,7 +23,8 @@ echo "partup.js:      $(stat -c %s wasm-client/pkg/partup.js) bytes, $(gzip -9c 
 
 mkdir -p "$work/www" "$work/data"
 cp -r wasm-client/pkg "$work/www/pkg"
-cp wasm-client/smoke/index.html "$work/www/index.html"
+cp wasm-client/smoke/index.html wasm-client/smoke/csp.js wasm-client/smoke/csp-strict.html \
+  wasm-client/smoke/csp-refused.html "$work/www/"
 cargo build -p partup-server
 start_service server_url "$work/server.log" "$CARGO_TARGET_DIR/debug/partup-server" \
   --listen 127.0.0.1:0 --data "$work/data" --www "$work/www" --min-part-size 1024
@@ -51,13 +53,34 @@ try:
 finally:
     call("DELETE", f"/session/{session}")
 print(f"--- {engine} ({browser}):", json.dumps({k: v for k, v in verdict.items() if k != "engineFacts"}, indent=1))
+# Every engine here has module workers: the parts must have been hashed by the package's own
+# hashing workers (its snippet found relative to the glue), with no fallback.
 ok = (verdict.get("same") is True and verdict["result"]["size"] == 3 * 1024 * 1024 + 17
+      and verdict["initInfo"]["hashing"] == "workers" and verdict["initInfo"]["hashingFallback"] is None
       and verdict["lastPhase"] == "done" and verdict["badKeyError"]["code"] == "InvalidObjectName"
       and verdict["badKeyError"]["isError"] and verdict["badKeyError"]["status"] == 400)
 print(f"release package smoke test in {engine} ({browser}):", "passed" if ok else "FAILED")
 print(f"engine facts, {engine} ({browser}):", json.dumps(verdict.get("engineFacts")))
 sys.exit(0 if ok else 1)
 PY
+  # Content-Security-Policy (a meta tag): the strict policy of the README runs the workers; one with
+  # worker-src 'none' refuses them, and the upload goes on on the page's thread, saying why.
+  for csp in strict refused; do
+    python3 scripts/page-verdict.py "$driver_url" "$(webdriver_capabilities "$engine")" \
+      "$server_url/csp-$csp.html" cspResult >"$work/csp-$csp.json"
+    python3 - "$engine" "$csp" "$work/csp-$csp.json" <<'PY' || status=1
+import json, sys
+engine, csp, answer = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
+verdict = answer["verdict"]
+if csp == "strict":
+    ok = verdict.get("same") is True and verdict.get("hashing") == "workers" and verdict.get("hashWorkers") == 2
+else:
+    ok = (verdict.get("same") is True and verdict.get("hashing") == "main-thread"
+          and isinstance(verdict.get("hashingFallback"), str))
+print(f"CSP {csp} in {engine} ({answer['browser']}):", json.dumps(verdict), "passed" if ok else "FAILED")
+sys.exit(0 if ok else 1)
+PY
+  done
   stop_webdrivers
 done
 exit "$status"

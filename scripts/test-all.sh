@@ -36,6 +36,9 @@ scripts/test-client.sh
 step "wasm client: the release package dropped into a plain page, in each engine"
 scripts/smoke-client-pkg.sh
 
+step "wasm client: the packed package in Vite 8 and webpack 5 production builds, in Chromium"
+scripts/test-bundlers.sh
+
 step "the demo page in Chromium, Firefox and WebKitGTK (WebDriver, tests/page)"
 "$PARTUP_ROOT/scripts/test-page.sh"
 

@@ -1,9 +1,14 @@
 // The page side of the browser benchmarks. Every timing is taken here with performance.now() and
 // handed back to bench/browser/run.mjs, which drives this page with playwright-core.
 import init, { Uploader, md5OfBlob } from '../pkg/partup.js';
+// The uploader's own hashing-worker pool: scripts/bench.sh writes this module, which re-exports it
+// from the package's snippet (its directory name carries a hash).
+import { WorkerPool } from './worker-pool.js';
 
 const MIB = 1 << 20;
 const wasm = await init();
+const wasmModule = await WebAssembly.compileStreaming(fetch('../pkg/partup_bg.wasm'));
+const glueUrl = new URL('../pkg/partup.js', import.meta.url).href;
 let memoryBlob = null; // the row-1 bytes, read once from the chosen file into an in-memory Blob
 
 function chosenFile() {
@@ -54,14 +59,69 @@ window.bench = {
     memoryBlob = null;
   },
 
-  /** Row 2/6: the whole upload of the chosen file through partup's wasm client. */
-  async partupUpload(resourceKey, partSize, concurrency) {
-    const uploader = new Uploader({ endpoint: '/v1/multipart/parallel', partSize, concurrency, resume: false });
+  /** Row 2/6/10: the whole upload of the chosen file through partup's wasm client
+   * (`hashWorkers` undefined: the default). */
+  async partupUpload(resourceKey, partSize, concurrency, hashWorkers) {
+    const uploader = new Uploader({ endpoint: '/v1/multipart/parallel', partSize, concurrency, resume: false, hashWorkers });
+    let hashing = null;
     const started = performance.now();
-    const result = await uploader.upload(chosenFile(), { resourceKey }).done;
+    const result = await uploader.upload(chosenFile(), { resourceKey, onInit: info => { hashing = info.hashing; } }).done;
     const ms = performance.now() - started;
     uploader.free();
-    return { ms, size: result.size, etag: result.etag };
+    return { ms, size: result.size, etag: result.etag, hashing };
+  },
+
+  /** Row 11: MD5 of every part of the chosen file, as the uploader hashes them: `workers` workers
+   * of its own pool (js/hash_pool.js, parts queued in order, one per worker at a time), or 0: the
+   * page's thread, one part after another. Worker start-up is not timed. */
+  async hashParts(workers, partSize) {
+    const file = chosenFile();
+    const slices = Array.from({ length: Math.max(1, Math.ceil(file.size / partSize)) },
+      (_, i) => file.slice(i * partSize, Math.min(file.size, (i + 1) * partSize)));
+    const pool = workers > 0 ? new WorkerPool(workers, wasmModule, glueUrl) : null;
+    const why = pool && await pool.start();
+    if (why) throw new Error(`the hashing workers did not start: ${why}`);
+    const signal = new AbortController().signal;
+    const started = performance.now();
+    let digests;
+    if (pool) {
+      digests = await Promise.all(slices.map(slice => pool.hash(slice, signal)));
+    } else {
+      digests = [];
+      for (const slice of slices) digests.push(await md5OfBlob(slice));
+    }
+    const ms = performance.now() - started;
+    pool?.stop();
+    const hex = digests.map(d => typeof d === 'string' ? d : Array.from(d, b => b.toString(16).padStart(2, '0')).join(''));
+    return { ms, digests: hex.join('') };
+  },
+
+  /** Row 10: the page's own frame rate for `ms` with nothing else running. */
+  async idleFrameRate(ms) {
+    const animation = animate();
+    await new Promise(resolve => setTimeout(resolve, ms));
+    return animation.stop().framesPerSecond;
+  },
+
+  /** Row 10: main-thread responsiveness while the chosen file uploads: the Long Tasks API's tasks
+   * (the longest, and the total blocking time: the sum of each task's time over 50 ms) and the
+   * frame rate of a requestAnimationFrame animation on the page. */
+  async responsiveness(resourceKey, partSize, concurrency, hashWorkers) {
+    const tasks = [];
+    const observer = new PerformanceObserver(list => tasks.push(...list.getEntries().map(e => e.duration)));
+    observer.observe({ type: 'longtask' });
+    const animation = animate();
+    const upload = await bench.partupUpload(resourceKey, partSize, concurrency, hashWorkers);
+    const { framesPerSecond } = animation.stop();
+    tasks.push(...observer.takeRecords().map(e => e.duration));
+    observer.disconnect();
+    return {
+      ...upload,
+      framesPerSecond,
+      longTasks: tasks.length,
+      longestTaskMs: Math.max(0, ...tasks),
+      totalBlockingMs: tasks.reduce((sum, d) => sum + Math.max(0, d - 50), 0),
+    };
   },
 
   /** Row 2: the browser's raw ceiling — Blob slices sent by plain fetch to a discarding sink. */
@@ -91,4 +151,25 @@ window.bench = {
     return wasm.memory.buffer.byteLength;
   },
 };
+/** Moves the page's box every animation frame until stopped; counts the frames. */
+function animate() {
+  const box = document.getElementById('box');
+  let frames = 0;
+  let running = true;
+  const started = performance.now();
+  const frame = now => {
+    if (!running) return;
+    frames += 1;
+    box.style.transform = `translateX(${(now / 4) % 300}px)`;
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+  return {
+    stop() {
+      running = false;
+      return { framesPerSecond: frames / ((performance.now() - started) / 1000) };
+    },
+  };
+}
+
 window.benchReady = true;

@@ -8,6 +8,7 @@ import { chromium } from 'playwright-core';
 import { execFileSync, execSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const MIB = 1 << 20;
@@ -111,14 +112,17 @@ if (wanted('2')) {
   const concurrency = 4;
   const file = randomFile('upload.bin', size);
   await page.setInputFiles('#file', file);
-  const partup = [], raw = [], md5sum = [];
+  const partup = [], onPage = [], raw = [], md5sum = [];
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 ? ['raw', 'partup', 'md5sum'] : ['partup', 'raw', 'md5sum'];
+    const order = round % 2 ? ['raw', 'page', 'partup', 'md5sum'] : ['partup', 'raw', 'page', 'md5sum'];
     for (const which of order) {
-      if (which === 'partup') {
-        const r = await page.evaluate(([p, c]) => bench.partupUpload('bench/upload.bin', p, c), [partSize, concurrency]);
+      if (which === 'partup' || which === 'page') {
+        // partup: the default hashWorkers; page: hashWorkers 0, hashing on the page's thread.
+        const workers = which === 'page' ? 0 : undefined;
+        const r = await page.evaluate(([p, c, w]) => bench.partupUpload('bench/upload.bin', p, c, w), [partSize, concurrency, workers]);
         if (r.size !== size) throw new Error(`uploaded ${r.size} of ${size} bytes`);
-        partup.push(mbps(size, r.ms));
+        if (r.hashing !== (which === 'page' ? 'main-thread' : 'workers')) throw new Error(`${which}: hashing ${r.hashing}`);
+        (which === 'page' ? onPage : partup).push(mbps(size, r.ms));
       } else if (which === 'raw') {
         const r = await page.evaluate(([s, p, c]) => bench.rawUpload(s, p, c), [args.sink, partSize, concurrency]);
         raw.push(mbps(size, r.ms));
@@ -126,7 +130,7 @@ if (wanted('2')) {
         md5sum.push(mbps(size, timeNative(() => execFileSync('md5sum', [file])).ms));
       }
     }
-    log(`row 2, round ${round + 1}: partup ${partup.at(-1).toFixed(0)} MB/s, raw fetch ${raw.at(-1).toFixed(0)} MB/s, md5sum ${md5sum.at(-1).toFixed(0)} MB/s`);
+    log(`row 2, round ${round + 1}: partup ${partup.at(-1).toFixed(0)} MB/s (hashing on the page's thread: ${onPage.at(-1).toFixed(0)}), raw fetch ${raw.at(-1).toFixed(0)} MB/s, md5sum ${md5sum.at(-1).toFixed(0)} MB/s`);
   }
   fs.rmSync(file);
   const ratios = partup.map((v, i) => v / raw[i]);
@@ -142,6 +146,20 @@ if (wanted('2')) {
     target: '≥ 0.6× the raw ceiling',
     holds: median(ratios) >= 0.6,
     detail: `md5sum of the same file: ${median(md5sum).toFixed(0)} MB/s (median)`,
+  });
+  const workerRatios = partup.map((v, i) => v / onPage[i]);
+  rows.push({
+    id: '2 (workers)',
+    title: `The same whole upload (${size / MIB} MiB, same rounds): parts hashed by the default hashing workers vs on the page's thread`,
+    unit: 'MB/s',
+    subjectLabel: 'partup, default hashWorkers (workers)',
+    subject: partup,
+    baselineLabel: 'partup, hashWorkers: 0 (page thread)',
+    baseline: onPage,
+    ratios: workerRatios,
+    target: '≥ 1.0× (not slower)',
+    holds: median(workerRatios) >= 1.0,
+    detail: '',
   });
 }
 
@@ -190,24 +208,138 @@ if (wanted('6')) {
   if (quick) notes.push('Quick mode: row 6 compares 512 MiB with 64 MiB (the full run uses 2 GiB).');
 }
 
+// Row 10: main-thread responsiveness during a whole upload, hashing in workers vs on the page's
+// thread: the Long Tasks API's longest task and total blocking time, and the frame rate of a
+// requestAnimationFrame animation on the page beside its idle frame rate.
+if (wanted('10')) {
+  const size = (quick ? 256 : 1024) * MIB;
+  const rounds = quick ? 1 : 2;
+  const file = randomFile('responsive.bin', size);
+  await page.setInputFiles('#file', file);
+  const idle = [], runs = { workers: [], page: [] };
+  for (let round = 0; round < rounds; round++) {
+    idle.push(await page.evaluate(() => bench.idleFrameRate(3000)));
+    for (const which of round % 2 ? ['page', 'workers'] : ['workers', 'page']) {
+      const workers = which === 'page' ? 0 : undefined;
+      const r = await page.evaluate(([w]) => bench.responsiveness('bench/responsive.bin', 8 << 20, 4, w), [workers]);
+      if (r.size !== size) throw new Error(`uploaded ${r.size} of ${size} bytes`);
+      runs[which].push(r);
+      log(`row 10, round ${round + 1}, ${which}: ${r.hashing}, longest task ${r.longestTaskMs.toFixed(0)} ms, ` +
+          `${r.longTasks} long tasks, blocking ${r.totalBlockingMs.toFixed(0)} ms, ${r.framesPerSecond.toFixed(1)} fps ` +
+          `(idle ${idle.at(-1).toFixed(1)}), ${mbps(size, r.ms).toFixed(0)} MB/s`);
+    }
+  }
+  fs.rmSync(file);
+  const of = (which, key) => runs[which].map(r => r[key]);
+  const what = `during a whole upload of ${size / MIB} MiB (8 MiB parts, 4 at once) in headless Chromium`;
+  rows.push({
+    id: '10 (longest task)',
+    title: `Longest main-thread task (Long Tasks API) ${what}`,
+    unit: 'ms',
+    subjectLabel: 'hashing in workers (default hashWorkers)',
+    subject: of('workers', 'longestTaskMs'),
+    baselineLabel: 'hashing on the page\'s thread (hashWorkers: 0)',
+    baseline: of('page', 'longestTaskMs'),
+    ratios: [],
+    target: 'no task over 50 ms with workers',
+    holds: Math.max(...of('workers', 'longestTaskMs')) <= 50,
+    detail: `long tasks per upload: ${of('workers', 'longTasks').join(', ')} with workers, ${of('page', 'longTasks').join(', ')} on the page's thread`,
+  });
+  rows.push({
+    id: '10 (blocking time)',
+    title: `Total blocking time (each long task's time over 50 ms, summed) ${what}`,
+    unit: 'ms',
+    subjectLabel: 'hashing in workers',
+    subject: of('workers', 'totalBlockingMs'),
+    baselineLabel: 'hashing on the page\'s thread',
+    baseline: of('page', 'totalBlockingMs'),
+    ratios: [],
+    target: 'reported',
+    holds: true,
+    detail: '',
+  });
+  for (const which of ['workers', 'page']) {
+    const fps = of(which, 'framesPerSecond');
+    const ratios = fps.map((v, i) => v / idle[i]);
+    rows.push({
+      id: which === 'workers' ? '10 (frame rate, workers)' : '10 (frame rate, page thread)',
+      title: `Frame rate of a requestAnimationFrame animation on the page ${what}, hashing ${which === 'workers' ? 'in workers' : 'on the page\'s thread'}, vs the same page idle (before each round)`,
+      unit: 'fps',
+      subjectLabel: which === 'workers' ? 'during the upload, workers' : 'during the upload, page thread',
+      subject: fps,
+      baselineLabel: 'idle page',
+      baseline: idle,
+      ratios,
+      target: which === 'workers' ? '≥ 0.9× idle' : 'reported',
+      holds: median(ratios) >= 0.9,
+      detail: '',
+    });
+  }
+}
+
+// Row 11: hashing throughput of a file's parts with 1, 2 and 4 workers of the uploader's pool vs
+// the page's thread (what the uploader does with hashWorkers: 0).
+if (wanted('11')) {
+  const size = (quick ? 256 : 1024) * MIB;
+  const rounds = quick ? 2 : 3;
+  const partSize = 8 * MIB;
+  const file = randomFile('hash-parts.bin', size);
+  await page.setInputFiles('#file', file);
+  const modes = [0, 1, 2, 4];
+  const speeds = Object.fromEntries(modes.map(n => [n, []]));
+  let expected = null;
+  await page.evaluate(([p]) => bench.hashParts(1, p), [partSize]); // warm-up: page cache, compilation
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < modes.length; k++) {
+      const workers = modes[(k + round) % modes.length];
+      const r = await page.evaluate(([w, p]) => bench.hashParts(w, p), [workers, partSize]);
+      expected ??= r.digests;
+      if (r.digests !== expected) throw new Error(`${workers} workers gave other part digests`);
+      speeds[workers].push(mbps(size, r.ms));
+    }
+    log(`row 11, round ${round + 1}: ` + modes.map(n => `${n ? `${n} workers` : 'page thread'} ${speeds[n].at(-1).toFixed(0)}`).join(', ') + ' MB/s');
+  }
+  fs.rmSync(file);
+  for (const workers of [1, 2, 4]) {
+    const ratios = speeds[workers].map((v, i) => v / speeds[0][i]);
+    rows.push({
+      id: `11 (${workers} worker${workers > 1 ? 's' : ''})`,
+      title: `MD5 of every 8 MiB part of a ${size / MIB} MiB file on disk (setInputFiles), in headless Chromium on ${os.cpus().length} cores`,
+      unit: 'MB/s',
+      subjectLabel: `${workers} hashing worker${workers > 1 ? 's' : ''} (the uploader's pool)`,
+      subject: speeds[workers],
+      baselineLabel: 'the page\'s thread, one part at a time',
+      baseline: speeds[0],
+      ratios,
+      target: 'reported',
+      holds: true,
+      detail: '',
+    });
+  }
+}
+
 // Row 7: package size.
 if (wanted('7')) {
   const gz = name => gzipSync(fs.readFileSync(path.join(args.pkg, name)), { level: 9 }).length;
   const wasmKb = gz('partup_bg.wasm') / 1000;
   const jsKb = gz('partup.js') / 1000;
-  const total = wasmKb + jsKb;
+  // The JS the glue imports from snippets/ (the hashing workers' js/hash_pool.js) ships too.
+  const snippets = fs.readFileSync(path.join(args.pkg, 'partup.js'), 'utf8')
+    .match(/from '\.\/(snippets\/[^']+)'/g)?.map(m => m.slice(8, -1)) ?? [];
+  const snippetsKb = snippets.reduce((sum, name) => sum + gz(name), 0) / 1000;
+  const total = wasmKb + jsKb + snippetsKb;
   rows.push({
     id: '7',
     title: 'Size of the built client package (gzip -9)',
     unit: 'KB',
-    subjectLabel: 'partup_bg.wasm + partup.js',
+    subjectLabel: 'partup_bg.wasm + partup.js + snippets',
     subject: [total],
     baselineLabel: null,
     baseline: [],
     ratios: [],
     target: '≤ 80 KB gzipped',
     holds: total <= 80,
-    detail: `wasm ${wasmKb.toFixed(1)} KB + JS glue ${jsKb.toFixed(1)} KB gzipped; raw ${(fs.statSync(path.join(args.pkg, 'partup_bg.wasm')).size / 1000).toFixed(1)} KB + ${(fs.statSync(path.join(args.pkg, 'partup.js')).size / 1000).toFixed(1)} KB`,
+    detail: `wasm ${wasmKb.toFixed(1)} KB + JS glue ${jsKb.toFixed(1)} KB + ${snippets.length} snippet(s) ${snippetsKb.toFixed(1)} KB gzipped; raw ${(fs.statSync(path.join(args.pkg, 'partup_bg.wasm')).size / 1000).toFixed(1)} KB + ${(fs.statSync(path.join(args.pkg, 'partup.js')).size / 1000).toFixed(1)} KB`,
   });
 }
 

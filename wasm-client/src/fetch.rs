@@ -15,9 +15,21 @@ use std::future::Future;
 use std::pin::pin;
 use web_sys::{AbortController, RequestCredentials};
 
-/// Aborts the request when the call is dropped (or has ended; aborting a finished fetch does
-/// nothing).
-struct AbortOnDrop(AbortController);
+/// Aborts the request (or a worker's read) when the call is dropped, or has ended: aborting a
+/// finished fetch does nothing.
+pub struct AbortOnDrop(AbortController);
+
+impl Default for AbortOnDrop {
+    fn default() -> AbortOnDrop {
+        AbortOnDrop(AbortController::new().expect("AbortController is there"))
+    }
+}
+
+impl AbortOnDrop {
+    pub fn signal(&self) -> web_sys::AbortSignal {
+        self.0.signal()
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -121,21 +121,22 @@ fn read_error(what: String) -> UploadError {
     )
 }
 
-/// MD5 of `blob[start..end]`. `on_bytes(total_hashed_so_far)` is called after every chunk.
-pub async fn md5_of_range(
+/// MD5 of the whole `blob`. `on_bytes(total_hashed_so_far)` is called after every chunk. When
+/// `signal` aborts, the read stops at the next chunk (a few ms) and the result is `Cancelled`.
+pub async fn md5_of_blob(
     blob: &Blob,
-    start: u64,
-    end: u64,
+    signal: Option<&web_sys::AbortSignal>,
     mut on_bytes: impl FnMut(u64),
 ) -> Result<[u8; 16], UploadError> {
-    let slice = blob
-        .slice_with_f64_and_f64(start as f64, end as f64)
-        .map_err(|e| read_error(js_text(&e)))?;
-    let mut chunks = Chunks::open(slice);
+    let size = blob.size() as u64;
+    let mut chunks = Chunks::open(blob.clone());
     let mut hasher = Md5::new();
-    let mut buffer = vec![0u8; MAX_UPDATE_BYTES.min((end - start) as usize)];
+    let mut buffer = vec![0u8; MAX_UPDATE_BYTES.min(size as usize)];
     let mut hashed: u64 = 0;
     while let Some(chunk) = chunks.next().await? {
+        if signal.is_some_and(|s| s.aborted()) {
+            return Err(UploadError::cancelled());
+        }
         let len = chunk.length() as usize;
         for (offset, piece) in update_pieces(len) {
             if buffer.len() < piece {
@@ -149,10 +150,9 @@ pub async fn md5_of_range(
         hashed += len as u64;
         on_bytes(hashed);
     }
-    if hashed != end - start {
+    if hashed != size {
         return Err(read_error(format!(
-            "expected {} bytes of the part, read {hashed}",
-            end - start
+            "expected {size} bytes of the part, read {hashed}"
         )));
     }
     Ok(hasher.finalize().into())

@@ -6,6 +6,7 @@
 //! upload (except `onExists`, whose answer decides it).
 
 use crate::error::{ClientCode, Reason, UploadError, js_text};
+use crate::hash_pool::HashingMode;
 use crate::options::UploadOptions;
 use crate::progress::{PartState, Phase, ProgressSnapshot, ProgressTracker};
 use crate::timers::now_ms;
@@ -163,6 +164,29 @@ pub struct InitInfo<'a> {
     pub part_size: u64,
     pub parts_total: u32,
     pub parts_on_server: usize,
+    pub hashing: &'a HashingMode,
+}
+
+fn hashing_name(mode: &HashingMode) -> &'static str {
+    match mode {
+        HashingMode::Workers(_) => "workers",
+        HashingMode::MainThread(_) => "main-thread",
+    }
+}
+
+fn hashing_workers(mode: &HashingMode) -> usize {
+    match mode {
+        HashingMode::Workers(n) => *n,
+        HashingMode::MainThread(_) => 0,
+    }
+}
+
+/// Why parts are hashed on the page's thread although workers were asked for; else null.
+fn hashing_fallback(mode: &HashingMode) -> JsValue {
+    match mode {
+        HashingMode::MainThread(Some(why)) => JsValue::from_str(why),
+        _ => JsValue::NULL,
+    }
 }
 
 /// The `onInit` and `onExists` hooks of one upload.
@@ -192,6 +216,9 @@ impl Hooks {
             ("partSize", number(info.part_size as f64)),
             ("partsTotal", number(info.parts_total)),
             ("partsOnServer", number(info.parts_on_server as f64)),
+            ("hashing", JsValue::from_str(hashing_name(info.hashing))),
+            ("hashWorkers", number(hashing_workers(info.hashing) as f64)),
+            ("hashingFallback", hashing_fallback(info.hashing)),
         ]);
         if let Err(e) = hook.call1(&JsValue::NULL, &object) {
             web_sys::console::warn_2(&"partup: onInit threw".into(), &e);

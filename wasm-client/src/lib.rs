@@ -17,12 +17,14 @@
 //! - pure and unit-tested: `slicing` (the part plan), `retry` (which failures are retried, how
 //!   often, and the backoff), `retry_budget` (the Uploader-wide retry quota), `progress` (what
 //!   onProgress reports);
-//! - the rest: `options`, `hashing` (stream → MD5), `resume_store` (localStorage), `queue` (one
+//! - the rest: `options`, `hashing` (stream → MD5), `hash_pool` (hashing in Web Workers, or on the
+//!   page's thread), `resume_store` (localStorage), `queue` (one
 //!   request queue per Uploader), `control` (pause/resume/cancel states), `timers`.
 
 pub mod control;
 pub mod error;
 pub mod fetch;
+pub mod hash_pool;
 pub mod hashing;
 pub mod http;
 pub mod js_glue;
@@ -83,6 +85,11 @@ export interface UploaderOptions {
   withCredentials?: boolean;
   /** Remember unfinished uploads in localStorage to resume after a reload; default true. */
   resume?: boolean;
+  /** Web Workers that hash the parts (0–16), shared by this Uploader's uploads; 0: hash on the
+   * page's thread. Default: half of navigator.hardwareConcurrency, 1 to 4, at most concurrency.
+   * Where workers cannot start (CSP without worker-src, no module workers) parts are hashed on
+   * the page's thread and onInit says why. */
+  hashWorkers?: number;
 }
 
 export type PartState = 'waiting' | 'hashing' | 'uploading' | 'retrying' | 'done';
@@ -112,6 +119,13 @@ export interface UploadInitInfo {
   partSize: number;
   partsTotal: number;
   partsOnServer: number;
+  /** Where the parts are hashed. */
+  hashing: 'workers' | 'main-thread';
+  /** Workers hashing the parts (0 on the main thread). */
+  hashWorkers: number;
+  /** Why parts are hashed on the main thread although hashWorkers > 0 (workers could not start
+   * or stopped answering); null otherwise. */
+  hashingFallback: string | null;
 }
 
 export interface UploadOptions {
@@ -174,8 +188,9 @@ pub struct Uploader {
     options: Rc<UploaderOptions>,
     /// `concurrency` request slots shared by every upload of this Uploader.
     requests: Rc<queue::Gate>,
-    /// One part is read and hashed at a time across uploads: reading is disk-bound anyway.
-    hashing: Rc<queue::Gate>,
+    /// Hashes the parts of every upload of this Uploader: `hashWorkers` workers, or the page's
+    /// thread one part at a time.
+    hashing: Rc<hash_pool::HashPool>,
     /// The retries every upload of this Uploader pays from (`retryBudget`).
     retry_budget: Rc<RefCell<RetryBudget>>,
 }
@@ -188,7 +203,7 @@ impl Uploader {
         let options = UploaderOptions::from_js(&options).map_err(|e| e.to_js())?;
         Ok(Uploader {
             requests: queue::Gate::new(options.concurrency as usize),
-            hashing: queue::Gate::new(1),
+            hashing: hash_pool::HashPool::new(options.hash_workers as usize),
             retry_budget: Rc::new(RefCell::new(RetryBudget::new(options.retry_budget))),
             options: Rc::new(options),
         })
@@ -239,8 +254,9 @@ impl Uploader {
     }
 }
 
-/// One running upload.
+/// One running upload. (Clone: a second handle to the same upload, for Rust callers.)
 #[wasm_bindgen]
+#[derive(Clone)]
 pub struct Upload {
     task: Rc<UploadTask>,
     done: js_sys::Promise,
@@ -301,14 +317,22 @@ impl Upload {
 /// hashes each part: `Blob.stream()` → md-5 in wasm, at most 1 MiB per update, never more than
 /// 1 MiB of the blob held at once. Useful on its own (e.g. to check a download, or to look an
 /// object up by content), and what `scripts/bench.sh` times against hash-wasm and spark-md5.
-/// Rejects with a `PartupError` (code `FileReadError`) when the blob cannot be read.
+/// Rejects with a `PartupError` (code `FileReadError`) when the blob cannot be read, and (code
+/// `Cancelled`) when `options.signal` aborts, which stops the read. The hashing workers call it.
 #[wasm_bindgen(js_name = md5OfBlob, unchecked_return_type = "Promise<string>")]
-pub fn md5_of_blob(blob: &web_sys::Blob) -> js_sys::Promise {
+pub fn md5_of_blob(
+    blob: &web_sys::Blob,
+    #[wasm_bindgen(unchecked_param_type = "{ signal?: AbortSignal }")] options: Option<
+        js_sys::Object,
+    >,
+) -> js_sys::Promise {
     let blob = blob.clone();
+    let signal = options
+        .and_then(|o| js_sys::Reflect::get(&o, &"signal".into()).ok())
+        .and_then(|s| s.dyn_into::<web_sys::AbortSignal>().ok());
     future_to_promise(async move {
-        let digest = hashing::md5_of_range(&blob, 0, blob.size() as u64, |_| {})
-            .await
-            .map_err(|e| e.to_js())?;
+        let digest = hashing::md5_of_blob(&blob, signal.as_ref(), |_| {}).await;
+        let digest = digest.map_err(|e| e.to_js())?;
         Ok(JsValue::from_str(&partup_wire::md5_to_hex(&digest)))
     })
 }

@@ -13,6 +13,29 @@ use wasm_bindgen::{JsCast, JsValue};
 pub const DEFAULT_CONCURRENCY: u32 = 4;
 /// A request during which no byte moved for this long is aborted and retried.
 pub const DEFAULT_STALL_TIMEOUT_MS: f64 = 30_000.0;
+/// The most `hashWorkers` an Uploader gets by default.
+const MAX_DEFAULT_HASH_WORKERS: u32 = 4;
+/// The most `hashWorkers` an app may ask for.
+const MAX_HASH_WORKERS: f64 = 16.0;
+
+/// `hashWorkers` when the app does not say: half the logical cores the browser reports (the other
+/// half is for the page, the browser's reads of the file and its network stack), at least 1, at
+/// most 4 (one worker hashes faster than most uploads go), and never more than `concurrency` (an
+/// upload hashes at most that many parts ahead). `navigator.hardwareConcurrency` is missing in some
+/// embedded engines and rounded in WebKit, so it only sizes, never decides.
+pub fn default_hash_workers(hardware_concurrency: Option<f64>, concurrency: u32) -> u32 {
+    let cores = hardware_concurrency
+        .filter(|n| n.is_finite() && *n >= 1.0)
+        .unwrap_or(2.0);
+    ((cores / 2.0) as u32)
+        .clamp(1, MAX_DEFAULT_HASH_WORKERS)
+        .min(concurrency)
+}
+
+fn hardware_concurrency() -> Option<f64> {
+    let navigator = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator")).ok()?;
+    get(&navigator, "hardwareConcurrency").as_f64()
+}
 
 /// Extra request headers: fixed, or a function called before every request (so a short-lived
 /// auth token can be refreshed between retries); it may return a Promise.
@@ -41,6 +64,8 @@ pub struct UploaderOptions {
     pub with_credentials: bool,
     /// Remember uploads in localStorage so a reload resumes them.
     pub resume: bool,
+    /// Workers hashing the parts (0: the page's thread).
+    pub hash_workers: u32,
 }
 
 /// `uploader.upload(file, options)`.
@@ -233,18 +258,27 @@ impl UploaderOptions {
         let concurrency_default = DEFAULT_CONCURRENCY as f64;
         let stall_default = DEFAULT_STALL_TIMEOUT_MS;
         let budget_default = DEFAULT_RETRY_BUDGET as f64;
+        let concurrency = number(options, "concurrency", concurrency_default, 1.0, 32.0)? as u32;
+        let workers_default = default_hash_workers(hardware_concurrency(), concurrency) as f64;
         Ok(UploaderOptions {
             endpoint,
             part_size,
             min_part_size,
             max_part_size,
-            concurrency: number(options, "concurrency", concurrency_default, 1.0, 32.0)? as u32,
+            concurrency,
             retry,
             retry_budget: number(options, "retryBudget", budget_default, 0.0, 100_000.0)? as u32,
             stall_timeout_ms: number(options, "stallTimeout", stall_default, 100.0, 3_600_000.0)?,
             headers,
             with_credentials: boolean(options, "withCredentials", false)?,
             resume: boolean(options, "resume", true)?,
+            hash_workers: number(
+                options,
+                "hashWorkers",
+                workers_default,
+                0.0,
+                MAX_HASH_WORKERS,
+            )? as u32,
         })
     }
 }
@@ -271,5 +305,22 @@ impl UploadOptions {
             on_exists: function(options, "onExists")?,
             signal,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_hash_workers;
+
+    #[test]
+    fn default_hash_workers_is_half_the_cores_within_one_to_four_and_concurrency() {
+        assert_eq!(default_hash_workers(Some(2.0), 4), 1);
+        assert_eq!(default_hash_workers(Some(4.0), 4), 2);
+        assert_eq!(default_hash_workers(Some(16.0), 4), 4);
+        assert_eq!(default_hash_workers(Some(16.0), 2), 2);
+        assert_eq!(default_hash_workers(Some(1.0), 4), 1);
+        assert_eq!(default_hash_workers(Some(8.0), 1), 1);
+        assert_eq!(default_hash_workers(None, 4), 1);
+        assert_eq!(default_hash_workers(Some(f64::NAN), 4), 1);
     }
 }

@@ -1,18 +1,18 @@
 //! The part pipeline: hash → upload, until every part is stored on the server.
 //!
-//! Two stages. One hasher reads and hashes parts in order, running ahead of the uploads by at
-//! most `concurrency` parts (a hashed part waiting for a slot holds only its digest, not its
-//! bytes). Up to `concurrency` part requests run at once, each sending the Blob slice itself as
+//! Two stages. Parts are read and hashed in order (by the Uploader's hashing workers, several at
+//! once, or on the page's thread, one at a time: `hash_pool.rs`), running ahead of the uploads by
+//! at most `concurrency` parts, counting those being hashed (a hashed part waiting for a slot
+//! holds only its digest, not its bytes). Up to `concurrency` part requests run at once, each sending the Blob slice itself as
 //! the form's `content`, so the browser reads it from disk again and no part is ever held in
 //! memory. Everything runs on one task; pause and cancel drop [`PartPipeline::run`], which aborts
 //! whatever was in flight, and a later `run` goes on from what is done (digests are kept).
 
 use crate::error::UploadError;
-use crate::hashing::md5_of_range;
+use crate::hash_pool::HashPool;
 use crate::http::RequestFailure;
 use crate::js_glue::ProgressReporter;
 use crate::progress::PartState;
-use crate::queue::Gate;
 use crate::retry::RetryPolicy;
 use crate::session::{PartToSend, Session};
 use crate::slicing::PartPlan;
@@ -23,9 +23,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use partup_wire::{Endpoint, ErrorCode, PartInfo, md5_to_hex};
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::rc::Rc;
-use std::task::Poll;
 use web_sys::Blob;
 
 type Digest = [u8; 16];
@@ -43,8 +41,8 @@ pub struct PipelineSetup {
     pub progress: Rc<ProgressReporter>,
     pub file: Blob,
     pub plan: PartPlan,
-    /// Shared with the other uploads of the same Uploader: one part is hashed at a time.
-    pub hashing_gate: Rc<Gate>,
+    /// Shared with the other uploads of the same Uploader.
+    pub hashing: Rc<HashPool>,
     pub concurrency: usize,
     pub retry: RetryPolicy,
     /// On resume: parts the server already holds (index 0 is part 1), as listParts reported.
@@ -60,8 +58,8 @@ pub struct PartPipeline {
     /// once and let go the moment the part is done. A slice of a Blob built in memory from many
     /// pieces makes Chromium copy its bytes into the blob store, which holds ~500 MiB: a second
     /// slice per part for the upload, or slices kept past their part, filled it
-    /// (`ERR_BLOB_OUT_OF_MEMORY`). At most one hashing and `concurrency` waiting or uploading, so
-    /// a short list (a HashMap would add SipHash to the package for no gain).
+    /// (`ERR_BLOB_OUT_OF_MEMORY`). At most `concurrency` hashing or waiting, and `concurrency`
+    /// uploading: a short list (a HashMap would add SipHash, 2 KB gzipped, to the package).
     slices: RefCell<Vec<(u32, Blob)>>,
 }
 
@@ -76,49 +74,58 @@ struct Work {
     to_hash: VecDeque<u32>,
     /// Hashed, waiting for an upload slot.
     ready: VecDeque<u32>,
-    hashing: Option<(u32, LocalBoxFuture<'static, Result<Digest, UploadError>>)>,
-    uploads: FuturesUnordered<LocalBoxFuture<'static, (u32, Result<(), UploadError>)>>,
+    /// Parts being hashed, and being uploaded, in `running`.
+    hashing: usize,
+    uploading: usize,
+    /// Hashes and uploads in flight, polled together (one set: one copy of its code in the .wasm).
+    running: FuturesUnordered<LocalBoxFuture<'static, Event>>,
 }
 
 impl Work {
-    /// Starts uploads up to `concurrency`, and the next hash when the uploads need more parts.
+    /// Starts uploads up to `concurrency`, and more hashes when the uploads need more parts.
     fn start_more(&mut self, pipeline: &Rc<PartPipeline>) {
         let concurrency = pipeline.setup.concurrency;
-        while self.uploads.len() < concurrency {
+        while self.uploading < concurrency {
             let Some(n) = self.ready.pop_front() else {
                 break;
             };
             let upload = pipeline.clone().upload_part(n);
-            self.uploads
-                .push(upload.map(move |result| (n, result)).boxed_local());
+            self.running.push(
+                upload
+                    .map(move |result| Event::Uploaded(n, result))
+                    .boxed_local(),
+            );
+            self.uploading += 1;
         }
-        if self.hashing.is_none()
-            && self.ready.len() < concurrency
+        let most_hashing = pipeline.setup.hashing.parallel_hashes();
+        while self.hashing < most_hashing
+            && self.ready.len() + self.hashing < concurrency
             && let Some(n) = self.to_hash.pop_front()
         {
-            self.hashing = Some((n, pipeline.clone().hash_part(n).boxed_local()));
+            let hash = pipeline.clone().hash_part(n);
+            self.running.push(
+                hash.map(move |result| Event::Hashed(n, result))
+                    .boxed_local(),
+            );
+            self.hashing += 1;
         }
     }
 
     fn is_finished(&self) -> bool {
-        self.hashing.is_none() && self.uploads.is_empty()
+        self.running.is_empty()
     }
 
     async fn next_event(&mut self) -> Event {
-        poll_fn(|cx| {
-            if let Some((n, future)) = self.hashing.as_mut()
-                && let Poll::Ready(result) = future.poll_unpin(cx)
-            {
-                let n = *n;
-                self.hashing = None;
-                return Poll::Ready(Event::Hashed(n, result));
-            }
-            if let Poll::Ready(Some((n, result))) = self.uploads.poll_next_unpin(cx) {
-                return Poll::Ready(Event::Uploaded(n, result));
-            }
-            Poll::Pending
-        })
-        .await
+        let event = self
+            .running
+            .next()
+            .await
+            .expect("polled only while running");
+        match event {
+            Event::Hashed(..) => self.hashing -= 1,
+            Event::Uploaded(..) => self.uploading -= 1,
+        }
+        event
     }
 }
 
@@ -218,21 +225,20 @@ impl PartPipeline {
 
     /// Reads and hashes part `number`.
     async fn hash_part(self: Rc<Self>, number: u32) -> Result<Digest, UploadError> {
-        let _slot = self.setup.hashing_gate.acquire(false).await;
         let progress = &self.setup.progress;
-        progress.set_part_state(number, PartState::Hashing);
         let mut waits = READ_RETRY_DELAYS_MS.iter();
         let digest = loop {
             let mut reported = 0u64;
             let slice = self.slice(number);
-            let read = md5_of_range(&slice, 0, slice.size() as u64, |hashed| {
+            let started = || progress.set_part_state(number, PartState::Hashing);
+            let read = self.setup.hashing.hash(&slice, started, |hashed| {
                 // Progress at least every hashed MiB (throttled inside emit).
                 if hashed - reported >= 1 << 20 {
                     reported = hashed;
                     progress.emit(false);
                 }
-            })
-            .await;
+            });
+            let read = read.await;
             match (read, waits.next()) {
                 (Ok(digest), _) => break digest,
                 (Err(_), Some(&wait_ms)) => {

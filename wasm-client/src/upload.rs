@@ -3,6 +3,7 @@
 
 use crate::control::{Control, RunState};
 use crate::error::{ClientCode, Reason, UploadError};
+use crate::hash_pool::{HashPool, HashingMode};
 use crate::js_glue::{Hooks, InitInfo, ProgressReporter, UploadFacts, result_object};
 use crate::options::{UploadOptions, UploaderOptions};
 use crate::pipeline::{PartPipeline, PipelineSetup};
@@ -36,7 +37,7 @@ pub struct UploadTask {
     pub progress: Rc<ProgressReporter>,
     pub control: Rc<Control>,
     pub session: Rc<Session>,
-    hashing_gate: Rc<Gate>,
+    hashing: Rc<HashPool>,
     /// The plan for a fresh upload (a resumed one keeps the part size it began with).
     fresh_plan: PartPlan,
     existed: Cell<bool>,
@@ -49,7 +50,7 @@ impl UploadTask {
         upload_options: UploadOptions,
         file: Blob,
         request_gate: Rc<Gate>,
-        hashing_gate: Rc<Gate>,
+        hashing: Rc<HashPool>,
         retry_budget: Rc<RefCell<RetryBudget>>,
     ) -> Result<UploadTask, UploadError> {
         let size = file.size() as u64;
@@ -86,7 +87,7 @@ impl UploadTask {
             resume_key,
             progress,
             control: Rc::new(Control::default()),
-            hashing_gate,
+            hashing,
             fresh_plan,
             existed: Cell::new(false),
             resumed: Cell::new(false),
@@ -107,7 +108,7 @@ impl UploadTask {
             progress: self.progress.clone(),
             file: self.file.clone(),
             plan,
-            hashing_gate: self.hashing_gate.clone(),
+            hashing: self.hashing.clone(),
             concurrency: self.options.concurrency as usize,
             retry: self.options.retry,
             server_parts,
@@ -181,13 +182,14 @@ impl UploadTask {
         Ok(Some(self.pipeline(plan, server_parts)))
     }
 
-    fn call_on_init(&self, pipeline: &PartPipeline) {
+    fn call_on_init(&self, pipeline: &PartPipeline, hashing: &HashingMode) {
         let plan = pipeline.plan();
         self.hooks.call_on_init(&InitInfo {
             facts: &self.facts(),
             part_size: plan.part_size,
             parts_total: plan.part_count,
             parts_on_server: pipeline.parts_on_server(),
+            hashing,
         });
     }
 
@@ -229,9 +231,12 @@ impl UploadTask {
     /// The whole upload, start to end.
     async fn drive(&self) -> Result<CompleteResponse, UploadError> {
         self.progress.set_phase(Phase::Initializing);
+        // The hashing workers start while init runs, so that onInit can say how parts are hashed.
+        let _workers = self.hashing.lease();
         // Init and complete are short and not undone by a pause; only cancel stops them.
         let pipeline = Rc::new(self.unless_cancelled(self.prepare()).await?);
-        self.call_on_init(&pipeline);
+        let hashing = self.unless_cancelled(async { Ok(self.hashing.mode().await) });
+        self.call_on_init(&pipeline, &hashing.await?);
         self.upload_parts(&pipeline).await?;
         self.progress.set_phase(Phase::Completing);
         let file_size = pipeline.plan().file_size;

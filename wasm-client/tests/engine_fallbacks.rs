@@ -73,7 +73,9 @@ async fn without_blob_stream_md5_of_blob_reads_slices_and_matches() {
     for (i, len) in [0, 1, MIB, 3 * MIB + 5].into_iter().enumerate() {
         let seed = 900 + i as u64;
         let file = make_file(len, seed, "hash.bin");
-        let got = JsFuture::from(partup::md5_of_blob(&file)).await.unwrap();
+        let got = JsFuture::from(partup::md5_of_blob(&file, None))
+            .await
+            .unwrap();
         assert_eq!(got.as_string().unwrap(), md5_hex(len, seed), "{len} bytes");
     }
 }
@@ -86,8 +88,9 @@ async fn without_blob_stream_an_upload_of_ragged_parts_arrives_byte_exact() {
     let key = unique_key("no-blob-stream.bin");
     let file = make_file(len, seed, "f.bin");
     let endpoint = format!("{}/v1/multipart/parallel", server());
+    // On the page's thread: the stream is taken away on the page only, not in hashing workers.
     let upload = start_with(
-        &uploader(&endpoint, part_size, 3, &[]),
+        &uploader(&endpoint, part_size, 3, &[("hashWorkers", 0.into())]),
         &file,
         js_object(&[("resourceKey", key.as_str().into())]),
         &[],

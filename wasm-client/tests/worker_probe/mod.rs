@@ -1,0 +1,104 @@
+//! A probe in place of `globalThis.Worker` for `tests/hash_workers.rs`: it counts the workers started
+//! and terminated, the parts posted to them and their answers, can make worker creation throw or
+//! workers fail to load, and is put back when dropped (also when a test panics).
+
+use js_sys::Reflect;
+use partup::timers::{now_ms, sleep_ms};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(inline_js = r#"
+export function installWorkerProbe(kind) {
+  const original = globalThis.Worker;
+  const probe = { started: 0, terminated: 0, alive: 0, posted: 0, cancelsPosted: 0, hashed: 0, cancelled: 0, onHash: null,
+                  restore() { globalThis.Worker = original; } };
+  if (kind === 'throwing') {
+    globalThis.Worker = function () { throw new DOMException('refused by the test', 'SecurityError'); };
+    return probe;
+  }
+  // 'failing': the worker's script cannot run (as under a CSP that refuses it, or a bundle without
+  // it): a worker from a script that throws at once fires an error event.
+  const failing = kind === 'failing'
+    ? URL.createObjectURL(new Blob(['throw new Error("refused by the test")'], { type: 'text/javascript' }))
+    : null;
+  // Wrapped per instance: the test runner's own Worker shim returns the engine's Worker from its
+  // constructor, so methods of a subclass would never be reached.
+  globalThis.Worker = function (url, options) {
+    const worker = new original(failing ?? url, options);
+    probe.started += 1;
+    probe.alive += 1;
+    worker.addEventListener('message', ({ data }) => {
+      if (data?.partup === 'hashed') probe.hashed += 1;
+      if (data?.partup === 'cancelled') probe.cancelled += 1;
+    });
+    const post = worker.postMessage.bind(worker);
+    worker.postMessage = (message, ...rest) => {
+      post(message, ...rest);
+      if (message?.partup === 'cancel') probe.cancelsPosted += 1;
+      if (message?.partup === 'hash') {
+        probe.posted += 1;
+        probe.onHash?.();
+        probe.onHash = null;
+      }
+    };
+    const terminate = worker.terminate.bind(worker);
+    worker.terminate = () => {
+      probe.terminated += 1;
+      probe.alive -= 1;
+      terminate();
+    };
+    return worker;
+  };
+  return probe;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = installWorkerProbe)]
+    fn install_worker_probe(kind: &str) -> JsValue;
+}
+
+/// The probe in place while it lives; `Worker` is put back when dropped.
+pub struct WorkerProbe(JsValue);
+
+impl WorkerProbe {
+    /// Counts real workers.
+    pub fn counting() -> WorkerProbe {
+        WorkerProbe(install_worker_probe("counting"))
+    }
+    /// `new Worker()` throws (no Worker, or a CSP that refuses it synchronously).
+    pub fn throwing() -> WorkerProbe {
+        WorkerProbe(install_worker_probe("throwing"))
+    }
+    /// Workers are created but their script fails to load.
+    pub fn failing() -> WorkerProbe {
+        WorkerProbe(install_worker_probe("failing"))
+    }
+    pub fn count(&self, what: &str) -> u64 {
+        Reflect::get(&self.0, &what.into())
+            .unwrap()
+            .as_f64()
+            .unwrap() as u64
+    }
+    /// Calls `hook` (once) right after a part was posted to a worker.
+    pub fn on_first_hash(&self, hook: impl FnOnce() + 'static) {
+        let hook = Closure::once_into_js(hook);
+        Reflect::set(&self.0, &"onHash".into(), &hook).unwrap();
+    }
+}
+
+impl Drop for WorkerProbe {
+    fn drop(&mut self) {
+        let restore: js_sys::Function = Reflect::get(&self.0, &"restore".into())
+            .unwrap()
+            .unchecked_into();
+        restore.call0(&self.0).unwrap();
+    }
+}
+
+/// Waits until `ready()` (fails after 30 s).
+pub async fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = now_ms() + 30_000.0;
+    while !ready() {
+        assert!(now_ms() < deadline, "timed out waiting for {what}");
+        sleep_ms(10.0).await;
+    }
+}
