@@ -34,24 +34,12 @@ status=0
 for engine in "${engines[@]}"; do
   start_webdriver "$engine" driver_url
   wait_healthy "$driver_url/status"
-  python3 - "$engine" "$driver_url" "$server_url/index.html" "$(webdriver_capabilities "$engine")" <<'PY' || status=1
-import json, sys, urllib.request
-engine, driver, page, capabilities = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-def call(method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(driver + path, data=data, method=method, headers={"Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req, timeout=120))["value"]
-started = call("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
-session = started["sessionId"]
-browser = f'{started["capabilities"].get("browserName")} {started["capabilities"].get("browserVersion")}'
-try:
-    call("POST", f"/session/{session}/timeouts", {"script": 90000})
-    call("POST", f"/session/{session}/url", {"url": page})
-    verdict = call("POST", f"/session/{session}/execute/async", {"args": [], "script":
-        "const done = arguments[arguments.length - 1];"
-        "const wait = () => window.smokeResult ? window.smokeResult.then(done) : setTimeout(wait, 50); wait();"})
-finally:
-    call("DELETE", f"/session/{session}")
+  python3 scripts/page-verdict.py "$driver_url" "$(webdriver_capabilities "$engine")" \
+    "$server_url/index.html" smokeResult 90 >"$work/smoke-$engine.json" || status=1
+  python3 - "$engine" "$work/smoke-$engine.json" <<'PY' || status=1
+import json, sys
+engine, answer = sys.argv[1], json.load(open(sys.argv[2]))
+browser, verdict = answer["browser"], answer["verdict"]
 print(f"--- {engine} ({browser}):", json.dumps({k: v for k, v in verdict.items() if k != "engineFacts"}, indent=1))
 # Every engine here has module workers: the parts must have been hashed by the package's own
 # hashing workers (its snippet found relative to the glue), with no fallback.
@@ -67,7 +55,7 @@ PY
   # worker-src 'none' refuses them, and the upload goes on on the page's thread, saying why.
   for csp in strict refused; do
     python3 scripts/page-verdict.py "$driver_url" "$(webdriver_capabilities "$engine")" \
-      "$server_url/csp-$csp.html" cspResult >"$work/csp-$csp.json"
+      "$server_url/csp-$csp.html" cspResult >"$work/csp-$csp.json" || status=1
     python3 - "$engine" "$csp" "$work/csp-$csp.json" <<'PY' || status=1
 import json, sys
 engine, csp, answer = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
