@@ -3,9 +3,9 @@
 //! Two stages. Parts are read and hashed in order (by the Uploader's hashing workers, several at
 //! once, or on the page's thread, one at a time: `hash_pool.rs`), running ahead of the uploads by
 //! at most `concurrency` parts, counting those being hashed (a hashed part waiting for a slot
-//! holds only its digest, not its bytes). Up to `concurrency` part requests run at once, each sending the Blob slice itself as
-//! the form's `content`, so the browser reads it from disk again and no part is ever held in
-//! memory. Everything runs on one task; pause and cancel drop [`PartPipeline::run`], which aborts
+//! holds only its digest, not its bytes). Up to `concurrency` part requests run at once, each
+//! sending the Blob slice itself as the form's `content`, so the browser reads it from disk again
+//! and no part is ever held in memory. Everything runs on one task; pause and cancel drop [`PartPipeline::run`], which aborts
 //! whatever was in flight, and a later `run` goes on from what is done (digests are kept).
 
 use crate::error::UploadError;
