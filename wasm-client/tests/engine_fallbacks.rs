@@ -53,20 +53,6 @@ impl Drop for WithoutBlobStream {
     }
 }
 
-fn md5_hex(len: u64, seed: u64) -> String {
-    use md5::{Digest, Md5};
-    let mut hasher = Md5::new();
-    let mut bytes = Bytes::new(seed, len);
-    while let Some(chunk) = bytes.next_chunk(MIB as usize) {
-        hasher.update(&chunk);
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 #[wasm_bindgen_test]
 async fn without_blob_stream_md5_of_blob_reads_slices_and_matches() {
     let _gone = WithoutBlobStream::new();

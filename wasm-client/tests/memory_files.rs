@@ -7,7 +7,6 @@
 //!
 //! Run by `scripts/test-client.sh` (`PARTUP_TEST_LARGE_SERVER`) in Chromium, Firefox and WebKitGTK.
 
-use js_sys::{Array, Uint8Array};
 use partup::js_glue::js_object;
 use wasm_bindgen_test::*;
 
@@ -23,19 +22,9 @@ fn server() -> &'static str {
     })
 }
 
-/// A `File` of `len` deterministic bytes (the same as `make_file`'s) in pieces of `piece` bytes.
-fn file_of_pieces(len: u64, piece: usize, seed: u64) -> web_sys::File {
-    let parts = Array::new();
-    let mut bytes = Bytes::new(seed, len);
-    while let Some(chunk) = bytes.next_chunk(piece) {
-        parts.push(&Uint8Array::from(&chunk[..]));
-    }
-    web_sys::File::new_with_u8_array_sequence(&parts, "pieces.bin").unwrap()
-}
-
 async fn upload_pieces(len: u64, piece: usize, seed: u64) {
     let key = unique_key("pieces.bin");
-    let file = file_of_pieces(len, piece, seed);
+    let file = make_file_of_pieces(len, piece, seed, "pieces.bin");
     let endpoint = format!("{}/v1/multipart/parallel", server());
     let upload = start_with(
         &uploader(&endpoint, 8 * MIB, 4, &[]),
@@ -47,7 +36,6 @@ async fn upload_pieces(len: u64, piece: usize, seed: u64) {
         .await
         .unwrap_or_else(|e| panic!("the {len}-byte file of {piece}-byte pieces failed: {e:?}"));
     assert_eq!(num(&result, "size") as u64, len);
-    // The same bytes as make_file's (pieces are whole xorshift words), compared MiB by MiB.
     assert_download_equals(&format!("{}/v1/objects/{key}", server()), len, seed).await;
 }
 

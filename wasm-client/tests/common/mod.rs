@@ -54,12 +54,33 @@ impl Bytes {
 
 /// A `File` of `len` deterministic bytes, built from 1 MiB chunks (never one big buffer).
 pub fn make_file(len: u64, seed: u64, name: &str) -> web_sys::File {
+    make_file_of_pieces(len, MIB as usize, seed, name)
+}
+
+/// The same bytes as [`make_file`]'s (for a `piece` that is a multiple of 8: whole xorshift words),
+/// as a `File` built in memory from pieces of `piece` bytes.
+pub fn make_file_of_pieces(len: u64, piece: usize, seed: u64, name: &str) -> web_sys::File {
     let parts = Array::new();
     let mut bytes = Bytes::new(seed, len);
-    while let Some(chunk) = bytes.next_chunk(MIB as usize) {
+    while let Some(chunk) = bytes.next_chunk(piece) {
         parts.push(&Uint8Array::from(&chunk[..]));
     }
     web_sys::File::new_with_u8_array_sequence(&parts, name).unwrap()
+}
+
+/// The lowercase hex MD5 of the `len` deterministic bytes of `seed` (what `make_file` holds).
+pub fn md5_hex(len: u64, seed: u64) -> String {
+    use md5::{Digest, Md5};
+    let mut hasher = Md5::new();
+    let mut bytes = Bytes::new(seed, len);
+    while let Some(chunk) = bytes.next_chunk(MIB as usize) {
+        hasher.update(&chunk);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 pub async fn fetch(
