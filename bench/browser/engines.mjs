@@ -4,9 +4,8 @@
 //
 //   node bench/browser/engines.mjs --page URL --sink URL --work DIR --out FILE [--quick]
 //        --engine 'NAME|DRIVER_URL|CAPABILITIES_JSON' (once per engine; chromium first)
-import { execSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
+import { log, mbps, median, randomFile } from './measure.mjs';
 import { Session } from './webdriver.mjs';
 
 const MIB = 1 << 20;
@@ -15,24 +14,12 @@ const option = name => argv[argv.indexOf(`--${name}`) + 1];
 const quick = argv.includes('--quick');
 const engines = argv.flatMap((arg, i) => (argv[i - 1] === '--engine' ? [arg.split('|')] : []))
   .map(([name, driver, capabilities]) => ({ name, driver, capabilities: JSON.parse(capabilities) }));
-const log = message => console.error(`[bench] ${message}`);
-const median = values => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1e3);
-
-function randomFile(name, bytes) {
-  const file = path.join(option('work'), name);
-  execSync(`head -c ${bytes} /dev/urandom > '${file}'`);
-  return file;
-}
 
 const hashSize = 64 * MIB;
 const uploadSize = 256 * MIB;
 const rounds = quick ? 2 : 3;
-const hashFile = randomFile('engines-hash.bin', hashSize);
-const uploadFile = randomFile('engines-upload.bin', uploadSize);
+const hashFile = randomFile(option('work'), 'engines-hash.bin', hashSize);
+const uploadFile = randomFile(option('work'), 'engines-upload.bin', uploadSize);
 const results = {};
 for (const engine of engines) {
   engine.session = await Session.start(engine.driver, engine.capabilities);

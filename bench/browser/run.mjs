@@ -5,11 +5,12 @@
 //
 //   node bench/browser/run.mjs --page URL --sink URL --pkg DIR --work DIR --out FILE [--quick]
 import { chromium } from 'playwright-core';
-import { execFileSync, execSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { log, mbps, median, randomFile } from './measure.mjs';
 
 const MIB = 1 << 20;
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, arg, i, all) => {
@@ -20,21 +21,6 @@ const quick = args.quick === true;
 // --rows 1,2 runs only those rows (for development; the report needs all of them).
 const only = typeof args.rows === 'string' ? new Set(args.rows.split(',')) : null;
 const wanted = id => !only || only.has(id);
-const log = message => console.error(`[bench] ${message}`);
-
-const median = values => {
-  const s = [...values].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
-const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1e3);
-
-/** Writes `bytes` real pseudo-random bytes to a new file under the work dir. */
-function randomFile(name, bytes) {
-  const file = path.join(args.work, name);
-  execSync(`head -c ${bytes} /dev/urandom > '${file}'`);
-  return file;
-}
 
 /** Runs `fn` and returns its wall-clock milliseconds (for native tools). */
 function timeNative(fn) {
@@ -61,7 +47,7 @@ const notes = [];
 if (wanted('1')) {
   const size = 64 * MIB;
   const rounds = quick ? 3 : 5;
-  const file = randomFile('hash.bin', size);
+  const file = randomFile(args.work, 'hash.bin', size);
   await page.setInputFiles('#file', file);
   await page.evaluate(() => bench.loadHashInput());
   const names = ['partup', 'hash-wasm', 'spark-md5', 'md5sum'];
@@ -110,7 +96,7 @@ if (wanted('2')) {
   const rounds = quick ? 2 : 3;
   const partSize = 8 * MIB;
   const concurrency = 4;
-  const file = randomFile('upload.bin', size);
+  const file = randomFile(args.work, 'upload.bin', size);
   await page.setInputFiles('#file', file);
   const partup = [], onPage = [], raw = [], md5sum = [];
   for (let round = 0; round < rounds; round++) {
@@ -169,7 +155,7 @@ if (wanted('6')) {
   const big = (quick ? 512 : 2048) * MIB;
   const peaks = {};
   for (const size of [small, big]) {
-    const file = randomFile(`memory-${size}.bin`, size);
+    const file = randomFile(args.work, `memory-${size}.bin`, size);
     await page.setInputFiles('#file', file);
     await cdp.send('HeapProfiler.collectGarbage');
     const start = (await cdp.send('Runtime.getHeapUsage')).usedSize + await page.evaluate(() => bench.wasmMemoryBytes());
@@ -214,7 +200,7 @@ if (wanted('6')) {
 if (wanted('10')) {
   const size = (quick ? 256 : 1024) * MIB;
   const rounds = quick ? 1 : 2;
-  const file = randomFile('responsive.bin', size);
+  const file = randomFile(args.work, 'responsive.bin', size);
   await page.setInputFiles('#file', file);
   const idle = [], runs = { workers: [], page: [] };
   for (let round = 0; round < rounds; round++) {
@@ -283,7 +269,7 @@ if (wanted('11')) {
   const size = (quick ? 256 : 1024) * MIB;
   const rounds = quick ? 2 : 3;
   const partSize = 8 * MIB;
-  const file = randomFile('hash-parts.bin', size);
+  const file = randomFile(args.work, 'hash-parts.bin', size);
   await page.setInputFiles('#file', file);
   const modes = [0, 1, 2, 4];
   const speeds = Object.fromEntries(modes.map(n => [n, []]));
