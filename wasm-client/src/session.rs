@@ -171,6 +171,8 @@ impl Session {
         let request = InitRequest {
             resource_key: resource_key.to_string(),
             size: Some(size),
+            part_size: None,
+            etag: None,
         };
         let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
         let init: InitResponse = self

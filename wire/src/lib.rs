@@ -78,6 +78,14 @@ pub struct InitRequest {
     /// (over `--max-object-size` or the token's `maxSize`) is refused at once (SPEC.md §1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// Instant upload (SPEC.md §1): the part size the client split the file into, sent with `size`
+    /// and `etag` when it hashed the whole file before sending any part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_size: Option<u64>,
+    /// Instant upload: the [`multipart_etag`] the file's parts of `part_size` bytes (the last one
+    /// smaller) would complete into. The server may then create the object from content it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// `POST uploadInit` answer.
@@ -85,8 +93,12 @@ pub struct InitRequest {
 #[serde(rename_all = "camelCase")]
 pub struct InitResponse {
     pub upload_id: String,
-    /// True when a completed object with this key exists right now.
+    /// True when a completed object with this key existed when the upload started.
     pub is_exist: bool,
+    /// Instant upload hit: the server created the object from content it already held, and the
+    /// upload is complete; this is what uploadComplete would have answered. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instant: Option<CompleteResponse>,
 }
 
 /// `POST upload` answer, and one entry of a `listParts` answer.

@@ -107,5 +107,6 @@ pub async fn handle(
     Ok(Json(InitResponse {
         upload_id: upload_id.to_string(),
         is_exist,
+        instant: None,
     }))
 }
