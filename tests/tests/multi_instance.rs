@@ -234,3 +234,40 @@ async fn each_instance_counts_the_uploads_of_the_bucket_at_start_and_at_every_sw
     }
     assert_eq!(api_b.list_parts(&first).await.status, 404, "completed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn content_completed_on_one_instance_is_an_instant_hit_on_the_other() {
+    let (a, b) = two_instances(&["--min-part-size", "1024"]).await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let parts: Vec<Vec<u8>> = vec![test_bytes(300, 6 << 20), test_bytes(301, 1 << 20)];
+    api_a.upload_whole("multi/instant-source", &parts).await;
+    let declare = |key: &str| {
+        serde_json::json!({
+            "resourceKey": key,
+            "size": 7 << 20,
+            "partSize": 6 << 20,
+            "etag": partup_tests::expected_etag(&[&parts[0], &parts[1]]),
+        })
+    };
+    let init: partup_wire::InitResponse = api_b
+        .post_json("uploadInit", &declare("multi/instant-copy"))
+        .await
+        .ok();
+    let done = init.instant.expect("a hit on the other instance");
+    assert_eq!((done.size, done.parts), (7 << 20, 2));
+    api_a
+        .assert_object("multi/instant-copy", &parts.concat())
+        .await;
+    // Replaced through the second instance: the first no longer finds the old content anywhere.
+    api_b
+        .upload_whole("multi/instant-source", &[test_bytes(302, 2000)])
+        .await;
+    api_b
+        .upload_whole("multi/instant-copy", &[test_bytes(303, 2000)])
+        .await;
+    let init: partup_wire::InitResponse = api_a
+        .post_json("uploadInit", &declare("multi/instant-again"))
+        .await
+        .ok();
+    assert_eq!(init.instant, None);
+}

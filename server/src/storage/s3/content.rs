@@ -28,7 +28,7 @@ const COPY_PIECE_BYTES: u64 = 1 << 30;
 /// Whether an object's metadata says it holds `copy`'s content.
 fn holds(meta: &Metadata, copy: &ObjectCopy) -> bool {
     let etag = meta.user_metadata().and_then(|m| m.get(ETAG_METADATA));
-    meta.content_length() == copy.size && etag.map(|e| e.as_ref()) == Some(copy.etag.as_str())
+    meta.content_length() == copy.size && etag == Some(&copy.etag)
 }
 
 impl S3Backend {
