@@ -85,6 +85,11 @@ ensure_webkit() {
     fi
 }
 
+# mkfs.xfs, for the full-disk suite's case on a filesystem that shares extents (instant upload).
+ensure_xfsprogs() {
+    command -v mkfs.xfs >/dev/null 2>&1 || apt_install xfsprogs
+}
+
 ensure_browsers() {
     ensure_chromium
     ensure_firefox

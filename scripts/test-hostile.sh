@@ -8,6 +8,7 @@ cd "$PARTUP_ROOT"
 export PARTUP_OUTCOMES_FILE="${PARTUP_OUTCOMES_FILE:-$PARTUP_ROOT/target/hostile-outcomes.tsv}"
 mkdir -p "$(dirname "$PARTUP_OUTCOMES_FILE")"
 : > "$PARTUP_OUTCOMES_FILE"
+ensure_xfsprogs
 # The suite runs the real binary (testkit::server_binary): build it first.
 cargo build -p partup-server
 status=0

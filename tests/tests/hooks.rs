@@ -355,3 +355,30 @@ fn a_hook_without_a_secret_or_with_a_bad_url_is_a_one_line_error() {
         assert!(stderr.contains(mentions), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn an_instant_upload_is_created_and_completed_like_any_other() {
+    let receiver = HookReceiver::start(Mode::Accept).await;
+    let hooked = start_hooked(&["--hook-url", &receiver.url("/events")]).await;
+    let api = hooked.server.api();
+    let (source, answer) = api
+        .upload_whole("hooks/source.bin", &[b"hello".to_vec()])
+        .await;
+    let declared =
+        json!({"resourceKey": "hooks/instant.bin", "size": 5, "partSize": 5, "etag": answer.etag});
+    let init: partup_wire::InitResponse = api.post_json("uploadInit", &declared).await.ok();
+    assert!(init.instant.is_some(), "a hit");
+    let events = wait_for_delivered(&receiver, 4).await;
+    assert_per_upload_order(&receiver.received());
+    let created = of_type(&events, &init.upload_id, "upload.created").expect("created");
+    assert_eq!(created["resourceKey"], "hooks/instant.bin");
+    let completed = of_type(&events, &init.upload_id, "upload.completed").expect("completed");
+    assert_eq!(completed["resourceKey"], "hooks/instant.bin");
+    assert_eq!(
+        (&completed["size"], &completed["parts"]),
+        (&json!(5), &json!(1))
+    );
+    assert_eq!(completed["etag"], answer.etag);
+    assert!(of_type(&events, &source, "upload.completed").is_some());
+    assert_eq!(events.len(), 4, "{events:#?}");
+}

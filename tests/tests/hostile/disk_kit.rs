@@ -13,34 +13,48 @@ use partup_wire::ListPartsResponse;
 
 pub const MIB: usize = 1 << 20;
 
-/// A tmpfs of a few MiB mounted on a fresh directory; unmounted (then the directory removed) when
-/// dropped.
+/// A filesystem of a few MiB (a tmpfs, or XFS on a loop device) mounted on a fresh directory;
+/// unmounted (then the directory removed) when dropped.
 pub struct Tmpfs {
     dir: tempfile::TempDir,
 }
 
 impl Tmpfs {
     pub fn mount(size_mib: usize) -> Tmpfs {
-        let uid = Command::new("id").arg("-u").output().expect("run id -u");
-        assert_eq!(
-            String::from_utf8_lossy(&uid.stdout).trim(),
-            "0",
-            "the full-disk cases mount a tmpfs as --data and must run as root (CI does): run \
-             scripts/test-hostile.sh as root"
-        );
         let dir = tempfile::tempdir().expect("a mount point");
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o"])
-            .arg(format!("size={size_mib}m"))
-            .arg("tmpfs")
-            .arg(dir.path())
-            .output()
-            .expect("run mount");
-        assert!(
-            mounted.status.success(),
-            "mount -t tmpfs failed: {}",
-            String::from_utf8_lossy(&mounted.stderr)
+        mount_as_root(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o"])
+                .arg(format!("size={size_mib}m"))
+                .arg("tmpfs")
+                .arg(dir.path()),
         );
+        Tmpfs { dir }
+    }
+
+    /// An XFS filesystem (which shares extents: reflink) of `size_mib` MiB (300 at least) in an
+    /// image file in the test's temporary directory, mounted on a loop device.
+    pub fn mount_xfs(size_mib: usize) -> Tmpfs {
+        let dir = tempfile::tempdir().expect("a mount point");
+        let image = tempfile::NamedTempFile::new().expect("an image file");
+        image
+            .as_file()
+            .set_len((size_mib * MIB) as u64)
+            .expect("the image's size");
+        let made = Command::new("mkfs.xfs")
+            .args(["-q", "-f"])
+            .arg(image.path())
+            .status()
+            .expect("run mkfs.xfs (xfsprogs; scripts/test-hostile.sh installs it)");
+        assert!(made.success(), "mkfs.xfs failed");
+        mount_as_root(
+            Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(image.path())
+                .arg(dir.path()),
+        );
+        // Mounted, the image is held by its loop device; its name can go now.
+        drop(image);
         Tmpfs { dir }
     }
 
@@ -58,6 +72,21 @@ impl Tmpfs {
         let text = String::from_utf8_lossy(&out.stdout);
         let mut numbers = text.split_whitespace().map(|n| n.parse::<u64>().unwrap());
         numbers.next().expect("free blocks") * numbers.next().expect("block size")
+    }
+
+    /// [`Tmpfs::available`] once what the server frees in the background after an answer (a
+    /// completed upload's parts) is freed: the same figure, after a `sync`, three times in a row.
+    pub async fn available_when_settled(&self) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (mut last, mut same) = (0, 0);
+        while same < 3 && Instant::now() < deadline {
+            let _ = Command::new("sync").arg("-f").arg(self.path()).status();
+            let now = self.available();
+            same = if now == last { same + 1 } else { 0 };
+            last = now;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        last
     }
 
     /// Writes a filler file beside the data directory until about `free` bytes are left.
@@ -82,6 +111,23 @@ impl Drop for Tmpfs {
                 .status();
         }
     }
+}
+
+/// Runs `mount`, which needs root: fails saying so otherwise.
+fn mount_as_root(mount: &mut Command) {
+    let uid = Command::new("id").arg("-u").output().expect("run id -u");
+    assert_eq!(
+        String::from_utf8_lossy(&uid.stdout).trim(),
+        "0",
+        "the full-disk cases mount a filesystem as --data and must run as root (CI does): run \
+         scripts/test-hostile.sh as root"
+    );
+    let mounted = mount.output().expect("run mount");
+    assert!(
+        mounted.status.success(),
+        "{mount:?} failed: {}",
+        String::from_utf8_lossy(&mounted.stderr)
+    );
 }
 
 /// Whether the cases of this file can run: the fs store (`PARTUP_TEST_STORE` not `s3`).

@@ -8,8 +8,8 @@
 
 use std::time::Duration;
 
-use partup_tests::{Answer, TestServer, expected_etag, md5_hex};
-use partup_wire::CompleteResponse;
+use partup_tests::{Answer, TestServer, expected_etag, md5_hex, test_bytes};
+use partup_wire::{CompleteResponse, InitResponse};
 
 use crate::disk_kit::{
     MIB, Stored, Tmpfs, answer_seen, is_507, message, on_fs_store, upload_part_streamed, verdict,
@@ -217,4 +217,40 @@ async fn enospc_in_the_middle_of_an_assembly_changes_nothing() {
     if on_fs_store() {
         complete_beyond_a_full_disk(true).await;
     }
+}
+
+/// The space an instant upload's copy of a 64 MiB object takes on `disk`.
+async fn space_an_instant_copy_takes(disk: &Tmpfs) -> u64 {
+    let server = TestServer::start_in(disk.path(), &["--min-part-size", "1"]).await;
+    let api = server.api();
+    let parts: Vec<Vec<u8>> = (0..8).map(|i| test_bytes(700 + i, 8 * MIB)).collect();
+    let (_, done) = api.upload_whole("instant/source.bin", &parts).await;
+    let declared = serde_json::json!({
+        "resourceKey": "instant/copy.bin",
+        "size": done.size,
+        "partSize": 8 * MIB,
+        "etag": done.etag,
+    });
+    // The parts of the source are freed after its answer, in the background.
+    let settled = disk.available_when_settled().await;
+    let init: InitResponse = api.post_json("uploadInit", &declared).await.ok();
+    assert!(init.instant.is_some(), "a hit");
+    let taken = settled.saturating_sub(disk.available_when_settled().await);
+    api.assert_object("instant/copy.bin", &parts.concat()).await;
+    taken
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instant_copy_shares_extents_where_the_filesystem_can() {
+    if !on_fs_store() {
+        return;
+    }
+    let xfs = Tmpfs::mount_xfs(320);
+    let on_xfs = space_an_instant_copy_takes(&xfs).await;
+    // tmpfs cannot share: the same copy takes the object's whole size there.
+    let tmpfs = Tmpfs::mount(200);
+    let on_tmpfs = space_an_instant_copy_takes(&tmpfs).await;
+    eprintln!("a 64 MiB instant copy took {on_xfs} bytes on XFS, {on_tmpfs} on tmpfs");
+    assert!(on_tmpfs >= 64 * MIB as u64, "{on_tmpfs}");
+    assert!(on_xfs < MIB as u64, "{on_xfs} bytes on XFS");
 }
