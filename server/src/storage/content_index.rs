@@ -203,11 +203,12 @@ mod tests {
 
     #[test]
     fn content_in_one_part_matches_whatever_part_size_was_declared() {
-        let empty = Fingerprint::declared(0, 8 << 20, &format!("{ETAG}-1")).expect("0 bytes");
-        let small = Fingerprint::declared(5, 8 << 20, &format!("{ETAG}-1")).expect("5 bytes");
+        let etag = format!("{ETAG}-1");
+        let empty = Fingerprint::declared(0, 8 << 20, &etag).expect("0 bytes");
+        let small = Fingerprint::declared(5, 8 << 20, &etag).expect("5 bytes");
         assert_eq!((empty.part_size, small.part_size), (0, 0));
-        assert_eq!(Fingerprint::of_parts(&parts(&[0]), ETAG), Some(empty));
-        assert_eq!(Fingerprint::of_parts(&parts(&[5]), ETAG), Some(small));
+        assert_eq!(Fingerprint::of_parts(&parts(&[0]), &etag), Some(empty));
+        assert_eq!(Fingerprint::of_parts(&parts(&[5]), &etag), Some(small));
     }
 
     #[test]
