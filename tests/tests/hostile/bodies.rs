@@ -319,11 +319,16 @@ async fn a_hundred_hostile_4_mib_json_bodies_at_once_keep_memory_bounded() {
         answers.push(attacker.await.unwrap());
     }
     let finished = legitimate.await.unwrap();
-    // Only the legitimate upload's files: its record, its completion record, its object.
+    // Only the legitimate upload's files: its record, its completion record, its object and its
+    // content index entry.
     let leftovers: Vec<_> = server
         .data_files()
         .into_iter()
-        .filter(|p| !p.starts_with("objects") && !p.starts_with("uploads"))
+        .filter(|p| {
+            ["objects", "uploads", "index"]
+                .iter()
+                .all(|dir| !p.starts_with(dir))
+        })
         .collect();
     let peak = partup_tests::peak_rss_bytes(server.pid());
     let mib = |bytes: u64| bytes as f64 / f64::from(1 << 20);

@@ -51,6 +51,14 @@ const NANOS_DIGITS: usize = 20;
 /// of a staging object (`tmp/TS-ID`), without the prefix.
 const LONGEST_UPLOAD_KEY: usize =
     UPLOADS.len() + 32 + "/parts/".len() + PART_NUMBER_DIGITS + 1 + NANOS_DIGITS + 1 + 32;
+/// The key of a content index entry (`index/FP/SHA256(KEY)`, two SHA-256s in hex).
+const INDEX_ENTRY_KEY: usize = INDEX.len() + 64 + 1 + 64;
+/// The longest key partup writes that does not depend on the resource key's length.
+const LONGEST_OWN_KEY: usize = if LONGEST_UPLOAD_KEY > INDEX_ENTRY_KEY {
+    LONGEST_UPLOAD_KEY
+} else {
+    INDEX_ENTRY_KEY
+};
 
 fn unix_nanos() -> u128 {
     SystemTime::now()
@@ -77,7 +85,7 @@ pub fn root_key_prefix(prefix: &str) -> String {
 /// do not fit under `prefix`.
 pub fn max_resource_key_bytes(prefix: &str) -> Option<usize> {
     let room = MAX_STORE_KEY_BYTES.checked_sub(root_key_prefix(prefix).len())?;
-    room.checked_sub(LONGEST_UPLOAD_KEY)?;
+    room.checked_sub(LONGEST_OWN_KEY)?;
     Some(room - OBJECTS.len())
 }
 pub fn upload_prefix(id: &UploadId) -> String {
@@ -272,7 +280,13 @@ mod tests {
         let id = id();
         let longest = new_part_version(&id, 10_000, &"ab".repeat(16));
         assert_eq!(longest.len(), LONGEST_UPLOAD_KEY);
-        let tight = "p".repeat(1024 - LONGEST_UPLOAD_KEY - 1);
+        let fingerprint = Fingerprint {
+            size: 1,
+            part_size: 0,
+            etag: format!("{}-1", "ab".repeat(16)),
+        };
+        assert_eq!(index_entry(&fingerprint, "k").len(), INDEX_ENTRY_KEY);
+        let tight = "p".repeat(1024 - LONGEST_OWN_KEY - 1);
         assert!(max_resource_key_bytes(&tight).is_some());
         assert_eq!(max_resource_key_bytes(&format!("{tight}p")), None);
     }
