@@ -7,7 +7,7 @@ use std::fmt;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use partup_wire::{ErrorCode, InitResponse, validate_resource_key};
+use partup_wire::{CompleteResponse, ErrorCode, InitResponse, validate_resource_key};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::{Value, json};
@@ -17,15 +17,43 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::body::Fields;
 use crate::http::client_address::ClientAddress;
+use crate::storage::UploadId;
 use crate::storage::access::ensure_may_write;
+use crate::storage::content_index::Fingerprint;
 
-/// The body: the key, and optionally the size the object will have (other fields are ignored).
+/// The body: the key, optionally the size the object will have, and for instant upload the part
+/// size and multipart etag of its content (other fields are ignored).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InitRequest {
     resource_key: String,
     #[serde(default, deserialize_with = "declared_size")]
     size: Option<u64>,
+    #[serde(default, deserialize_with = "declared_size")]
+    part_size: Option<u64>,
+    #[serde(default, deserialize_with = "present_text")]
+    etag: Option<String>,
+}
+
+/// A text field that, when present, is a string (in JSON or a form alike: a form's values reach
+/// serde as plain strings, which `Option`'s own deserializer does not take).
+fn present_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(deserializer).map(Some)
+}
+
+impl InitRequest {
+    /// The content an instant upload declares: `size`, `partSize` and `etag` together, or none.
+    fn instant(&self) -> Result<Option<Fingerprint>, AppError> {
+        match (self.size, self.part_size, &self.etag) {
+            (_, None, None) => Ok(None),
+            (Some(size), Some(part_size), Some(etag)) => {
+                Fingerprint::declared(size, part_size, etag).map(Some)
+            }
+            _ => Err(AppError::invalid_argument(
+                "instant upload needs size, partSize and etag together",
+            )),
+        }
+    }
 }
 
 /// `size`: a whole number of bytes, as a JSON integer or (in a form) a string of digits.
@@ -61,6 +89,7 @@ pub async fn handle(
     ClientAddress(address): ClientAddress,
     Fields(request): Fields<InitRequest>,
 ) -> Result<Json<InitResponse>, Response> {
+    let instant = request.instant().map_err(IntoResponse::into_response)?;
     let resource_key = request.resource_key;
     validate_resource_key(&resource_key)
         .map_err(|why| AppError::new(ErrorCode::InvalidObjectName, why).into_response())?;
@@ -104,9 +133,38 @@ pub async fn handle(
         .await
         .map_err(IntoResponse::into_response)?;
     tracing::info!(%upload_id, resource_key, is_exist, "upload started");
+    let instant = match instant {
+        Some(fingerprint) => complete_instantly(&state, &upload_id, &caller, &fingerprint).await,
+        None => None,
+    };
     Ok(Json(InitResponse {
         upload_id: upload_id.to_string(),
         is_exist,
-        instant: None,
+        instant,
     }))
+}
+
+/// The complete answer when the upload could be completed from content already stored; `None`
+/// for a miss, and for a failure, which is logged: the upload is started, and sending its parts
+/// as usual still works.
+async fn complete_instantly(
+    state: &AppState,
+    upload_id: &UploadId,
+    caller: &Caller,
+    fingerprint: &Fingerprint,
+) -> Option<CompleteResponse> {
+    let completed = state
+        .storage
+        .complete_instantly(upload_id, caller, fingerprint)
+        .await;
+    match completed {
+        Ok(done) => {
+            crate::metrics::instant_upload(done.is_some());
+            done
+        }
+        Err(e) => {
+            tracing::warn!(%upload_id, "instant upload failed, the upload goes on as usual: {e}");
+            None
+        }
+    }
 }

@@ -13,6 +13,7 @@
 //! | `partup_refusals_total` | counter | `reason` |
 //! | `partup_sweeps_total` | counter | `outcome` |
 //! | `partup_swept_uploads_total` | counter | |
+//! | `partup_instant_uploads_total` | counter | `outcome` (`hit`, `miss`) |
 //! | `partup_sweep_duration_seconds` | gauge | |
 //! | `partup_data_available_bytes` | gauge (fs store) | |
 //! | `partup_data_size_bytes` | gauge (fs store) | |
@@ -132,7 +133,7 @@ struct RefusalLabels {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
-    /// `ok` or `error`.
+    /// `ok` or `error` (sweeps), `hit` or `miss` (instant uploads).
     outcome: &'static str,
 }
 
@@ -153,6 +154,7 @@ struct Metrics {
     sweeps: Family<OutcomeLabels, Counter>,
     swept_uploads: Counter,
     sweep_duration: Gauge<f64, AtomicU64>,
+    instant_uploads: Family<OutcomeLabels, Counter>,
     data_available: Gauge,
     data_size: Gauge,
 }
@@ -181,6 +183,7 @@ impl Metrics {
             sweeps: Family::default(),
             swept_uploads: Counter::default(),
             sweep_duration: Gauge::default(),
+            instant_uploads: Family::default(),
             data_available: Gauge::default(),
             data_size: Gauge::default(),
         };
@@ -268,6 +271,11 @@ impl Metrics {
             Unit::Seconds,
             self.sweep_duration.clone(),
         );
+        registry.register(
+            "instant_uploads",
+            "uploadInits that declared their content (instant upload), by outcome: hit (completed from content already stored) or miss",
+            self.instant_uploads.clone(),
+        );
     }
 
     fn record_response(&self, path: &str, error: Option<ErrorCode>, elapsed: Duration) {
@@ -348,6 +356,17 @@ fn set_disk_space(available: u64, total: u64) {
         m.data_available
             .set(i64::try_from(available).unwrap_or(i64::MAX));
         m.data_size.set(i64::try_from(total).unwrap_or(i64::MAX));
+    }
+}
+
+/// An uploadInit declared its content: `hit` when the upload was completed from content already
+/// stored.
+pub fn instant_upload(hit: bool) {
+    if let Some(m) = metrics() {
+        let outcome = if hit { "hit" } else { "miss" };
+        m.instant_uploads
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 }
 

@@ -9,10 +9,18 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::hooks::event::{Event, EventKind};
 use crate::storage::backend::{Assembled, AssemblyPlan, StoredPart};
+use crate::storage::content_index::Fingerprint;
 use crate::storage::records::{self, CompletedRecord, Record, UploadRecord};
 use crate::storage::space_floor::Write;
 use crate::storage::upload_id::UploadId;
 use crate::storage::uploads::Storage;
+
+/// A completed object about to be shown: the answer, and what the content index files it under
+/// (`None`: not evenly split, so no client could declare it).
+pub(super) struct Published {
+    pub response: CompleteResponse,
+    pub fingerprint: Option<Fingerprint>,
+}
 
 /// How often an assembly the store dropped to a concurrent one is tried in all.
 const ASSEMBLY_ATTEMPTS: u32 = 3;
@@ -80,26 +88,35 @@ impl Storage {
             }
             tracing::info!(%upload_id, "the store lost the assembly of this object to a concurrent one; assembling again");
         };
-        self.publish(upload_id, &record, plan, assembled, listed)
-            .await
-    }
-
-    /// Stores the `upload.completed` event, then shows the assembled object with its completion
-    /// record (together, where the store can hold the object back) and frees the parts.
-    async fn publish(
-        &self,
-        upload_id: &UploadId,
-        record: &UploadRecord,
-        plan: AssemblyPlan,
-        assembled: Assembled,
-        listed: &[CompletePart],
-    ) -> AppResult<CompleteResponse> {
+        let fingerprint = Fingerprint::of_parts(&plan.parts, &plan.etag);
         let response = CompleteResponse {
             resource_key: plan.resource_key,
             size: plan.size,
             parts: plan.parts.len() as u32,
             etag: plan.etag,
         };
+        let published = Published {
+            response,
+            fingerprint,
+        };
+        self.publish(upload_id, &record, published, assembled, listed)
+            .await
+    }
+
+    /// Stores the `upload.completed` event, then shows the assembled object with its completion
+    /// record (together, where the store can hold the object back), frees the parts and files the
+    /// object in the content index.
+    pub(super) async fn publish(
+        &self,
+        upload_id: &UploadId,
+        record: &UploadRecord,
+        Published {
+            response,
+            fingerprint,
+        }: Published,
+        assembled: Assembled,
+        listed: &[CompletePart],
+    ) -> AppResult<CompleteResponse> {
         // Stored before the completion record: from that record on the upload is final. (A held
         // object that is dropped because this fails is discarded: nothing changed.)
         let event = Event::new(EventKind::Completed, upload_id, record).with_object(&response);
@@ -126,6 +143,10 @@ impl Storage {
         // with its completion record later.
         if let Err(e) = self.backend.discard_parts(upload_id).await {
             tracing::warn!(%upload_id, "could not discard parts after completing: {e}");
+        }
+        if let Some(fingerprint) = fingerprint {
+            self.index_content(&done.response.resource_key, fingerprint)
+                .await;
         }
         Ok(done.response)
     }

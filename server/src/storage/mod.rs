@@ -12,9 +12,11 @@ pub mod access;
 pub mod admission;
 pub mod backend;
 mod complete;
+pub mod content_index;
 mod event_queue;
 pub mod fs;
 mod incoming_part;
+mod instant;
 mod key_length;
 mod keyed_locks;
 mod objects;
@@ -33,6 +35,7 @@ use crate::config::{Config, StoreKind};
 use crate::error::StartError;
 use backend::Backend;
 pub use backend::PartDestination;
+use content_index::ContentStore;
 pub use event_queue::{EventKey, EventQueue, EventStore};
 use fs::data_lock::LockError;
 pub use incoming_part::{CapSource, IncomingPart, SizeCap, UploadBudget};
@@ -45,34 +48,37 @@ pub use uploads::{PartLimits, Storage};
 /// Opens the backend `config` names (the data directory or the bucket), with its event queue when
 /// `--hook-url` is set. A data directory another server holds is [`StartError::DataDirInUse`].
 pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
-    let (backend, events): (Arc<dyn Backend>, Option<Arc<dyn EventStore>>) = match config.store {
-        StoreKind::S3 => {
-            let bucket =
-                Arc::new(s3::S3Backend::connect(&s3::S3Settings::from_config(config)).await?);
-            (
-                bucket.clone() as Arc<dyn Backend>,
-                Some(bucket as Arc<dyn EventStore>),
-            )
-        }
-        StoreKind::Fs => {
-            let disk = Arc::new(fs::FsBackend::open(config.data.clone()).map_err(|e| {
-                let dir = config.data.display();
-                match e {
-                    LockError::InUse { pid } => StartError::DataDirInUse(format!(
-                        "--data {dir} is in use by another partup-server{}",
-                        pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
-                    )),
-                    LockError::Io(e) => {
-                        StartError::Failed(format!("cannot use data directory {dir}: {e}"))
+    let (backend, events, content): (Arc<dyn Backend>, Option<Arc<dyn EventStore>>, _) =
+        match config.store {
+            StoreKind::S3 => {
+                let bucket =
+                    Arc::new(s3::S3Backend::connect(&s3::S3Settings::from_config(config)).await?);
+                (
+                    bucket.clone() as Arc<dyn Backend>,
+                    Some(bucket.clone() as Arc<dyn EventStore>),
+                    bucket as Arc<dyn ContentStore>,
+                )
+            }
+            StoreKind::Fs => {
+                let disk = Arc::new(fs::FsBackend::open(config.data.clone()).map_err(|e| {
+                    let dir = config.data.display();
+                    match e {
+                        LockError::InUse { pid } => StartError::DataDirInUse(format!(
+                            "--data {dir} is in use by another partup-server{}",
+                            pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
+                        )),
+                        LockError::Io(e) => {
+                            StartError::Failed(format!("cannot use data directory {dir}: {e}"))
+                        }
                     }
-                }
-            })?);
-            (
-                disk.clone() as Arc<dyn Backend>,
-                Some(disk as Arc<dyn EventStore>),
-            )
-        }
-    };
+                })?);
+                (
+                    disk.clone() as Arc<dyn Backend>,
+                    Some(disk.clone() as Arc<dyn EventStore>),
+                    disk as Arc<dyn ContentStore>,
+                )
+            }
+        };
     let limits = PartLimits {
         max_part_size: config.max_part_size,
         min_part_size: config.min_part_size,
@@ -82,8 +88,9 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
         max_uploads: config.limits.max_uploads,
         max_uploads_per_client: config.limits.max_uploads_per_client,
     };
-    let mut storage =
-        Storage::new(backend, limits, caps).with_min_free_space(config.limits.min_free_space);
+    let mut storage = Storage::new(backend, limits, caps)
+        .with_min_free_space(config.limits.min_free_space)
+        .with_content_store(content);
     if config.hook_url.is_some() {
         let events = events.ok_or(StartError::Failed(
             "--hook-url needs a store that can queue events".into(),

@@ -14,6 +14,7 @@ use crate::hooks::event::{Event, EventKind};
 use crate::storage::access;
 use crate::storage::admission::{Admission, AdmissionLimits, Owner, Reservation, client_key};
 use crate::storage::backend::{Backend, PartDestination, StoredPart};
+use crate::storage::content_index::ContentStore;
 use crate::storage::event_queue::EventQueue;
 use crate::storage::incoming_part::{IncomingPart, UploadBudget};
 use crate::storage::keyed_locks::KeyedLocks;
@@ -48,6 +49,8 @@ pub struct Storage {
     pub(super) space: SpaceFloor,
     /// Parts arriving now, which keep their uploads from the sweep (`sweep.rs`).
     pub(super) in_flight: Arc<PartsInFlight>,
+    /// The content index and copies of instant upload (`instant.rs`); `None`: no instant upload.
+    pub(super) content: Option<Arc<dyn ContentStore>>,
 }
 
 impl Storage {
@@ -64,6 +67,15 @@ impl Storage {
             events: None,
             admission: Admission::new(admission),
             in_flight: Arc::default(),
+            content: None,
+        }
+    }
+
+    /// The same storage, with instant upload over `content` (SPEC.md §1).
+    pub fn with_content_store(self, content: Arc<dyn ContentStore>) -> Storage {
+        Storage {
+            content: Some(content),
+            ..self
         }
     }
 

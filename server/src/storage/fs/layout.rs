@@ -9,6 +9,7 @@
 //! DATA/uploads/ID/object.pending an assembled object between its record and its rename (mod.rs)
 //! DATA/objects/HH/SHA256(key)    completed objects: header (key, size, etag) + bytes
 //! DATA/events/ID-STEP.json       a hook event not yet delivered (STEP 1: created, 2: its end)
+//! DATA/index/HH/FP/SHA256(key)   content index: the key held content of fingerprint FP (instant upload)
 //! ```
 //! Keys never become paths: an object's file name is the SHA-256 of its key, so `photos` and
 //! `photos/1.jpg` coexist and no key can point outside `DATA`. Upload ids are strictly parsed hex.
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::storage::content_index::{self, Fingerprint};
 use crate::storage::event_queue::EventKey;
 use crate::storage::records::Record;
 use crate::storage::upload_id::UploadId;
@@ -82,6 +84,19 @@ impl Layout {
     /// The event a file in `events/` holds, if the name is one of ours.
     pub fn event_key_of(file_name: &str) -> Option<EventKey> {
         EventKey::from_file_name(file_name)
+    }
+    pub fn index_dir(&self) -> PathBuf {
+        self.root.join("index")
+    }
+    /// Where the entries of one fingerprint are (its name is fixed-length hex, whatever the client
+    /// declared).
+    pub fn index_entries_dir(&self, fingerprint: &Fingerprint) -> PathBuf {
+        let name = fingerprint.index_name();
+        self.index_dir().join(&name[..2]).join(name)
+    }
+    pub fn index_entry(&self, fingerprint: &Fingerprint, resource_key: &str) -> PathBuf {
+        self.index_entries_dir(fingerprint)
+            .join(content_index::entry_name(resource_key))
     }
     pub fn object_file(&self, resource_key: &str) -> PathBuf {
         let hash = hex::encode(Sha256::digest(resource_key.as_bytes()));

@@ -37,6 +37,7 @@
 
 mod activity;
 mod completion;
+mod content;
 pub mod data_lock;
 mod durable_file;
 mod events;

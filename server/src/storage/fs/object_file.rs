@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::storage::backend::{
     AssemblyPlan, ByteStream, ObjectReader, OpenedObject, ReadFailure, StoredPart,
 };
+use crate::storage::content_index::ObjectCopy;
 use crate::storage::upload_id::UploadId;
 
 /// Read size when serving objects.
@@ -71,6 +72,63 @@ pub fn assemble_staged(layout: &Layout, plan: &AssemblyPlan) -> AppResult<NamedT
     Ok(assembled)
 }
 
+/// A new object file for `copy.resource_key` in `tmp/`, fsynced, that no reader sees yet, with
+/// the payload of the object file of `source` when that still has `copy`'s size and etag; `None`
+/// when it is gone or holds other content now. The file opened is the version checked and copied,
+/// even if a complete replaces it meanwhile. The payload is copied with `copy_file_range`, which
+/// on a filesystem that can share extents (XFS, btrfs) shares them instead: both object files start
+/// their payload at the same block-aligned offset, so the copy costs no space there.
+pub fn copy_staged(
+    layout: &Layout,
+    source: &str,
+    copy: &ObjectCopy,
+) -> AppResult<Option<NamedTempFile>> {
+    let Some(mut source_file) = open_object_file(layout, source)? else {
+        return Ok(None);
+    };
+    let header: ObjectHeader = read_header(&mut source_file)?;
+    if header.resource_key != source || header.size != copy.size || header.etag != copy.etag {
+        return Ok(None);
+    }
+    if source_file.metadata()?.len() != HEADER_LEN + copy.size {
+        return Err(AppError::internal(format!(
+            "object file {} has the wrong length",
+            layout.object_file(source).display()
+        )));
+    }
+    let mut staged = NamedTempFile::new_in(layout.tmp_dir())?;
+    write_header(
+        staged.as_file(),
+        &ObjectHeader {
+            resource_key: copy.resource_key.clone(),
+            size: copy.size,
+            etag: copy.etag.clone(),
+        },
+    )?;
+    source_file.seek(SeekFrom::Start(HEADER_LEN))?;
+    staged.as_file_mut().seek(SeekFrom::Start(HEADER_LEN))?;
+    let copied = io::copy(
+        &mut io::Read::take(source_file, copy.size),
+        staged.as_file_mut(),
+    )?;
+    if copied != copy.size {
+        return Err(AppError::internal(
+            "an object file was shorter than its header says",
+        ));
+    }
+    staged.as_file().sync_all()?;
+    Ok(Some(staged))
+}
+
+/// The object file of `key` opened, or `None` when there is none.
+fn open_object_file(layout: &Layout, key: &str) -> AppResult<Option<File>> {
+    match File::open(layout.object_file(key)) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The object file of `resource_key`, its shard directory created (durably) when missing.
 pub fn object_target(layout: &Layout, resource_key: &str) -> io::Result<PathBuf> {
     let target = layout.object_file(resource_key);
@@ -119,10 +177,8 @@ fn append_part(
 
 /// Opens the object file of `key`; `None` when there is none (or it belongs to another key).
 pub fn open_object(layout: &Layout, key: &str) -> AppResult<Option<OpenedObject>> {
-    let mut file = match File::open(layout.object_file(key)) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(mut file) = open_object_file(layout, key)? else {
+        return Ok(None);
     };
     let header: ObjectHeader = read_header(&mut file)?;
     if header.resource_key != key {

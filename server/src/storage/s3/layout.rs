@@ -9,6 +9,7 @@
 //! PREFIX/tmp/TS-NONCE                           a part whose fields came after its bytes, until placed
 //! PREFIX/objects/KEY                            completed objects; user metadata `partup-etag`
 //! PREFIX/events/ID-STEP.json                    a hook event not yet delivered (1: created, 2: its end)
+//! PREFIX/index/FP/SHA256(KEY)                   content index: KEY held content of fingerprint FP
 //! ```
 //! (`PREFIX` is the operator's root, `--s3-prefix`.) Upload ids are strictly parsed hex; keys were
 //! validated by SPEC.md's rules, so no key can reach outside `objects/`.
@@ -23,6 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use partup_wire::{parse_md5_hex, parse_part_number, validate_resource_key};
 
 use crate::error::AppResult;
+use crate::storage::content_index::{self, Fingerprint};
 use crate::storage::event_queue::EventKey;
 use crate::storage::records::Record;
 use crate::storage::upload_id::UploadId;
@@ -35,6 +37,8 @@ pub const STAGING: &str = "tmp/";
 pub const EVENTS: &str = "events/";
 /// Under this, completed objects.
 pub const OBJECTS: &str = "objects/";
+/// Under this, the content index of instant upload.
+pub const INDEX: &str = "index/";
 /// The lease of an upload being completed or aborted (`lease.rs`).
 const LEASE: &str = "lease.json";
 
@@ -126,6 +130,18 @@ pub fn event(key: &EventKey) -> String {
 /// The event an object under [`EVENTS`] holds, if the key is one of ours.
 pub fn event_key_of(path: &str) -> Option<EventKey> {
     EventKey::from_file_name(path.strip_prefix(EVENTS)?)
+}
+/// Where the entries of one fingerprint are (its name is fixed-length hex, whatever the client
+/// declared).
+pub fn index_entries_prefix(fingerprint: &Fingerprint) -> String {
+    format!("{INDEX}{}/", fingerprint.index_name())
+}
+pub fn index_entry(fingerprint: &Fingerprint, resource_key: &str) -> String {
+    format!(
+        "{}{}",
+        index_entries_prefix(fingerprint),
+        content_index::entry_name(resource_key)
+    )
 }
 pub fn object(key: &str) -> String {
     format!("{OBJECTS}{key}")

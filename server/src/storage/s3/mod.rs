@@ -13,6 +13,7 @@
 //! partup's layout are ever deleted or aborted: the bucket may be shared.
 
 mod connection;
+mod content;
 mod events;
 mod layout;
 mod lease;
