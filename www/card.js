@@ -76,7 +76,8 @@ function speedAndEta(item, phase) {
   if (phase === 'done' && item.result) {
     const seconds = Math.max(item.elapsed, 0.001);
     return {
-      speed: `${formatBytes(item.result.size / seconds)}/s average`,
+      // An instant upload sent no byte: no speed to speak of.
+      speed: item.result.instant ? '' : `${formatBytes(item.result.size / seconds)}/s average`,
       eta: `took ${item.elapsed < 10 ? item.elapsed.toFixed(1) : Math.round(item.elapsed)} s`,
     };
   }
