@@ -163,6 +163,12 @@ ${notes.map(n => `- ${n}`).join('\n')}
    module; parts queued in order, one per worker at a time) and with \`md5OfBlob\` on the page's
    thread, one part after another (what \`hashWorkers: 0\` does); the order rotates per round, and
    all must give the same part digests. Worker start-up is not timed.
+12. The same page uploads a file of random bytes from disk (setInputFiles; 8 MiB parts, 4 at once,
+   the default hashing workers) normally to one key and with \`instant: true\` to another, alternating
+   per round; the first normal upload stores the content, so every instant upload is a hit (the
+   result must say \`instant\`): every part hashed, then uploadInit completes the object on the
+   server, no part sent. Seconds from \`upload()\` to \`done\`; the ratio is the instant upload's time
+   over the normal one's.
 `;
 fs.writeFileSync(opt('out'), md);
 console.log(table);

@@ -70,7 +70,7 @@ fi
 "$CARGO_TARGET_DIR/release/partup-bench" server-rows "${server_args[@]}"
 if [ "$mode" = full ]; then kill "$GARAGE_PID" 2>/dev/null || true; rm -rf "$work/garage"; fi
 
-# Browser rows (1, 2, 6, 7, 10, 11), Chromium through playwright-core: the page and the client package served by partup-server itself.
+# Browser rows (1, 2, 6, 7, 10, 11, 12), Chromium through playwright-core: the page and the client package served by partup-server itself.
 mkdir -p "$work/www/bench"
 cp -r www/pkg "$work/www/pkg"
 cp bench/browser/index.html bench/browser/bench.js "$work/www/bench/"

@@ -6,7 +6,7 @@
 # Prints a table of passed/failed tests and minutes per engine and suite. Exits non-zero when
 # anything fails in any engine; a failing engine does not stop the others.
 #   scripts/test-client.sh [--engine chromium|firefox|webkit]... [--test SUITE] [FILTER]
-# SUITE runs one browser suite (browser, tokens, server_answers, engine_fallbacks, memory_files, hash_workers:
+# SUITE runs one browser suite (browser, tokens, server_answers, engine_fallbacks, memory_files, hash_workers, instant:
 # wasm-client/tests/SUITE.rs);
 # FILTER runs only the tests whose names contain it.
 set -euo pipefail

@@ -4,7 +4,9 @@
 A real application mints tokens in its own backend, after its own login check, with its JWT
 library (see README.md, "Upload tokens"). This stand-in, used by scripts/test-client.sh (the
 browser suite) and scripts/demo.sh --auth, runs `partup-server token` for each `GET /token` and
-answers the token as text/plain. `GET /count` answers how many tokens it has handed out.
+answers the token as text/plain; `GET /token?read=PREFIX` narrows that token's read scope to PREFIX
+(the browser suite's instant-upload test needs a token that may write a key but not read another).
+`GET /count` answers how many tokens it has handed out.
 
 Usage: token-endpoint.py PARTUP_SERVER_BINARY SECRET_FILE [--ttl 5s] [--sub NAME] [--scope PREFIX]
        [--replace]   (--scope '' covers every key)
@@ -14,6 +16,7 @@ No login here: never run it anywhere but on loopback.
 import argparse
 import subprocess
 import threading
+from urllib.parse import parse_qs, urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 parser = argparse.ArgumentParser()
@@ -29,10 +32,10 @@ issued = 0
 lock = threading.Lock()
 
 
-def mint():
+def mint(read_scope):
     command = [
         args.server_binary, "token", "--auth-secret-file", args.secret_file,
-        "--sub", args.sub, "--write", args.scope, "--read", args.scope, "--ttl", args.ttl,
+        "--sub", args.sub, "--write", args.scope, "--read", read_scope, "--ttl", args.ttl,
     ] + (["--replace"] if args.replace else [])
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip()
 
@@ -40,9 +43,10 @@ def mint():
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         global issued
-        path = self.path.split("?")[0]
+        url = urlsplit(self.path)
+        path = url.path
         if path == "/token":
-            body = mint()
+            body = mint(parse_qs(url.query).get("read", [args.scope])[0])
             with lock:
                 issued += 1
         elif path == "/count":

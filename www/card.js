@@ -9,6 +9,7 @@ const PHASE_LABEL = {
   queued: 'Queued',
   asking: 'Needs your answer',
   initializing: 'Starting',
+  hashing: 'Checking',
   uploading: 'Uploading',
   retrying: 'Retrying',
   paused: 'Paused',
@@ -20,7 +21,7 @@ const PHASE_LABEL = {
 };
 const STATE_RANK = { retrying: 5, uploading: 4, hashing: 3 }; // what a grouped cell shows first
 const CARD_PARTS = ['name', 'key', 'badge', 'bar', 'percent', 'bytes', 'speed', 'eta', 'retries',
-  'stats', 'note', 'ask', 'replace', 'keep', 'error', 'parts', 'grid', 'pause', 'resume', 'retry',
+  'stats', 'note', 'instant', 'ask', 'replace', 'keep', 'error', 'parts', 'grid', 'pause', 'resume', 'retry',
   'download', 'cancel', 'dismiss'];
 
 /** A card for `item`; `actions` has pause, resume, cancel, retry, dismiss and answer(replace). */
@@ -75,7 +76,8 @@ function speedAndEta(item, phase) {
   if (phase === 'done' && item.result) {
     const seconds = Math.max(item.elapsed, 0.001);
     return {
-      speed: `${formatBytes(item.result.size / seconds)}/s average`,
+      // An instant upload sent no byte: no speed to speak of.
+      speed: item.result.instant ? '' : `${formatBytes(item.result.size / seconds)}/s average`,
       eta: `took ${item.elapsed < 10 ? item.elapsed.toFixed(1) : Math.round(item.elapsed)} s`,
     };
   }
@@ -88,6 +90,7 @@ function speedAndEta(item, phase) {
   const eta = {
     queued: 'waits for a free slot',
     paused: 'paused: finished parts stay on the server',
+    hashing: 'checking whether the server has it…',
     completing: 'assembling the parts on the server…',
   }[phase] || '';
   return { speed: '', eta };
@@ -97,14 +100,17 @@ function renderStats(item, phase) {
   const { el } = item;
   const p = item.progress;
   const total = p ? p.bytesTotal : item.file.size;
-  const done = phase === 'done' ? total : p ? Math.min(p.bytesDone, total) : 0;
+  // Instant upload's pass before anything is sent: the bar shows the bytes hashed.
+  const hashing = phase === 'hashing' && p;
+  const done = phase === 'done' ? total : hashing ? p.bytesHashed : p ? Math.min(p.bytesDone, total) : 0;
   const percent = phase === 'done' ? 100 : total > 0 ? Math.floor((100 * done) / total) : 0;
   el.fill.style.width = `${percent}%`;
   el.bar.setAttribute('aria-valuenow', String(percent));
   el.bar.setAttribute('aria-label', `${item.file.name}: ${percent}%`);
   el.percent.textContent = `${percent}%`;
   el.percent.hidden = phase === 'queued';
-  el.bytes.textContent = phase === 'queued' ? formatBytes(total) : `${formatBytes(done)} of ${formatBytes(total)}`;
+  el.bytes.textContent = phase === 'queued' ? formatBytes(total)
+    : `${formatBytes(done)} of ${formatBytes(total)}${hashing ? ' hashed' : ''}`;
   const { speed, eta } = speedAndEta(item, phase);
   el.speed.textContent = speed;
   el.eta.textContent = eta;
@@ -143,6 +149,7 @@ export function render(item) {
     el.root.dataset.partsTotal = String(p.partsTotal);
     el.root.dataset.skippedParts = String(item.result ? item.result.skippedParts : p.skippedParts);
   }
+  el.instant.hidden = !(phase === 'done' && item.result?.instant);
   el.badge.textContent = item.cancelling ? 'Cancelling' : PHASE_LABEL[phase] || phase;
   renderStats(item, phase);
   renderNote(item, phase);

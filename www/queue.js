@@ -97,6 +97,7 @@ function start(item) {
   try {
     item.upload = uploaderFor(Uploader, ENDPOINT, item.settings).upload(item.file, {
       resourceKey: item.key,
+      instant: item.settings.instant,
       onProgress: (progress) => {
         const wasPaused = item.progress?.phase === 'paused';
         item.progress = progress;

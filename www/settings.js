@@ -1,17 +1,18 @@
-// The settings panel (part size, parallel requests, retries, resource key), remembered across
+// The settings panel (part size, parallel requests, retries, resource key, instant upload), remembered across
 // visits, and one Uploader per combination of them.
 import { $, formatBytes, KiB, MiB } from './format.js';
 import { STORE, load, save } from './storage.js';
 import { tokenHeaders } from './auth.js';
 
 const PART_SIZES = [256 * KiB, 1 * MiB, 5 * MiB, 8 * MiB, 16 * MiB, 32 * MiB, 64 * MiB];
-const DEFAULTS = { partSize: 8 * MiB, concurrency: 4, retries: 10, key: '' };
+const DEFAULTS = { partSize: 8 * MiB, concurrency: 4, retries: 10, key: '', instant: false };
 
 const settingsForm = {
   partSize: $('#part-size'),
   concurrency: $('#concurrency'),
   retries: $('#retries'),
   key: $('#resource-key'),
+  instant: $('#instant'),
 };
 
 function clampInt(value, min, max, fallback) {
@@ -25,6 +26,7 @@ export function readSettings() {
     concurrency: clampInt(settingsForm.concurrency.value, 1, 16, DEFAULTS.concurrency),
     retries: clampInt(settingsForm.retries.value, 0, 100, DEFAULTS.retries),
     key: settingsForm.key.value.trim(),
+    instant: settingsForm.instant.checked,
   };
 }
 
@@ -34,8 +36,10 @@ function showSettings(settings) {
   settingsForm.concurrency.value = String(settings.concurrency);
   settingsForm.retries.value = String(settings.retries);
   settingsForm.key.value = settings.key;
+  settingsForm.instant.checked = settings.instant === true;
   $('#settings-summary').textContent =
-    `${formatBytes(settings.partSize)} parts · ${settings.concurrency} at once · ${settings.retries} retries`;
+    `${formatBytes(settings.partSize)} parts · ${settings.concurrency} at once · ${settings.retries} retries` +
+    (settings.instant ? ' · instant' : '');
 }
 
 /** Fills the panel from what was saved, and saves every change. */

@@ -59,16 +59,17 @@ window.bench = {
     memoryBlob = null;
   },
 
-  /** Row 2/6/10: the whole upload of the chosen file through partup's wasm client
-   * (`hashWorkers` undefined: the default). */
-  async partupUpload(resourceKey, partSize, concurrency, hashWorkers) {
+  /** Row 2/6/10/12: the whole upload of the chosen file through partup's wasm client
+   * (`hashWorkers` undefined: the default), from `upload()` to `done`; row 12 with `instant`. */
+  async partupUpload(resourceKey, partSize, concurrency, hashWorkers, instant = false) {
     const uploader = new Uploader({ endpoint: '/v1/multipart/parallel', partSize, concurrency, resume: false, hashWorkers });
     let hashing = null;
     const started = performance.now();
-    const result = await uploader.upload(chosenFile(), { resourceKey, onInit: info => { hashing = info.hashing; } }).done;
+    const upload = uploader.upload(chosenFile(), { resourceKey, instant, onInit: info => { hashing = info.hashing; } });
+    const result = await upload.done;
     const ms = performance.now() - started;
     uploader.free();
-    return { ms, size: result.size, etag: result.etag, hashing };
+    return { ms, size: result.size, etag: result.etag, hashing, instant: result.instant };
   },
 
   /** Row 11: MD5 of every part of the chosen file, as the uploader hashes them: `workers` workers

@@ -1,5 +1,5 @@
 // The browser rows of BENCHMARKS.md (1: MD5, 2: whole upload vs the raw ceiling, 6: client memory,
-// 7: package size), run in Debian's headless Chromium via playwright-core. Files are real
+// 7: package size, 10: responsiveness, 11: hashing in workers, 12: instant upload), run in Debian's headless Chromium via playwright-core. Files are real
 // pseudo-random bytes on disk (head -c /dev/urandom), handed to the page with setInputFiles, and
 // deleted afterwards. Each pair runs interleaved, the order rotating per round.
 //
@@ -302,6 +302,42 @@ if (wanted('11')) {
       detail: '',
     });
   }
+}
+
+// Row 12: instant upload of a file the server already has (hashed in the default workers, then
+// completed by uploadInit) vs the normal upload of the same file, same run, interleaved. The first
+// round's normal upload stores the content every instant upload then finds.
+if (wanted('12')) {
+  const size = (quick ? 256 : 1024) * MIB;
+  const rounds = quick ? 2 : 3;
+  const file = randomFile(args.work, 'instant.bin', size);
+  await page.setInputFiles('#file', file);
+  const normal = [], instant = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const which of round % 2 ? ['instant', 'normal'] : ['normal', 'instant']) {
+      // One key per instant upload: each is a new object made from the stored content.
+      const key = which === 'instant' ? `bench/instant-${round}.bin` : 'bench/instant-source.bin';
+      const r = await page.evaluate(([k, i]) => bench.partupUpload(k, 8 << 20, 4, undefined, i), [key, which === 'instant']);
+      if (r.size !== size) throw new Error(`uploaded ${r.size} of ${size} bytes`);
+      if (r.instant !== (which === 'instant')) throw new Error(`${which} upload: instant ${r.instant}`);
+      (which === 'instant' ? instant : normal).push(r.ms / 1000);
+    }
+    log(`row 12, round ${round + 1}: instant upload ${instant.at(-1).toFixed(2)} s, normal upload ${normal.at(-1).toFixed(2)} s`);
+  }
+  fs.rmSync(file);
+  rows.push({
+    id: '12',
+    title: `Instant upload of a ${size / MIB} MiB file the server already has (setInputFiles; 8 MiB parts hashed by the default workers, then uploadInit completes it), from \`upload()\` to \`done\``,
+    unit: 's',
+    subjectLabel: 'instant: true (a hit: no part sent)',
+    subject: instant,
+    baselineLabel: 'the normal upload of the same file',
+    baseline: normal,
+    ratios: instant.map((v, i) => v / normal[i]),
+    target: 'reported (time ÷ the normal upload\'s)',
+    holds: true,
+    detail: '',
+  });
 }
 
 // Row 7: package size.

@@ -1,7 +1,7 @@
 // The demo page in a real browser, in the engine scripts/test-page.sh runs it in (PARTUP_BROWSER:
 // chromium, firefox or webkit, each over WebDriver), against the real partup-server the script
 // started (PARTUP_BASE_URL), through a test proxy (harness/proxy.mjs). Run that script, not this file.
-// Uploads that work: picked, dropped, many parts, retried, paused, resumed after a reload.
+// Uploads that work: picked, dropped, many parts, retried, paused, resumed after a reload, instant.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -230,5 +230,43 @@ test(named('several files queue (two at a time) and the page works in a 380 px w
   } finally {
     await close();
     for (const f of files) fs.rmSync(f.path, { force: true });
+  }
+});
+
+test(named('with Instant upload on, the same bytes uploaded again are done without a part request'), LONG, async () => {
+  const first = makeFile(`instant-a-${RUN}.bin`, 3 * MiB + 5);
+  // The same bytes under another name: the default key is the file's name, so another object.
+  const second = { ...first, name: `instant-b-${RUN}.bin`, path: first.path.replace('instant-a-', 'instant-b-') };
+  fs.copyFileSync(first.path, second.path);
+  const { page, proxy, close } = await openPage();
+  try {
+    await setSettings(page, { partSize: MiB });
+    await page.locator('#instant').click();
+    assert.match(await page.evaluate(() => document.querySelector('#settings-summary').textContent), / · instant$/);
+    await page.locator('#file-input').setInputFiles(first.path);
+    const stored = card(page, first.name);
+    await waitPhase(stored, 'done');
+    assert.equal(proxy.parts, 4, 'new content: every part is sent');
+    assert.ok(await stored.locator('.instant').isHidden());
+
+    proxy.parts = 0;
+    await page.locator('#file-input').setInputFiles(second.path);
+    const copy = card(page, second.name);
+    await waitPhase(copy, 'done');
+    assert.equal(await copy.locator('.instant').innerText(), 'instant: already on the server');
+    assert.equal(proxy.parts, 0, 'no part request for content the server has');
+    assert.equal(await copy.getAttribute('data-parts-done'), '4');
+    await page.screenshot('instant.png', { show: copy });
+    assert.equal(sha256((await objectBytes(BASE, second.name)).body), first.sha256);
+
+    // The setting is remembered like the others.
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(await page.evaluate(() => document.querySelector('#instant').checked), true);
+    assert.deepEqual(await page.problems(), []);
+  } finally {
+    await close();
+    fs.rmSync(first.path, { force: true });
+    fs.rmSync(second.path, { force: true });
   }
 });

@@ -60,6 +60,7 @@ pub fn progress_object(snapshot: &ProgressSnapshot) -> JsValue {
         ("parts", parts.into()),
         ("skippedParts", number(snapshot.skipped_parts)),
         ("retries", number(snapshot.retries)),
+        ("bytesHashed", number(snapshot.bytes_hashed as f64)),
     ])
 }
 
@@ -69,6 +70,8 @@ pub struct UploadFacts {
     /// init's `isExist`.
     pub existed: bool,
     pub resumed: bool,
+    /// Instant upload hit: the server completed the object at uploadInit, no part was sent.
+    pub instant: bool,
 }
 
 /// The object `upload.done` resolves with.
@@ -85,6 +88,7 @@ pub fn result_object(
         ("uploadId", JsValue::from_str(&facts.upload_id)),
         ("existed", JsValue::from_bool(facts.existed)),
         ("resumed", JsValue::from_bool(facts.resumed)),
+        ("instant", JsValue::from_bool(facts.instant)),
         ("skippedParts", number(tracker.skipped_parts)),
         ("retries", number(tracker.retries)),
     ])
@@ -213,6 +217,7 @@ impl Hooks {
             ("uploadId", JsValue::from_str(&info.facts.upload_id)),
             ("existed", JsValue::from_bool(info.facts.existed)),
             ("resumed", JsValue::from_bool(info.facts.resumed)),
+            ("instant", JsValue::from_bool(info.facts.instant)),
             ("partSize", number(info.part_size as f64)),
             ("partsTotal", number(info.parts_total)),
             ("partsOnServer", number(info.parts_on_server as f64)),

@@ -93,7 +93,7 @@ export interface UploaderOptions {
 }
 
 export type PartState = 'waiting' | 'hashing' | 'uploading' | 'retrying' | 'done';
-export type UploadPhase = 'initializing' | 'uploading' | 'paused' | 'completing' | 'done' | 'cancelled' | 'failed';
+export type UploadPhase = 'initializing' | 'hashing' | 'uploading' | 'paused' | 'completing' | 'done' | 'cancelled' | 'failed';
 
 export interface UploadProgress {
   phase: UploadPhase;
@@ -110,12 +110,16 @@ export interface UploadProgress {
   skippedParts: number;
   /** Requests retried so far. */
   retries: number;
+  /** Bytes hashed before uploadInit (instant upload, phase 'hashing'); 0 otherwise. */
+  bytesHashed: number;
 }
 
 export interface UploadInitInfo {
   uploadId: string;
   existed: boolean;
   resumed: boolean;
+  /** Instant upload hit: the server completed the object at uploadInit; no part is sent. */
+  instant: boolean;
   partSize: number;
   partsTotal: number;
   partsOnServer: number;
@@ -137,6 +141,11 @@ export interface UploadOptions {
   onExists?: (info: { resourceKey: string; uploadId: string; existed: true }) => boolean | Promise<boolean>;
   /** Aborting it cancels the upload, like upload.cancel(). */
   signal?: AbortSignal;
+  /** Instant upload; default false. Reads and hashes the whole file before sending anything
+   * (phase 'hashing'), so that a server already holding the same content (that this client may
+   * read) completes the object at once, without a part sent. A miss sends the parts without
+   * hashing them again. A remembered upload (resume) goes on without it. */
+  instant?: boolean;
 }
 
 export interface UploadResult {
@@ -148,6 +157,8 @@ export interface UploadResult {
   /** init's isExist: an object with this key existed before and was replaced. */
   existed: boolean;
   resumed: boolean;
+  /** Instant upload hit: completed from content the server already held, no part sent. */
+  instant: boolean;
   skippedParts: number;
   retries: number;
 }

@@ -76,6 +76,9 @@ pub struct UploadOptions {
     pub on_init: Option<Function>,
     pub on_exists: Option<Function>,
     pub signal: Option<web_sys::AbortSignal>,
+    /// Instant upload: hash the whole file before sending anything, so the server can complete
+    /// the object at once from content it already holds.
+    pub instant: bool,
 }
 
 fn invalid(message: String) -> UploadError {
@@ -304,6 +307,7 @@ impl UploadOptions {
             on_init: function(options, "onInit")?,
             on_exists: function(options, "onExists")?,
             signal,
+            instant: boolean(options, "instant", false)?,
         })
     }
 }

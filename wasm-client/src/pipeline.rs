@@ -208,6 +208,34 @@ impl PartPipeline {
         }
     }
 
+    /// Hashes every part whose MD5 is not known yet, as many at once as the hashing pool hashes,
+    /// sending nothing: the pre-pass of an instant upload. The digests stay for [`Self::run`],
+    /// which then only sends. Dropping the future stops the reads (pause, cancel); the parts
+    /// hashed so far are kept.
+    pub async fn hash_all(self: &Rc<Self>) -> Result<(), UploadError> {
+        let mut to_hash: VecDeque<u32> = (1..=self.setup.plan.part_count)
+            .filter(|n| self.digests.borrow()[*n as usize - 1].is_none())
+            .collect();
+        let most_hashing = self.setup.hashing.parallel_hashes();
+        let mut hashing = FuturesUnordered::new();
+        loop {
+            while hashing.len() < most_hashing
+                && let Some(n) = to_hash.pop_front()
+            {
+                let hash = self.clone().hash_part(n).map(move |result| (n, result));
+                hashing.push(hash.boxed_local());
+            }
+            let Some((n, result)) = hashing.next().await else {
+                return Ok(());
+            };
+            // Its slice goes: `run` makes it again when the part is sent.
+            self.let_go(n);
+            result?;
+            self.setup.progress.update(|t| t.part_hashed(n));
+            self.setup.progress.emit(false);
+        }
+    }
+
     fn pending_work(&self) -> Work {
         let mut work = Work::default();
         let digests = self.digests.borrow();

@@ -34,6 +34,9 @@ impl PartState {
 pub enum Phase {
     /// uploadInit, or listParts when resuming.
     Initializing,
+    /// Instant upload: every part is hashed before uploadInit, which then tells whether the
+    /// server already holds the content.
+    Hashing,
     Uploading,
     Paused,
     Completing,
@@ -46,6 +49,7 @@ impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Initializing => "initializing",
+            Phase::Hashing => "hashing",
             Phase::Uploading => "uploading",
             Phase::Paused => "paused",
             Phase::Completing => "completing",
@@ -75,6 +79,8 @@ pub struct ProgressTracker {
     pub skipped_parts: u32,
     pub retries: u32,
     bytes_total: u64,
+    /// Bytes of the parts hashed before uploadInit (instant upload).
+    bytes_hashed: u64,
     /// Bytes really transferred, only ever growing (speed source).
     transferred: u64,
     samples: VecDeque<(f64, u64)>,
@@ -94,6 +100,7 @@ pub struct ProgressSnapshot {
     pub parts: Vec<PartState>,
     pub skipped_parts: u32,
     pub retries: u32,
+    pub bytes_hashed: u64,
 }
 
 impl ProgressTracker {
@@ -110,6 +117,7 @@ impl ProgressTracker {
             parts_done: 0,
             skipped_parts: 0,
             retries: 0,
+            bytes_hashed: 0,
             transferred: 0,
             samples: VecDeque::new(),
             last_emit_ms: f64::NEG_INFINITY,
@@ -170,6 +178,20 @@ impl ProgressTracker {
             self.skipped_parts += 1;
         }
         self.set_state(number, PartState::Done);
+    }
+
+    /// Part `number` was hashed ahead of uploadInit (instant upload): it waits to be sent.
+    pub fn part_hashed(&mut self, number: u32) {
+        self.bytes_hashed += self.part_sizes[number as usize - 1];
+        self.set_state(number, PartState::Waiting);
+    }
+
+    /// Every part is done at once: the server completed the object from content it already held
+    /// (instant upload). Not counted as skipped parts, nor as bytes sent.
+    pub fn all_done_instantly(&mut self) {
+        for n in 1..=self.states.len() as u32 {
+            self.set_state(n, PartState::Done);
+        }
     }
 
     /// A request is being retried (counted once per retry, whatever the request).
@@ -242,6 +264,7 @@ impl ProgressTracker {
             parts: self.states.clone(),
             skipped_parts: self.skipped_parts,
             retries: self.retries,
+            bytes_hashed: self.bytes_hashed,
         }
     }
 }
@@ -317,6 +340,22 @@ mod tests {
         assert!(t.emit_due(100.0, false));
         // Long silence: speed decays to zero and the ETA is unknown.
         assert_eq!(t.snapshot(100_000.0).eta_seconds, None);
+    }
+
+    #[test]
+    fn hashed_ahead_parts_count_as_hashed_and_an_instant_hit_as_done_not_sent() {
+        let mut t = ProgressTracker::new(vec![100, 100, 30]);
+        t.set_state(1, PartState::Hashing);
+        t.part_hashed(1);
+        t.part_hashed(3);
+        let s = t.snapshot(0.0);
+        assert_eq!((s.bytes_hashed, s.bytes_done), (130, 0));
+        assert_eq!(s.parts[0], PartState::Waiting);
+        t.all_done_instantly();
+        let s = t.snapshot(10.0);
+        assert_eq!((s.bytes_done, s.parts_done, s.skipped_parts), (230, 3, 0));
+        assert_eq!(s.bytes_per_second, 0.0);
+        assert_eq!(s.eta_seconds, Some(0.0));
     }
 
     #[test]

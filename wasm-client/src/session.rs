@@ -38,6 +38,34 @@ const ABORT_POLICY: RetryPolicy = RetryPolicy {
     max_delay_ms: 2_000.0,
 };
 
+/// What an instant upload declares at uploadInit: how its file is cut and the etag its parts
+/// complete into, so the server can find the same content.
+pub struct ContentId {
+    pub part_size: u64,
+    /// [`multipart_etag`] of the parts' MD5s.
+    pub etag: String,
+}
+
+/// Fails unless the server's object has the file's size and etag.
+fn check_assembled(
+    done: &CompleteResponse,
+    expected_etag: &str,
+    file_size: u64,
+) -> Result<(), UploadError> {
+    if done.size == file_size && done.etag.eq_ignore_ascii_case(expected_etag) {
+        return Ok(());
+    }
+    Err(UploadError::client(
+        ClientCode::UnexpectedResponse,
+        Reason::Mismatch,
+        format!(
+            "the server assembled {} bytes with etag {}, but the file has {file_size} bytes \
+             and etag {expected_etag}",
+            done.size, done.etag
+        ),
+    ))
+}
+
 /// One part to send.
 pub struct PartToSend<'a> {
     pub number: u32,
@@ -166,19 +194,31 @@ impl Session {
     }
 
     /// uploadInit, declaring the file's size so an upload that could never complete is refused
-    /// before a byte is sent.
-    pub async fn init(&self, resource_key: &str, size: u64) -> Result<InitResponse, UploadError> {
+    /// before a byte is sent; with `content` (instant upload), also its part size and etag. The
+    /// answer's `instant`, when present, is checked like a complete's answer.
+    pub async fn init(
+        &self,
+        resource_key: &str,
+        size: u64,
+        content: Option<&ContentId>,
+    ) -> Result<InitResponse, UploadError> {
         let request = InitRequest {
             resource_key: resource_key.to_string(),
             size: Some(size),
-            part_size: None,
-            etag: None,
+            part_size: content.map(|c| c.part_size),
+            etag: content.map(|c| c.etag.clone()),
         };
         let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
-        let init: InitResponse = self
+        let mut init: InitResponse = self
             .call(Endpoint::UploadInit, &request, policy, stall)
             .await?;
         *self.upload_id.borrow_mut() = Some(init.upload_id.clone());
+        match (&init.instant, content) {
+            (Some(done), Some(content)) => check_assembled(done, &content.etag, size)?,
+            // Never the answer to a plain init (SPEC.md §1): the upload goes on as asked.
+            (Some(_), None) => init.instant = None,
+            (None, _) => {}
+        }
         Ok(init)
     }
 
@@ -275,18 +315,7 @@ impl Session {
                 stall,
             )
             .await?;
-        let expected_etag = multipart_etag(digests);
-        if done.size != file_size || !done.etag.eq_ignore_ascii_case(&expected_etag) {
-            return Err(UploadError::client(
-                ClientCode::UnexpectedResponse,
-                Reason::Mismatch,
-                format!(
-                    "the server assembled {} bytes with etag {}, but the file has {file_size} bytes \
-                     and etag {expected_etag}",
-                    done.size, done.etag
-                ),
-            ));
-        }
+        check_assembled(&done, &multipart_etag(digests), file_size)?;
         Ok(done)
     }
 

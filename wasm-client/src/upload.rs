@@ -11,10 +11,10 @@ use crate::progress::{Phase, ProgressTracker};
 use crate::queue::Gate;
 use crate::resume_store::{self, ResumeEntry};
 use crate::retry_budget::RetryBudget;
-use crate::session::Session;
+use crate::session::{ContentId, Session};
 use crate::slicing::PartPlan;
 use futures_util::future::{Either, select};
-use partup_wire::{CompleteResponse, ErrorCode, PartInfo};
+use partup_wire::{CompleteResponse, ErrorCode, PartInfo, multipart_etag};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
@@ -42,6 +42,10 @@ pub struct UploadTask {
     fresh_plan: PartPlan,
     existed: Cell<bool>,
     resumed: Cell<bool>,
+    /// The `instant` option: hash the whole file before uploadInit.
+    wants_instant: bool,
+    /// The server completed the object at uploadInit (an instant upload's hit).
+    instant: Cell<bool>,
 }
 
 impl UploadTask {
@@ -91,6 +95,8 @@ impl UploadTask {
             fresh_plan,
             existed: Cell::new(false),
             resumed: Cell::new(false),
+            wants_instant: upload_options.instant,
+            instant: Cell::new(false),
         })
     }
 
@@ -99,6 +105,7 @@ impl UploadTask {
             upload_id: self.session.upload_id().unwrap_or_default(),
             existed: self.existed.get(),
             resumed: self.resumed.get(),
+            instant: self.instant.get(),
         }
     }
 
@@ -115,18 +122,45 @@ impl UploadTask {
         })
     }
 
-    /// uploadInit, or — for a file remembered from an earlier page — listParts of that upload.
-    async fn prepare(&self) -> Result<PartPipeline, UploadError> {
-        if self.options.resume
-            && let Some(resumed) = self.try_resume().await?
-        {
-            return Ok(resumed);
-        }
-        let init = self
-            .session
-            .init(&self.resource_key, self.file.size() as u64)
+    /// A fresh upload: for an instant one, every part hashed first (pause holds it, cancel
+    /// stops it), then uploadInit. `Some` answer: the server completed the object at once from
+    /// content it already held; else the parts are to be sent, their MD5s already known.
+    async fn start_fresh(
+        &self,
+    ) -> Result<(Rc<PartPipeline>, Option<CompleteResponse>), UploadError> {
+        let pipeline = Rc::new(self.pipeline(self.fresh_plan, Vec::new()));
+        let content = if self.wants_instant {
+            self.pausable(Phase::Hashing, || pipeline.hash_all())
+                .await?;
+            self.progress.set_phase(Phase::Initializing);
+            Some(ContentId {
+                part_size: self.fresh_plan.part_size,
+                etag: multipart_etag(&pipeline.digests()),
+            })
+        } else {
+            None
+        };
+        // Init is short and not undone by a pause; only cancel stops it.
+        let done = self.unless_cancelled(self.init(content)).await?;
+        Ok((pipeline, done))
+    }
+
+    /// uploadInit; the upload's instant completion when the server had the content.
+    async fn init(
+        &self,
+        content: Option<ContentId>,
+    ) -> Result<Option<CompleteResponse>, UploadError> {
+        let size = self.file.size() as u64;
+        let init = (self.session)
+            .init(&self.resource_key, size, content.as_ref())
             .await?;
         self.existed.set(init.is_exist);
+        if init.instant.is_some() {
+            // Complete already: the existing object was replaced, onExists has nothing to decide,
+            // and nothing is left to resume.
+            self.instant.set(true);
+            return Ok(init.instant);
+        }
         if init.is_exist && !self.hooks.replace_existing(&init.upload_id).await? {
             return Err(self.hooks.declined_error());
         }
@@ -139,7 +173,7 @@ impl UploadTask {
             };
             resume_store::save(&self.resume_key, &entry);
         }
-        Ok(self.pipeline(self.fresh_plan, Vec::new()))
+        Ok(None)
     }
 
     /// Picks up a remembered upload. `None` (after forgetting it) when it is gone or unusable.
@@ -205,8 +239,12 @@ impl UploadTask {
         }
     }
 
-    /// Runs the pipeline until every part is stored, pausing and resuming as asked.
-    async fn upload_parts(&self, pipeline: &Rc<PartPipeline>) -> Result<(), UploadError> {
+    /// Runs `work` in `phase` until it is finished, pausing and resuming as asked: a pause drops
+    /// it (which aborts its requests and reads), a resume starts it again from what is done.
+    async fn pausable<F>(&self, phase: Phase, work: impl Fn() -> F) -> Result<(), UploadError>
+    where
+        F: Future<Output = Result<(), UploadError>>,
+    {
         loop {
             if self.control.state() == RunState::Paused {
                 self.progress.set_phase(Phase::Paused);
@@ -215,13 +253,13 @@ impl UploadTask {
             if state == RunState::Cancelled {
                 return Err(UploadError::cancelled());
             }
-            self.progress.set_phase(Phase::Uploading);
+            self.progress.set_phase(phase);
             let interrupted = self.control.wait_until(|s| s != RunState::Running);
-            match select(pin!(pipeline.run()), pin!(interrupted)).await {
+            match select(pin!(work()), pin!(interrupted)).await {
                 Either::Left((result, _)) => return result,
                 Either::Right((RunState::Cancelled, _)) => return Err(UploadError::cancelled()),
                 Either::Right(_) => {
-                    // Paused: the in-flight requests were just aborted by the drop.
+                    // Paused: the in-flight requests and reads were just stopped by the drop.
                     self.progress.update(|t| t.reset_unfinished());
                 }
             }
@@ -233,11 +271,23 @@ impl UploadTask {
         self.progress.set_phase(Phase::Initializing);
         // The hashing workers start while init runs, so that onInit can say how parts are hashed.
         let _workers = self.hashing.lease();
-        // Init and complete are short and not undone by a pause; only cancel stops them.
-        let pipeline = Rc::new(self.unless_cancelled(self.prepare()).await?);
+        // A remembered upload goes on where it was: it never hashes ahead for an instant one.
+        let resumed = if self.options.resume {
+            self.unless_cancelled(self.try_resume()).await?
+        } else {
+            None
+        };
+        let (pipeline, instant) = match resumed {
+            Some(pipeline) => (Rc::new(pipeline), None),
+            None => self.start_fresh().await?,
+        };
         let hashing = self.unless_cancelled(async { Ok(self.hashing.mode().await) });
         self.call_on_init(&pipeline, &hashing.await?);
-        self.upload_parts(&pipeline).await?;
+        if let Some(done) = instant {
+            self.progress.update(|t| t.all_done_instantly());
+            return Ok(done);
+        }
+        self.pausable(Phase::Uploading, || pipeline.run()).await?;
         self.progress.set_phase(Phase::Completing);
         let file_size = pipeline.plan().file_size;
         let digests = pipeline.digests();

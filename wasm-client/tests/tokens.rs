@@ -308,3 +308,56 @@ async fn an_object_that_appeared_meanwhile_fails_as_object_exists() {
     assert_eq!(error_code(&error), "ObjectExists");
     assert_stored(&key, KIB, 5).await;
 }
+
+/// A `headers` function that fetches a fresh token for every request, with `query` added to the
+/// token endpoint's URL (e.g. `?read=PREFIX`: a token that may read only there).
+fn fresh_token_headers(query: &str) -> JsValue {
+    let make = js_sys::Function::new_with_args(
+        "url",
+        "return async () => ({ Authorization: 'Bearer ' + await (await fetch(url)).text() });",
+    );
+    let url = format!("{}/token{query}", token_url());
+    make.call1(&JsValue::UNDEFINED, &url.into())
+        .expect("the headers function is made")
+}
+
+/// An instant upload of `len` bytes of `seed` to `key` through the auth proxy: the result and the
+/// part requests the proxy saw.
+async fn instant_upload(key: &str, len: u64, seed: u64, headers: JsValue) -> (JsValue, u64) {
+    auth_proxy_config(serde_json::json!({})).await;
+    let up = uploader(auth_proxy(), 16 * KIB, headers);
+    let file = make_file(len, seed, "copy.bin");
+    let upload = start(&up, &file, key, &[("instant", JsValue::TRUE)]);
+    let result = finish(&upload).await.expect("the instant upload");
+    let stats = proxy_stats_at(auth_proxy()).await;
+    (result, stat(&stats, "partRequests"))
+}
+
+#[wasm_bindgen_test]
+async fn instant_upload_hits_only_content_the_token_may_read() {
+    // Random content: the suite's server is shared by every engine's run.
+    let (len, seed) = (4 * 16 * KIB + 5, (js_sys::Math::random() * 9e15) as u64);
+    let area = token_key("instant");
+    let source = format!("{area}/a/source.bin");
+    let stored = start(
+        &uploader(auth_server(), 16 * KIB, fresh_token_headers("")),
+        &make_file(len, seed, "source.bin"),
+        &source,
+        &[],
+    );
+    finish(&stored).await.expect("the source upload");
+    // This token may write the whole `tokens/` scope but read only `{area}/b/`: the source,
+    // outside it, must not be found by its hash, so every part is sent.
+    let narrow = fresh_token_headers(&format!("?read={area}/b/"));
+    let copy = format!("{area}/b/copy.bin");
+    let (result, parts_sent) = instant_upload(&copy, len, seed, narrow).await;
+    assert_eq!(get(&result, "instant"), JsValue::FALSE);
+    assert_eq!(parts_sent, 5);
+    assert_stored(&copy, len, seed).await;
+    // A token that may read the source gets the hit.
+    let again = format!("{area}/c/again.bin");
+    let (result, parts_sent) = instant_upload(&again, len, seed, fresh_token_headers("")).await;
+    assert_eq!(get(&result, "instant"), JsValue::TRUE);
+    assert_eq!(parts_sent, 0);
+    assert_stored(&again, len, seed).await;
+}

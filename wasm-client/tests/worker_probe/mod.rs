@@ -1,6 +1,7 @@
-//! A probe in place of `globalThis.Worker` for `tests/hash_workers.rs`: it counts the workers started
+//! A probe in place of `globalThis.Worker` for `tests/hash_workers.rs` and `tests/instant.rs`: it counts the workers started
 //! and terminated, the parts posted to them and their answers, can make worker creation throw or
 //! workers fail to load, and is put back when dropped (also when a test panics).
+#![allow(dead_code)] // each suite that includes it uses some of its probes
 
 use js_sys::Reflect;
 use partup::timers::{now_ms, sleep_ms};
