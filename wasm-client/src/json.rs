@@ -106,10 +106,80 @@ impl<'de> de::Deserializer<'de> for JsDeserializer {
         }
     }
 
+    // What the wire types ask for is answered with the one visitor call that fits, not through
+    // `deserialize_any`: its calls to every `visit_*` made each type's unused visitors
+    // (`visit_seq` of every struct, `visit_u64`/`visit_bytes` of every field name…) part of the
+    // `.wasm`.
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_bool(self.0.as_bool().ok_or_else(wrong_type)?)
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_u64(unsigned(&self.0)?)
+    }
+
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_u64(visitor)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_string(self.0.as_string().ok_or_else(wrong_type)?)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_string(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_string(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if !js_sys::Array::is_array(&self.0) {
+            return Err(wrong_type());
+        }
+        visitor.visit_seq(Seq {
+            array: self.0.unchecked_into(),
+            next: 0,
+        })
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        if !self.0.is_object() || js_sys::Array::is_array(&self.0) {
+            return Err(wrong_type());
+        }
+        visitor.visit_map(Map {
+            entries: js_sys::Object::entries(self.0.unchecked_ref()),
+            next: 0,
+            value: None,
+        })
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_unit()
+    }
+
     forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct newtype_struct seq tuple
-        tuple_struct map struct identifier ignored_any
+        i8 i16 i32 i64 i128 u8 u16 u128 f32 f64 char
+        bytes byte_buf unit unit_struct newtype_struct tuple
+        tuple_struct map
+    }
+}
+
+fn wrong_type() -> DeError {
+    DeError("a field has the wrong type".into())
+}
+
+/// A whole number from 0 to 2^53 - 1.
+fn unsigned(value: &JsValue) -> Result<u64, DeError> {
+    match value.as_f64() {
+        Some(n) if n.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&n) => Ok(n as u64),
+        _ => Err(wrong_type()),
     }
 }
 
