@@ -30,7 +30,10 @@ pub struct AbortOnDrop(AbortController);
 
 impl Default for AbortOnDrop {
     fn default() -> AbortOnDrop {
-        AbortOnDrop(AbortController::new().expect("AbortController is there"))
+        AbortOnDrop(
+            AbortController::new()
+                .unwrap_or_else(|_| wasm_bindgen::throw_str("no AbortController")),
+        )
     }
 }
 

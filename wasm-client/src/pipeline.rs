@@ -149,7 +149,7 @@ impl PartPipeline {
         }
         let slice = file
             .slice_with_f64_and_f64(start as f64, end as f64)
-            .expect("Blob.slice does not throw for in-range numbers");
+            .unwrap_or_else(|_| wasm_bindgen::throw_str("Blob.slice threw for in-range numbers"));
         slices.push((number, slice.clone()));
         slice
     }

@@ -218,7 +218,8 @@ impl Session {
         let endpoint = Endpoint::UploadPart;
         let url = self.url(endpoint);
         let md5_hex = md5_to_hex(part.digest);
-        let form = FormData::new().expect("FormData exists wherever XHR does");
+        let form =
+            FormData::new().unwrap_or_else(|_| wasm_bindgen::throw_str("no FormData where XHR is"));
         let _ = form.append_with_str("uploadId", &self.upload_id().unwrap_or_default());
         let _ = form.append_with_str("partNumber", &part.number.to_string());
         let _ = form.append_with_str("md5", &md5_hex);
