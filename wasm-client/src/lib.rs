@@ -24,6 +24,7 @@
 pub mod control;
 pub mod error;
 pub mod fetch;
+pub mod file_check;
 pub mod hash_pool;
 pub mod hashing;
 pub mod http;
