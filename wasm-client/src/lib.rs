@@ -111,6 +111,10 @@ export interface UploadProgress {
   skippedParts: number;
   /** Requests retried so far. */
   retries: number;
+  /** As in onInit (UploadInitInfo); null until then. */
+  hashing: 'workers' | 'main-thread' | null;
+  hashWorkers: number | null;
+  hashingFallback: string | null;
 }
 
 export interface UploadInitInfo {
