@@ -13,8 +13,9 @@ export function packageSize(pkg) {
   const gz = name => gzipSync(fs.readFileSync(path.join(pkg, name)), { level: 9 }).length / 1000;
   const raw = name => fs.statSync(path.join(pkg, name)).size / 1000;
   // The JS the glue imports from snippets/ (the hashing workers' js/hash_pool.js) ships too.
-  const snippets = fs.readFileSync(path.join(pkg, 'partup.js'), 'utf8')
-    .match(/from '\.\/(snippets\/[^']+)'/g)?.map(m => m.slice(8, -1)) ?? [];
+  // wasm-bindgen writes `import { X } from './snippets/…'` or `import * as importN from "./snippets/…"`.
+  const snippets = [...new Set([...fs.readFileSync(path.join(pkg, 'partup.js'), 'utf8')
+    .matchAll(/from ['"]\.\/(snippets\/[^'"]+)['"]/g)].map(m => m[1]))];
   const wasmKb = gz('partup_bg.wasm');
   const jsKb = gz('partup.js');
   const snippetsKb = snippets.reduce((sum, name) => sum + gz(name), 0);

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-  KiB, LONG, RUN, card, makeFile, named, objectBytes, openPage, setSettings, sha256, waitPartsDone, waitPhase,
+  ENGINE, KiB, LONG, RUN, card, makeFile, named, objectBytes, openPage, setSettings, sha256, waitPartsDone,
+  waitPhase,
 } from './helpers.mjs';
 
 const PARTS = 16;
@@ -18,8 +19,13 @@ const changes = {
   unchanged: () => {},
 };
 
+// Firefox reads a file rewritten in place (same size) with its new bytes and reports nothing
+// (src/file_check.rs): no engine API tells the client.
+const undetectable = { firefox: ['rewritten'] };
+
 for (const [change, apply] of Object.entries(changes)) {
-  test(named(`a file ${change} on disk mid-upload ${change === 'unchanged' ? 'uploads' : 'fails at once with FileChanged'}`), LONG, async () => {
+  const skip = undetectable[ENGINE]?.includes(change) && `${ENGINE} reads a file ${change} in place without an error`;
+  test(named(`a file ${change} on disk mid-upload ${change === 'unchanged' ? 'uploads' : 'fails at once with FileChanged'}`), { ...LONG, skip }, async () => {
     const file = makeFile(`${change}-${RUN}.bin`, PARTS * 256 * KiB);
     const { page, proxy, close } = await openPage();
     try {

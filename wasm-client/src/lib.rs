@@ -159,7 +159,7 @@ export interface UploadResult {
 
 /** The kind of failure: stable, for apps to branch on (see the README, "Errors"). */
 export type PartupErrorReason = 'cancelled' | 'declined' | 'invalid-options' | 'file-too-large' |
-  'file-unreadable' | 'network' | 'stalled' | 'headers-failed' | 'server-unavailable' | 'server-full' | 'rejected' |
+  'file-unreadable' | 'file-changed' | 'network' | 'stalled' | 'headers-failed' | 'server-unavailable' | 'server-full' | 'rejected' |
   'unauthorized' | 'access-denied' | 'object-exists' | 'upload-gone' | 'bad-response' | 'mismatch';
 
 /** What `upload.done` rejects with (and what the constructor throws for bad options). */
@@ -167,7 +167,7 @@ export interface PartupError extends Error {
   name: 'PartupError';
   /** The server's code (e.g. 'InvalidObjectName', 'NoSuchUpload'; a code this client does not know
    * is passed on as sent), 'Http<status>' for an error answer that is not partup's, or 'Cancelled',
-   * 'NetworkError', 'Timeout', 'FileReadError', 'InvalidOptions', 'FileTooLarge', 'UnexpectedResponse'. */
+   * 'NetworkError', 'Timeout', 'FileReadError', 'FileChanged', 'InvalidOptions', 'FileTooLarge', 'UnexpectedResponse'. */
   code: string;
   reason: PartupErrorReason;
   /** HTTP status of the failing answer, null when none came. */
