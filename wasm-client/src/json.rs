@@ -1,5 +1,6 @@
-//! Reading JSON answers into the `partup_wire` types: the browser's `JSON.parse`, then a small
-//! serde `Deserializer` over the resulting JS value.
+//! JSON without serde_json: answers are read into the `partup_wire` types by the browser's
+//! `JSON.parse` and a small serde `Deserializer` over the resulting JS value; requests are written
+//! by a small serde `Serializer` ([`to_json_text`]).
 //!
 //! Why not `serde_json::from_str`: its parser and its error messages (which format floats) were
 //! about a quarter of the `.wasm`. The browser already has a JSON parser; this deserializer only
@@ -11,6 +12,7 @@
 
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use serde::forward_to_deserialize_any;
+use serde::ser::{self, Impossible, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Why a JSON text did not fit the expected type.
@@ -229,5 +231,217 @@ impl<'de> de::MapAccess<'de> for Map {
     ) -> Result<V::Value, DeError> {
         let value = self.value.take().unwrap_or(JsValue::UNDEFINED);
         seed.deserialize(JsDeserializer(value))
+    }
+}
+
+/// `value` as JSON text: what the client sends (requests, its localStorage entries). Not
+/// `serde_json::to_string`, whose serializer and error type cost a kilobyte of the gzipped
+/// package: these are structs, sequences, strings, whole numbers and booleans only, and strings
+/// are escaped by the browser's `JSON.stringify`.
+pub fn to_json_text<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut out = String::new();
+    // Nothing in the wire types fails to serialize: a failure leaves the text cut short, which the
+    // server refuses as malformed.
+    let _ = value.serialize(JsonWriter(&mut out));
+    out
+}
+
+struct JsonWriter<'a>(&'a mut String);
+
+/// A `JsonWriter` inside `[…]` or `{…}`, before its first item while `first`.
+struct JsonItems<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl JsonItems<'_> {
+    fn separate(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(',');
+        }
+    }
+}
+
+impl ser::Error for DeError {
+    fn custom<T: std::fmt::Display>(_message: T) -> Self {
+        unsupported()
+    }
+}
+
+fn unsupported() -> DeError {
+    DeError("a value JSON requests do not hold".into())
+}
+
+impl<'a> ser::Serializer for JsonWriter<'a> {
+    type Ok = ();
+    type Error = DeError;
+    type SerializeSeq = JsonItems<'a>;
+    type SerializeTuple = Impossible<(), DeError>;
+    type SerializeTupleStruct = Impossible<(), DeError>;
+    type SerializeTupleVariant = Impossible<(), DeError>;
+    type SerializeMap = Impossible<(), DeError>;
+    type SerializeStruct = JsonItems<'a>;
+    type SerializeStructVariant = Impossible<(), DeError>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), DeError> {
+        self.0.push_str(if v { "true" } else { "false" });
+        Ok(())
+    }
+    fn serialize_u64(self, v: u64) -> Result<(), DeError> {
+        self.0.push_str(&v.to_string());
+        Ok(())
+    }
+    fn serialize_u32(self, v: u32) -> Result<(), DeError> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<(), DeError> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_u8(self, v: u8) -> Result<(), DeError> {
+        self.serialize_u64(v.into())
+    }
+    fn serialize_str(self, v: &str) -> Result<(), DeError> {
+        let quoted = js_sys::JSON::stringify(&JsValue::from_str(v)).map_err(|_| unsupported())?;
+        self.0.push_str(&String::from(quoted));
+        Ok(())
+    }
+    fn serialize_none(self) -> Result<(), DeError> {
+        self.0.push_str("null");
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), DeError> {
+        value.serialize(self)
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), DeError> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), DeError> {
+        value.serialize(self)
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<JsonItems<'a>, DeError> {
+        self.0.push('[');
+        Ok(JsonItems {
+            out: self.0,
+            first: true,
+        })
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<JsonItems<'a>, DeError> {
+        self.0.push('{');
+        Ok(JsonItems {
+            out: self.0,
+            first: true,
+        })
+    }
+
+    fn serialize_i8(self, _v: i8) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_i16(self, _v: i16) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_i32(self, _v: i32) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_i64(self, _v: i64) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_f32(self, _v: f32) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_f64(self, _v: f64) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_char(self, _v: char) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_unit(self) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _value: &T,
+    ) -> Result<(), DeError> {
+        Err(unsupported())
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, DeError> {
+        Err(unsupported())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleStruct, DeError> {
+        Err(unsupported())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant, DeError> {
+        Err(unsupported())
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, DeError> {
+        Err(unsupported())
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant, DeError> {
+        Err(unsupported())
+    }
+}
+
+impl ser::SerializeSeq for JsonItems<'_> {
+    type Ok = ();
+    type Error = DeError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), DeError> {
+        self.separate();
+        value.serialize(JsonWriter(self.out))
+    }
+    fn end(self) -> Result<(), DeError> {
+        self.out.push(']');
+        Ok(())
+    }
+}
+
+impl ser::SerializeStruct for JsonItems<'_> {
+    type Ok = ();
+    type Error = DeError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), DeError> {
+        self.separate();
+        ser::Serializer::serialize_str(JsonWriter(self.out), key)?;
+        self.out.push(':');
+        value.serialize(JsonWriter(self.out))
+    }
+    fn end(self) -> Result<(), DeError> {
+        self.out.push('}');
+        Ok(())
     }
 }

@@ -172,7 +172,7 @@ impl Session {
         stall_timeout_ms: f64,
     ) -> Result<Resp, UploadError> {
         // A failure is impossible for these structs of strings and numbers.
-        let body = serde_json::to_string(request).unwrap_or_default();
+        let body = crate::json::to_json_text(request);
         let parsed = Cell::new(None);
         let url = self.url(endpoint);
         let parse = |answer| parse_ok(endpoint, &url, answer).map(|value| parsed.set(Some(value)));
