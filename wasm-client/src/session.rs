@@ -171,7 +171,6 @@ impl Session {
         policy: RetryPolicy,
         stall_timeout_ms: f64,
     ) -> Result<Resp, UploadError> {
-        // A failure is impossible for these structs of strings and numbers.
         let body = crate::json::to_json_text(request);
         let parsed = Cell::new(None);
         let url = self.url(endpoint);
@@ -180,8 +179,14 @@ impl Session {
         (self.call_parsing(endpoint, &body, policy, stall_timeout_ms, &parse))
             .boxed_local()
             .await?;
+        // Never `None`: call_parsing succeeds only once parse kept the answer. An error rather
+        // than `expect`, whose panic message and location cost 0.3 KB of the gzipped package.
         parsed.take().ok_or_else(|| {
-            UploadError::client(ClientCode::UnexpectedResponse, Reason::BadResponse, "")
+            UploadError::client(
+                ClientCode::UnexpectedResponse,
+                Reason::BadResponse,
+                "no answer",
+            )
         })
     }
 
