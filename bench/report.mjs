@@ -102,11 +102,11 @@ ${notes.map(n => `- ${n}`).join('\n')}
   the client with opt-level 3 instead of "z" did not change the speed (only the size, +8 KB
   gzipped). The rest is wasm vs native code and the Blob read (browser process → renderer) sharing
   the two cores.
-- **Row 7, package size.** The budget was already exceeded before the hashing workers: 80.6 KB
-  (72.4 KB wasm + 8.3 KB glue) when they were started, the read retries and one slice per part
-  having added 3.2 KB of wasm since this row last read 72.6 KB. The workers add 2.3 KB of wasm, 0.4 KB
-  of glue and their script (\`js/hash_pool.js\`, 2.6 KB, now counted: every page loads it). Their
-  scheduling is JS because in Rust it cost about twice as much (wasm-client/README.md, "Size").
+- **Row 7, package size.** Over budget at 84.6 KB once the hashing workers and the read retries were
+  in; back under it by dropping gloo-net (and the \`http\` crate) and serde_json from the \`.wasm\`,
+  a deserializer that no longer links every visitor of every wire type, and one retry loop instead
+  of one per caller (wasm-client/README.md, "Size", says what each saved and what was tried).
+  \`node bench/browser/package-size.mjs www/pkg\` prints this row alone.
 - **Row 11, hashing on 2 cores.** One worker hashes about as fast as the page's thread (≈ 300 MB/s):
   in one thread a part's read (the browser process serving the file over IPC) and its hashing take
   turns. More workers overlap one part's read with another's hashing; 4 reach ≈ 430 MB/s, about
@@ -151,7 +151,8 @@ ${notes.map(n => `- ${n}`).join('\n')}
    (parts hashed on the page's thread) beside the default (parts hashed in the Uploader's workers:
    1 on 2 cores); \`onInit\` must say which.
 7. \`gzip -9\` sizes of \`www/pkg/partup_bg.wasm\`, \`www/pkg/partup.js\` and the snippets it imports
-   (the hashing workers' \`js/hash_pool.js\`) as \`scripts/build-client.sh\` builds them.
+   (the hashing workers' \`js/hash_pool.js\`, \`js/file_check.js\`) as \`scripts/build-client.sh\`
+   builds them (\`bench/browser/package-size.mjs\`).
 10. The bench page moves a box every \`requestAnimationFrame\` and counts the frames, and records
    the Long Tasks API's entries (\`PerformanceObserver\`, \`longtask\`), while it uploads a file of
    random bytes from disk (setInputFiles; 8 MiB parts, 4 at once) with the default hashing workers

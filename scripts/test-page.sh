@@ -57,7 +57,7 @@ webkit_home="$work/webkit-home"
 mkdir -p "$webkit_home/.config" "$webkit_home/downloads"
 echo 'XDG_DOWNLOAD_DIR="$HOME/downloads"' >"$webkit_home/.config/user-dirs.dirs"
 
-suites=(harness.test.mjs page.test.mjs failures.test.mjs downloads.test.mjs tokens.test.mjs)
+suites=(harness.test.mjs page.test.mjs failures.test.mjs changed-file.test.mjs downloads.test.mjs tokens.test.mjs)
 artifacts="$PARTUP_ROOT/tests/page/artifacts"
 mkdir -p "$artifacts"
 declare -A seconds outcome

@@ -46,6 +46,8 @@ export function describeError(error) {
     text = `Your upload token does not allow this: ${what} Pick another resource key.`;
   } else if (reason === 'object-exists') {
     text = `Someone stored this resource key while you uploaded, and yours may not replace it: ${what}`;
+  } else if (reason === 'file-changed') {
+    text = `The file changed on disk after you chose it, or was deleted: ${what} Choose it again to upload it as it is now.`;
   } else if (reason === 'file-unreadable') {
     text = `The file could not be read: ${what} Choose it again if it changed on disk.`;
   }

@@ -15,6 +15,7 @@ pub enum ClientCode {
     NetworkError,
     Timeout,
     FileReadError,
+    FileChanged,
     InvalidOptions,
     FileTooLarge,
     UnexpectedResponse,
@@ -27,6 +28,7 @@ impl ClientCode {
             ClientCode::NetworkError => "NetworkError",
             ClientCode::Timeout => "Timeout",
             ClientCode::FileReadError => "FileReadError",
+            ClientCode::FileChanged => "FileChanged",
             ClientCode::InvalidOptions => "InvalidOptions",
             ClientCode::FileTooLarge => "FileTooLarge",
             ClientCode::UnexpectedResponse => "UnexpectedResponse",
@@ -68,8 +70,10 @@ pub enum Reason {
     Declined,
     InvalidOptions,
     FileTooLarge,
-    /// The file could not be read (changed, moved or deleted on disk).
+    /// The file could not be read, again after every retry.
     FileUnreadable,
+    /// The file was modified, truncated or deleted on disk after it was chosen (not retried).
+    FileChanged,
     /// No answer after every retry: offline, server down, or CORS refused.
     Network,
     /// No byte moved for `stallTimeout`, after every retry.
@@ -107,6 +111,7 @@ impl Reason {
             Reason::InvalidOptions => "invalid-options",
             Reason::FileTooLarge => "file-too-large",
             Reason::FileUnreadable => "file-unreadable",
+            Reason::FileChanged => "file-changed",
             Reason::Network => "network",
             Reason::Stalled => "stalled",
             Reason::HeadersFailed => "headers-failed",

@@ -30,7 +30,7 @@ fn number(n: impl Into<f64>) -> JsValue {
 }
 
 /// The object `onProgress` receives (and `upload.progress` returns).
-pub fn progress_object(snapshot: &ProgressSnapshot) -> JsValue {
+pub fn progress_object(snapshot: &ProgressSnapshot, hashing: Option<&HashingMode>) -> JsValue {
     thread_local! {
         // One JS string per state, reused: no new string per part per report.
         static NAMES: [JsValue; 5] = [
@@ -49,7 +49,7 @@ pub fn progress_object(snapshot: &ProgressSnapshot) -> JsValue {
         }
     });
     let eta = snapshot.eta_seconds.map(number).unwrap_or(JsValue::NULL);
-    js_object(&[
+    let object = js_object(&[
         ("phase", JsValue::from_str(snapshot.phase.as_str())),
         ("bytesDone", number(snapshot.bytes_done as f64)),
         ("bytesTotal", number(snapshot.bytes_total as f64)),
@@ -61,7 +61,28 @@ pub fn progress_object(snapshot: &ProgressSnapshot) -> JsValue {
         ("skippedParts", number(snapshot.skipped_parts)),
         ("retries", number(snapshot.retries)),
         ("bytesHashed", number(snapshot.bytes_hashed as f64)),
-    ])
+    ]);
+    set_hashing_fields(&object, hashing);
+    object
+}
+
+/// `hashing`, `hashWorkers` and `hashingFallback` of onInit's and progress's objects; all null
+/// while the workers are starting (the mode is not known before onInit).
+fn set_hashing_fields(object: &JsValue, mode: Option<&HashingMode>) {
+    let fields = match mode {
+        Some(mode) => [
+            JsValue::from_str(hashing_name(mode)),
+            number(hashing_workers(mode) as f64),
+            hashing_fallback(mode),
+        ],
+        None => [JsValue::NULL, JsValue::NULL, JsValue::NULL],
+    };
+    for (key, value) in ["hashing", "hashWorkers", "hashingFallback"]
+        .iter()
+        .zip(fields)
+    {
+        let _ = js_sys::Reflect::set(object, &JsValue::from_str(key), &value);
+    }
 }
 
 /// What is known about an upload once the server knows it.
@@ -98,6 +119,8 @@ pub fn result_object(
 pub struct ProgressReporter {
     tracker: RefCell<ProgressTracker>,
     on_progress: Option<Function>,
+    /// How the parts are hashed, once known (reported with the progress too).
+    hashing: RefCell<Option<HashingMode>>,
 }
 
 impl ProgressReporter {
@@ -105,6 +128,7 @@ impl ProgressReporter {
         ProgressReporter {
             tracker: RefCell::new(tracker),
             on_progress,
+            hashing: RefCell::new(None),
         }
     }
 
@@ -137,9 +161,17 @@ impl ProgressReporter {
         self.emit(true);
     }
 
+    /// How the parts are hashed, from now on in every report.
+    pub fn set_hashing(&self, mode: HashingMode) {
+        *self.hashing.borrow_mut() = Some(mode);
+    }
+
     /// The current progress as the JS object.
     pub fn current(&self) -> JsValue {
-        progress_object(&self.read(|t| t.snapshot(now_ms())))
+        progress_object(
+            &self.read(|t| t.snapshot(now_ms())),
+            self.hashing.borrow().as_ref(),
+        )
     }
 
     /// Calls `onProgress` (throttled unless `force`).
@@ -155,7 +187,8 @@ impl ProgressReporter {
             }
             tracker.snapshot(now)
         };
-        if let Err(e) = callback.call1(&JsValue::NULL, &progress_object(&snapshot)) {
+        let object = progress_object(&snapshot, self.hashing.borrow().as_ref());
+        if let Err(e) = callback.call1(&JsValue::NULL, &object) {
             // An app bug in a progress renderer must not fail the upload; say so once per call.
             web_sys::console::warn_2(&"partup: onProgress threw".into(), &e);
         }
@@ -221,10 +254,8 @@ impl Hooks {
             ("partSize", number(info.part_size as f64)),
             ("partsTotal", number(info.parts_total)),
             ("partsOnServer", number(info.parts_on_server as f64)),
-            ("hashing", JsValue::from_str(hashing_name(info.hashing))),
-            ("hashWorkers", number(hashing_workers(info.hashing) as f64)),
-            ("hashingFallback", hashing_fallback(info.hashing)),
         ]);
+        set_hashing_fields(&object, Some(info.hashing));
         if let Err(e) = hook.call1(&JsValue::NULL, &object) {
             web_sys::console::warn_2(&"partup: onInit threw".into(), &e);
         }

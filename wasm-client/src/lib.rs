@@ -24,6 +24,7 @@
 pub mod control;
 pub mod error;
 pub mod fetch;
+pub mod file_check;
 pub mod hash_pool;
 pub mod hashing;
 pub mod http;
@@ -112,6 +113,10 @@ export interface UploadProgress {
   retries: number;
   /** Bytes hashed before uploadInit (instant upload, phase 'hashing'); 0 otherwise. */
   bytesHashed: number;
+  /** As in onInit (UploadInitInfo); null until then. */
+  hashing: 'workers' | 'main-thread' | null;
+  hashWorkers: number | null;
+  hashingFallback: string | null;
 }
 
 export interface UploadInitInfo {
@@ -165,7 +170,7 @@ export interface UploadResult {
 
 /** The kind of failure: stable, for apps to branch on (see the README, "Errors"). */
 export type PartupErrorReason = 'cancelled' | 'declined' | 'invalid-options' | 'file-too-large' |
-  'file-unreadable' | 'network' | 'stalled' | 'headers-failed' | 'server-unavailable' | 'server-full' | 'rejected' |
+  'file-unreadable' | 'file-changed' | 'network' | 'stalled' | 'headers-failed' | 'server-unavailable' | 'server-full' | 'rejected' |
   'unauthorized' | 'access-denied' | 'object-exists' | 'upload-gone' | 'bad-response' | 'mismatch';
 
 /** What `upload.done` rejects with (and what the constructor throws for bad options). */
@@ -173,7 +178,7 @@ export interface PartupError extends Error {
   name: 'PartupError';
   /** The server's code (e.g. 'InvalidObjectName', 'NoSuchUpload'; a code this client does not know
    * is passed on as sent), 'Http<status>' for an error answer that is not partup's, or 'Cancelled',
-   * 'NetworkError', 'Timeout', 'FileReadError', 'InvalidOptions', 'FileTooLarge', 'UnexpectedResponse'. */
+   * 'NetworkError', 'Timeout', 'FileReadError', 'FileChanged', 'InvalidOptions', 'FileTooLarge', 'UnexpectedResponse'. */
   code: string;
   reason: PartupErrorReason;
   /** HTTP status of the failing answer, null when none came. */
@@ -324,12 +329,12 @@ impl Upload {
     }
 }
 
-/// MD5 of a whole `Blob` or `File`, as 32 lowercase hex digits, computed exactly as the uploader
-/// hashes each part: `Blob.stream()` → md-5 in wasm, at most 1 MiB per update, never more than
-/// 1 MiB of the blob held at once. Useful on its own (e.g. to check a download, or to look an
-/// object up by content), and what `scripts/bench.sh` times against hash-wasm and spark-md5.
-/// Rejects with a `PartupError` (code `FileReadError`) when the blob cannot be read, and (code
-/// `Cancelled`) when `options.signal` aborts, which stops the read. The hashing workers call it.
+/// MD5 of a whole `Blob` or `File`, as 32 lowercase hex digits, hashed as the uploader hashes a
+/// part (never more than 1 MiB held). Rejects with a `PartupError`: `FileReadError` when the blob
+/// cannot be read, `Cancelled` when `options.signal` aborts (README, "md5OfBlob").
+// Not `///`: wasm-bindgen copies those into the shipped glue. The hashing workers call it, and
+// `scripts/bench.sh` times it against hash-wasm and spark-md5 (Blob.stream() → md-5 in wasm, at
+// most 1 MiB per update).
 #[wasm_bindgen(js_name = md5OfBlob, unchecked_return_type = "Promise<string>")]
 pub fn md5_of_blob(
     blob: &web_sys::Blob,

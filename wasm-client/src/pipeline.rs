@@ -9,11 +9,12 @@
 //! whatever was in flight, and a later `run` goes on from what is done (digests are kept).
 
 use crate::error::UploadError;
+use crate::file_check::changed_on_disk;
 use crate::hash_pool::HashPool;
 use crate::http::RequestFailure;
 use crate::js_glue::ProgressReporter;
 use crate::progress::PartState;
-use crate::retry::RetryPolicy;
+use crate::retry::{FailureClass, RetryPolicy};
 use crate::session::{PartToSend, Session};
 use crate::slicing::PartPlan;
 use crate::timers::{now_ms, sleep_ms};
@@ -31,8 +32,8 @@ type Digest = [u8; 16];
 /// Waits before reading a part again after a read failed. Chromium refuses reads of a Blob built
 /// in memory while its blob store is full of slices the page has let go of but its garbage
 /// collector has not freed yet (`ERR_BLOB_OUT_OF_MEMORY`, surfacing as "network error"); idle
-/// moments let them go. A file changed, moved or deleted on disk fails every time, so it still
-/// ends as `FileReadError`, about 15 s later.
+/// moments let them go. A file changed or deleted on disk fails at once as `FileChanged` instead
+/// (`file_check.rs` tells the two apart).
 const READ_RETRY_DELAYS_MS: [f64; 5] = [250.0, 1_000.0, 2_000.0, 4_000.0, 8_000.0];
 
 /// Everything the pipeline works with.
@@ -149,7 +150,7 @@ impl PartPipeline {
         }
         let slice = file
             .slice_with_f64_and_f64(start as f64, end as f64)
-            .expect("Blob.slice does not throw for in-range numbers");
+            .unwrap_or_else(|_| wasm_bindgen::throw_str("Blob.slice threw for in-range numbers"));
         slices.push((number, slice.clone()));
         slice
     }
@@ -269,6 +270,9 @@ impl PartPipeline {
             let read = read.await;
             match (read, waits.next()) {
                 (Ok(digest), _) => break digest,
+                (Err(_), _) if let Some(changed) = changed_on_disk(&self.setup.file).await => {
+                    return Err(changed.with_part(number));
+                }
                 (Err(_), Some(&wait_ms)) => {
                     // A fresh slice after the wait: the failed one may be what the store lost.
                     self.let_go(number);
@@ -346,6 +350,16 @@ impl PartPipeline {
             digest: &digest,
             refresh_headers: refresh,
         };
-        self.setup.session.send_part(part, on_progress).await
+        let sent = self.setup.session.send_part(part, on_progress).await;
+        match sent {
+            // The browser could not read the part to send it: no retry brings back a changed file.
+            Err(failure) if failure.class == FailureClass::Network => {
+                match changed_on_disk(&self.setup.file).await {
+                    Some(changed) => Err(RequestFailure::local(changed)),
+                    None => Err(failure),
+                }
+            }
+            sent => sent,
+        }
     }
 }

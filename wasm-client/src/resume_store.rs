@@ -31,7 +31,7 @@ pub fn fingerprint(file: &Blob, resource_key: &str, endpoint: &str) -> String {
         None => (String::new(), 0.0),
     };
     // JSON-quoted strings keep the fields apart whatever characters they hold.
-    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let quote = |s: &str| crate::json::to_json_text(s);
     format!(
         "{KEY_PREFIX}[{},{},{},{},{}]",
         quote(endpoint),
@@ -59,7 +59,8 @@ pub fn load(key: &str) -> Option<ResumeEntry> {
 }
 
 pub fn save(key: &str, entry: &ResumeEntry) {
-    if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(entry)) {
+    if let Some(storage) = storage() {
+        let text = crate::json::to_json_text(entry);
         // Quota exceeded or private mode: resume is lost, the upload is not.
         let _ = storage.set_item(key, &text);
     }

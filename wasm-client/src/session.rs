@@ -15,6 +15,8 @@ use crate::retry_budget::RetryBudget;
 use crate::timers::sleep_ms;
 use crate::transport::{FormRequest, UploadProgress};
 use crate::{fetch, transport};
+use futures_util::FutureExt;
+use futures_util::future::LocalBoxFuture;
 use partup_wire::{
     AbortResponse, CompletePart, CompleteRequest, CompleteResponse, Endpoint, ErrorCode,
     InitRequest, InitResponse, ListPartsResponse, PartInfo, UploadIdRequest, md5_to_hex,
@@ -22,7 +24,7 @@ use partup_wire::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use web_sys::{Blob, FormData};
@@ -118,16 +120,30 @@ impl Session {
     /// Uploader's retry budget runs out. `before_retry` sees each failure that is retried;
     /// `attempt` is told whether it resends after a 401 (its `headers` call then asks for a fresh
     /// token).
-    pub async fn retrying<T, Fut>(
+    pub async fn retrying<'a, Fut>(
         &self,
         endpoint: Endpoint,
         policy: RetryPolicy,
         mut before_retry: impl FnMut(&RequestFailure),
         mut attempt: impl FnMut(bool) -> Fut,
-    ) -> Result<T, UploadError>
+    ) -> Result<(), UploadError>
     where
-        Fut: Future<Output = Result<T, RequestFailure>>,
+        Fut: Future<Output = Result<(), RequestFailure>> + 'a,
     {
+        // Boxed and not generic: the loop is in the .wasm once, not once per caller.
+        let mut attempt = |refresh| attempt(refresh).boxed_local();
+        (self.retry_loop(endpoint, policy, &mut before_retry, &mut attempt))
+            .boxed_local()
+            .await
+    }
+
+    async fn retry_loop<'a>(
+        &self,
+        endpoint: Endpoint,
+        policy: RetryPolicy,
+        before_retry: &mut dyn FnMut(&RequestFailure),
+        attempt: &mut dyn FnMut(bool) -> LocalBoxFuture<'a, Result<(), RequestFailure>>,
+    ) -> Result<(), UploadError> {
         let dynamic = matches!(self.options.headers, HeaderSource::Dynamic(_));
         let mut state = RetryState::default();
         loop {
@@ -183,12 +199,36 @@ impl Session {
         policy: RetryPolicy,
         stall_timeout_ms: f64,
     ) -> Result<Resp, UploadError> {
-        // A failure is impossible for these structs of strings and numbers.
-        let body = serde_json::to_string(request).unwrap_or_default();
-        let body = body.as_str();
+        let body = crate::json::to_json_text(request);
+        let parsed = Cell::new(None);
+        let url = self.url(endpoint);
+        let parse = |answer| parse_ok(endpoint, &url, answer).map(|value| parsed.set(Some(value)));
+        // Boxed and not generic: the retried request is in the .wasm once, not once per type.
+        (self.call_parsing(endpoint, &body, policy, stall_timeout_ms, &parse))
+            .boxed_local()
+            .await?;
+        // Never `None`: call_parsing succeeds only once parse kept the answer. An error rather
+        // than `expect`, whose panic message and location cost 0.3 KB of the gzipped package.
+        parsed.take().ok_or_else(|| {
+            UploadError::client(
+                ClientCode::UnexpectedResponse,
+                Reason::BadResponse,
+                "no answer",
+            )
+        })
+    }
+
+    /// [`Session::call`]'s requests: `parse` keeps a 200's answer, or says it is not one.
+    async fn call_parsing(
+        &self,
+        endpoint: Endpoint,
+        body: &str,
+        policy: RetryPolicy,
+        stall_timeout_ms: f64,
+        parse: &dyn Fn(Answer) -> Result<(), RequestFailure>,
+    ) -> Result<(), UploadError> {
         let attempt = |refresh| async move {
-            let answer = self.post(endpoint, body, stall_timeout_ms, refresh).await?;
-            parse_ok(endpoint, &self.url(endpoint), answer)
+            parse(self.post(endpoint, body, stall_timeout_ms, refresh).await?)
         };
         self.retrying(endpoint, policy, |_| {}, attempt).await
     }
@@ -258,7 +298,8 @@ impl Session {
         let endpoint = Endpoint::UploadPart;
         let url = self.url(endpoint);
         let md5_hex = md5_to_hex(part.digest);
-        let form = FormData::new().expect("FormData exists wherever XHR does");
+        let form =
+            FormData::new().unwrap_or_else(|_| wasm_bindgen::throw_str("no FormData where XHR is"));
         let _ = form.append_with_str("uploadId", &self.upload_id().unwrap_or_default());
         let _ = form.append_with_str("partNumber", &part.number.to_string());
         let _ = form.append_with_str("md5", &md5_hex);

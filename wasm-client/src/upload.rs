@@ -218,6 +218,7 @@ impl UploadTask {
 
     fn call_on_init(&self, pipeline: &PartPipeline, hashing: &HashingMode) {
         let plan = pipeline.plan();
+        self.progress.set_hashing(hashing.clone());
         self.hooks.call_on_init(&InitInfo {
             facts: &self.facts(),
             part_size: plan.part_size,

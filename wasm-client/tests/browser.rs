@@ -769,6 +769,40 @@ fn json_answers_parse_into_wire_types() {
 }
 
 #[wasm_bindgen_test]
+fn json_requests_are_written_as_serde_json_writes_them() {
+    use partup::json::to_json_text;
+    use partup_wire::{CompletePart, CompleteRequest, InitRequest};
+    let init = InitRequest {
+        resource_key: "dir/\"quoted\" \\ \u{1}\n é 🎞.mp4".into(),
+        size: Some(u64::MAX >> 11),
+        part_size: None,
+        etag: Some("abc-2".into()),
+    };
+    let complete = CompleteRequest {
+        upload_id: "u".into(),
+        complete_multipart_upload: vec![
+            CompletePart {
+                part_number: 1,
+                md5: "ab".into(),
+            },
+            CompletePart {
+                part_number: 10_000,
+                md5: "cd".into(),
+            },
+        ],
+    };
+    assert_eq!(to_json_text(&init), serde_json::to_string(&init).unwrap());
+    assert_eq!(
+        to_json_text(&complete),
+        serde_json::to_string(&complete).unwrap()
+    );
+    assert_eq!(
+        to_json_text("a\u{7f}\u{2028}"),
+        serde_json::to_string("a\u{7f}\u{2028}").unwrap()
+    );
+}
+
+#[wasm_bindgen_test]
 async fn many_files_share_one_request_queue() {
     proxy_config(serde_json::json!({ "delayEvery": 1, "delayMs": 60 })).await;
     let up = uploader(&api(proxy()), 16 * KIB, 2, &[]);

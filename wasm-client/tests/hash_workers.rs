@@ -39,16 +39,16 @@ fn api(base: &str) -> String {
     format!("{base}{}", partup_wire::API_PREFIX)
 }
 
-/// `onInit`'s argument once called.
-type InitSlot = Rc<RefCell<Option<JsValue>>>;
+/// The argument of a hook's last call (`onInit`, `onProgress`).
+type LastArgument = Rc<RefCell<Option<JsValue>>>;
 
-fn on_init(slot: &InitSlot) -> JsValue {
+fn remember_last(slot: &LastArgument) -> JsValue {
     let slot = slot.clone();
     Closure::<dyn FnMut(JsValue)>::new(move |info| *slot.borrow_mut() = Some(info)).into_js_value()
 }
 
-fn init_info(slot: &InitSlot) -> JsValue {
-    slot.borrow().clone().expect("onInit was called")
+fn last_argument(slot: &LastArgument) -> JsValue {
+    slot.borrow().clone().expect("the hook was called")
 }
 
 fn start(up: &Uploader, file: &web_sys::File, key: &str, extra: &[(&str, JsValue)]) -> Upload {
@@ -69,18 +69,34 @@ async fn assert_object_equals(key: &str, len: u64, seed: u64) {
     assert_download_equals(&url, len, seed).await;
 }
 
-/// Uploads `len` bytes with `workers` hashing workers; returns the result and onInit's argument.
+/// Uploads `len` bytes with `workers` hashing workers; returns the result and onInit's argument,
+/// having checked that the progress reports after onInit say the same about the hashing.
 async fn upload_with(workers: u32, len: u64, part_size: u64, seed: u64) -> (JsValue, JsValue) {
     let key = unique_key(&format!("w{workers}-{len}.bin"));
     let file = make_file(len, seed, "f.bin");
-    let slot = InitSlot::default();
+    let slot = LastArgument::default();
+    let reports = LastArgument::default();
     let up = with_workers(workers, part_size, 4, &api(server()));
-    let upload = start(&up, &file, &key, &[("onInit", on_init(&slot))]);
+    let hooks = [
+        ("onInit", remember_last(&slot)),
+        ("onProgress", remember_last(&reports)),
+    ];
+    let upload = start(&up, &file, &key, &hooks);
     let result = finish(&upload)
         .await
         .unwrap_or_else(|e| panic!("{len} bytes with {workers} workers: {e:?}"));
     assert_object_equals(&key, len, seed).await;
-    (result, init_info(&slot))
+    let info = last_argument(&slot);
+    for progress in [last_argument(&reports), upload.progress()] {
+        for field in ["hashing", "hashWorkers", "hashingFallback"] {
+            assert_eq!(
+                get(&progress, field),
+                get(&info, field),
+                "progress's {field}"
+            );
+        }
+    }
+    (result, info)
 }
 
 #[wasm_bindgen_test]
@@ -208,12 +224,17 @@ async fn cancel_mid_hash_ends_the_upload_and_its_workers() {
     // The Uploader starts new workers for its next upload.
     let (len, seed) = (2 * 64 * KIB + 1, 1332);
     let key = unique_key("after-cancel.bin");
-    let slot = InitSlot::default();
+    let slot = LastArgument::default();
     let file = make_file(len, seed, "g.bin");
-    finish(&start(&up, &file, &key, &[("onInit", on_init(&slot))]))
-        .await
-        .expect("next upload");
-    assert_eq!(text(&init_info(&slot), "hashing"), "workers");
+    finish(&start(
+        &up,
+        &file,
+        &key,
+        &[("onInit", remember_last(&slot))],
+    ))
+    .await
+    .expect("next upload");
+    assert_eq!(text(&last_argument(&slot), "hashing"), "workers");
     assert_eq!(probe.count("started"), 4);
     assert_eq!(probe.count("alive"), 0);
     assert_object_equals(&key, len, seed).await;
@@ -312,11 +333,16 @@ async fn a_new_page_resumes_with_workers_and_sends_only_missing_parts() {
     })
     .await;
     let hashed_before = probe.count("hashed");
-    let slot = InitSlot::default();
+    let slot = LastArgument::default();
     let second_page = with_workers(2, part, 2, &api(proxy()));
-    let second = start(&second_page, &file, &key, &[("onInit", on_init(&slot))]);
+    let second = start(
+        &second_page,
+        &file,
+        &key,
+        &[("onInit", remember_last(&slot))],
+    );
     let result = finish(&second).await.expect("resumed upload");
-    let info = init_info(&slot);
+    let info = last_argument(&slot);
     assert_eq!(get(&info, "resumed"), JsValue::TRUE);
     assert_eq!(
         text(&info, "hashing"),
