@@ -21,30 +21,6 @@ use common::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn server() -> &'static str {
-    // A run-time failure, not env!: the crate must still build (clippy, docs) without it.
-    match option_env!("PARTUP_TEST_SERVER") {
-        Some(url) => url,
-        None => {
-            panic!("PARTUP_TEST_SERVER is not set: run the suite through scripts/test-client.sh")
-        }
-    }
-}
-
-fn proxy() -> &'static str {
-    // A run-time failure, not env!: the crate must still build (clippy, docs) without it.
-    match option_env!("PARTUP_TEST_PROXY") {
-        Some(url) => url,
-        None => {
-            panic!("PARTUP_TEST_PROXY is not set: run the suite through scripts/test-client.sh")
-        }
-    }
-}
-
-fn api(base: &str) -> String {
-    format!("{base}{}", partup_wire::API_PREFIX)
-}
-
 /// Sets the proxy's fault rules; this also zeroes its counters.
 async fn proxy_config(rules: serde_json::Value) {
     set_proxy_rules(proxy(), rules).await;

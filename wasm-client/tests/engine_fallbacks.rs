@@ -15,12 +15,6 @@ use common::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn server() -> &'static str {
-    // A run-time failure, not env!: the crate must still build (clippy, docs) without it.
-    option_env!("PARTUP_TEST_SERVER")
-        .unwrap_or_else(|| panic!("PARTUP_TEST_SERVER is not set: run scripts/test-client.sh"))
-}
-
 /// `Blob.prototype.stream` removed while it lives, put back when dropped (also when a test panics).
 struct WithoutBlobStream {
     prototype: Object,

@@ -24,21 +24,6 @@ use worker_probe::{WorkerProbe, wait_until};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn server() -> &'static str {
-    // A run-time failure, not env!: the crate must still build (clippy, docs) without it.
-    option_env!("PARTUP_TEST_SERVER")
-        .unwrap_or_else(|| panic!("PARTUP_TEST_SERVER is not set: run scripts/test-client.sh"))
-}
-
-fn proxy() -> &'static str {
-    option_env!("PARTUP_TEST_PROXY")
-        .unwrap_or_else(|| panic!("PARTUP_TEST_PROXY is not set: run scripts/test-client.sh"))
-}
-
-fn api(base: &str) -> String {
-    format!("{base}{}", partup_wire::API_PREFIX)
-}
-
 /// The argument of a hook's last call (`onInit`, `onProgress`).
 type LastArgument = Rc<RefCell<Option<JsValue>>>;
 

@@ -26,21 +26,6 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const PART: u64 = 64 * KIB;
 
-fn server() -> &'static str {
-    // A run-time failure, not env!: the crate must still build (clippy, docs) without it.
-    option_env!("PARTUP_TEST_SERVER")
-        .unwrap_or_else(|| panic!("PARTUP_TEST_SERVER is not set: run scripts/test-client.sh"))
-}
-
-fn proxy() -> &'static str {
-    option_env!("PARTUP_TEST_PROXY")
-        .unwrap_or_else(|| panic!("PARTUP_TEST_PROXY is not set: run scripts/test-client.sh"))
-}
-
-fn api(base: &str) -> String {
-    format!("{base}{}", partup_wire::API_PREFIX)
-}
-
 /// A seed no other run used: content the server cannot hold yet.
 fn fresh_seed() -> u64 {
     (js_sys::Math::random() * 9e15) as u64

@@ -22,17 +22,18 @@ use common::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn server() -> &'static str {
-    // Without --max-object-size, unlike PARTUP_TEST_SERVER's 64 MiB.
-    option_env!("PARTUP_TEST_LARGE_SERVER").unwrap_or_else(|| {
-        panic!("PARTUP_TEST_LARGE_SERVER is not set: run scripts/test-client.sh")
-    })
+/// A server without `--max-object-size`, unlike [`server`]'s 64 MiB.
+fn large_server() -> &'static str {
+    required(
+        option_env!("PARTUP_TEST_LARGE_SERVER"),
+        "PARTUP_TEST_LARGE_SERVER",
+    )
 }
 
 async fn upload_pieces(len: u64, piece: usize, seed: u64) {
     let key = unique_key("pieces.bin");
     let file = make_file_of_pieces(len, piece, seed, "pieces.bin");
-    let endpoint = format!("{}/v1/multipart/parallel", server());
+    let endpoint = format!("{}/v1/multipart/parallel", large_server());
     let upload = start_with(
         &uploader(&endpoint, 8 * MIB, 4, &[]),
         &file,
@@ -43,7 +44,7 @@ async fn upload_pieces(len: u64, piece: usize, seed: u64) {
         .await
         .unwrap_or_else(|e| panic!("the {len}-byte file of {piece}-byte pieces failed: {e:?}"));
     assert_eq!(num(&result, "size") as u64, len);
-    assert_download_equals(&format!("{}/v1/objects/{key}", server()), len, seed).await;
+    assert_download_equals(&format!("{}/v1/objects/{key}", large_server()), len, seed).await;
 }
 
 #[wasm_bindgen_test]

@@ -19,21 +19,6 @@ use common::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn required(value: Option<&'static str>, name: &str) -> &'static str {
-    // A run-time failure, not env!: the crate must still build (clippy, docs) without it.
-    value.unwrap_or_else(|| {
-        panic!("{name} is not set: run the suite through scripts/test-client.sh")
-    })
-}
-
-fn server() -> &'static str {
-    required(option_env!("PARTUP_TEST_SERVER"), "PARTUP_TEST_SERVER")
-}
-
-fn proxy() -> &'static str {
-    required(option_env!("PARTUP_TEST_PROXY"), "PARTUP_TEST_PROXY")
-}
-
 fn busy_server() -> &'static str {
     required(
         option_env!("PARTUP_TEST_BUSY_SERVER"),

@@ -20,13 +20,6 @@ use common::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn required(value: Option<&'static str>, name: &str) -> &'static str {
-    // A run-time failure, not env!: the crate must still build (clippy, docs) without it.
-    value.unwrap_or_else(|| {
-        panic!("{name} is not set: run the suite through scripts/test-client.sh")
-    })
-}
-
 fn auth_server() -> &'static str {
     required(
         option_env!("PARTUP_TEST_AUTH_SERVER"),

@@ -11,6 +11,29 @@ use wasm_bindgen_futures::JsFuture;
 pub const KIB: u64 = 1024;
 pub const MIB: u64 = 1024 * 1024;
 
+/// A setting `scripts/test-client.sh` passes at build time (`option_env!` in the suite's crate). A
+/// run-time failure, not `env!`: the suites must still build (clippy, docs) without it.
+pub fn required(value: Option<&'static str>, name: &str) -> &'static str {
+    value.unwrap_or_else(|| {
+        panic!("{name} is not set: run the suite through scripts/test-client.sh")
+    })
+}
+
+/// The test server (`--max-object-size 64MiB`).
+pub fn server() -> &'static str {
+    required(option_env!("PARTUP_TEST_SERVER"), "PARTUP_TEST_SERVER")
+}
+
+/// The fault proxy in front of [`server`].
+pub fn proxy() -> &'static str {
+    required(option_env!("PARTUP_TEST_PROXY"), "PARTUP_TEST_PROXY")
+}
+
+/// The API's base under a server or proxy URL.
+pub fn api(base: &str) -> String {
+    format!("{base}{}", partup_wire::API_PREFIX)
+}
+
 /// A unique key per test run, so reruns against the same server never see old objects.
 pub fn unique_key(name: &str) -> String {
     format!(
