@@ -156,16 +156,7 @@ async fn pause_mid_hash_tells_the_worker_to_stop_and_resume_finishes_byte_exact(
     let file = make_file(len, seed, "f.bin");
     let up = with_workers(2, part, 2, &api(server()));
     let upload = start(&up, &file, &key, &[]);
-    let pausing = upload.clone();
-    probe.on_first_hash(move || pausing.pause());
-    wait_until("the pause", || {
-        text(&upload.progress(), "phase") == "paused"
-    })
-    .await;
-    wait_until("the workers' answers", || {
-        probe.count("hashed") + probe.count("cancelled") == probe.count("posted")
-    })
-    .await;
+    probe.pause_at_first_hash(&upload).await;
     // The worker hashing the posted part was told to stop its read. Whether it stopped early
     // (answered "cancelled") depends on the engine: Firefox hands an in-memory part over as one
     // chunk, which is read whole before the stop can be seen.

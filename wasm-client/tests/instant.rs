@@ -168,16 +168,7 @@ async fn pause_while_hashing_holds_it_and_resume_hashes_on() {
     let key = unique_key("pause-hashing.bin");
     let up = with_workers(2, part, &api(proxy()));
     let upload = start(&up, &make_file(len, seed, "f.bin"), &key, true);
-    let pausing = upload.clone();
-    probe.on_first_hash(move || pausing.pause());
-    wait_until("the pause", || {
-        text(&upload.progress(), "phase") == "paused"
-    })
-    .await;
-    wait_until("the workers' answers", || {
-        probe.count("hashed") + probe.count("cancelled") == probe.count("posted")
-    })
-    .await;
+    probe.pause_at_first_hash(&upload).await;
     // Nothing is sent while the hashing is held; the parts hashed before the pause were dropped
     // with it (the pause came as the first was posted).
     let answered_while_paused = probe.count("hashed");

@@ -84,6 +84,21 @@ impl WorkerProbe {
         let hook = Closure::once_into_js(hook);
         Reflect::set(&self.0, &"onHash".into(), &hook).unwrap();
     }
+
+    /// Pauses `upload` right after its first part was posted to a worker, then waits until it is
+    /// paused and every worker answered (hashed, or stopped by the pause).
+    pub async fn pause_at_first_hash(&self, upload: &partup::Upload) {
+        let pausing = upload.clone();
+        self.on_first_hash(move || pausing.pause());
+        wait_until("the pause", || {
+            crate::common::text(&upload.progress(), "phase") == "paused"
+        })
+        .await;
+        wait_until("the workers' answers", || {
+            self.count("hashed") + self.count("cancelled") == self.count("posted")
+        })
+        .await;
+    }
 }
 
 impl Drop for WorkerProbe {
