@@ -298,7 +298,15 @@ async fn every_malformed_declaration_is_refused_and_nothing_changes() {
     assert_eq!(uploads, 1, "only the source's upload record");
     assert_eq!(api.get_object("refused/new").await.status(), 404);
     api.assert_object("refused/source", &content).await;
-    // The same declaration as a form is a hit.
+}
+
+#[tokio::test]
+async fn the_same_declaration_as_a_form_is_a_hit() {
+    let server = TestServer::start(&["--min-part-size", "1024"]).await;
+    let api = server.api();
+    let content = test_bytes(11, 2 * PART + 5);
+    upload(&api, "form/source", &content, PART).await;
+    let valid = declaration("form/new", &content, PART);
     let form: Vec<(String, String)> = valid
         .as_object()
         .unwrap()
@@ -313,5 +321,5 @@ async fn every_malformed_declaration_is_refused_and_nothing_changes() {
         .await
         .unwrap();
     let init: InitResponse = Api::answer(answer).await.ok();
-    assert_hit(&api, &init, "refused/new", &content, PART).await;
+    assert_hit(&api, &init, "form/new", &content, PART).await;
 }
