@@ -267,3 +267,35 @@ fn a_non_boolean_instant_throws_invalid_options() {
     assert_eq!(error_code(&error), "InvalidOptions");
     assert!(text(&error, "message").contains("instant"));
 }
+
+/// Uploads `len` bytes of `seed` to `key` with `instant` through the proxy; the result and the
+/// number of part requests the server got.
+async fn upload_counting_parts(key: &str, len: u64, seed: u64, instant: bool) -> (JsValue, u64) {
+    set_proxy_rules(proxy(), serde_json::json!({})).await;
+    let up = with_workers(1, PART, &api(proxy()));
+    let upload = start(&up, &make_file(len, seed, "f.bin"), key, instant);
+    let result = finish(&upload).await.expect("the upload");
+    let parts = stat(&proxy_stats_at(proxy()).await, "partRequests");
+    (result, parts)
+}
+
+#[wasm_bindgen_test]
+async fn an_object_replaced_meanwhile_gives_its_new_content_never_the_old() {
+    let len = 3 * PART + 5;
+    let (old, new) = (fresh_seed(), fresh_seed());
+    let source = unique_key("replaced-source.bin");
+    upload_counting_parts(&source, len, old, false).await;
+    upload_counting_parts(&source, len, new, false).await;
+    // The old content is nowhere any more: a miss, every part sent, the client's own bytes stored.
+    let old_copy = unique_key("old-copy.bin");
+    let (result, parts) = upload_counting_parts(&old_copy, len, old, true).await;
+    assert_eq!(get(&result, "instant"), JsValue::FALSE);
+    assert_eq!(parts, 4);
+    assert_object_equals(&old_copy, len, old).await;
+    // The new content is a hit, with the new bytes.
+    let new_copy = unique_key("new-copy.bin");
+    let (result, parts) = upload_counting_parts(&new_copy, len, new, true).await;
+    assert_eq!(get(&result, "instant"), JsValue::TRUE);
+    assert_eq!(parts, 0);
+    assert_object_equals(&new_copy, len, new).await;
+}
