@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures_util::{StreamExt, stream};
+use futures_util::future::join_all;
 use partup_wire::{ErrorCode, UploadSummary};
 
 use crate::auth::Caller;
@@ -95,14 +95,14 @@ impl Storage {
                 });
             };
             budget -= names.len();
-            let checked: Vec<AppResult<Checked>> = stream::iter(&names)
-                .map(|name| self.check_entry(caller, &owner, name, query.prefix))
-                .buffered(CHECKS_AT_ONCE)
-                .collect()
-                .await;
-            for shown in checked {
-                if let Checked::Shown(summary) = shown? {
-                    uploads.push(*summary);
+            for batch in names.chunks(CHECKS_AT_ONCE) {
+                let checks = batch
+                    .iter()
+                    .map(|name| self.check_entry(caller, &owner, name, query.prefix));
+                for checked in join_all(checks).await {
+                    if let Checked::Shown(summary) = checked? {
+                        uploads.push(*summary);
+                    }
                 }
             }
             after = Some(last);
