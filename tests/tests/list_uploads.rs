@@ -97,6 +97,34 @@ async fn the_prefix_filters_and_the_summary_counts_stored_parts() {
 }
 
 #[tokio::test]
+async fn pages_of_a_prefix_skip_the_uploads_outside_it() {
+    let server = TestServer::start(&[]).await;
+    let api = server.api();
+    let mut docs = BTreeSet::new();
+    for i in 0..4 {
+        docs.insert(api.init(&format!("docs/{i}.txt")).await.upload_id);
+        api.init(&format!("other/{i}.txt")).await;
+    }
+    let mut seen = Vec::new();
+    let mut request = json!({"prefix": "docs/", "maxUploads": 1});
+    loop {
+        let page = list(&api, request.clone()).await;
+        assert!(page.uploads.len() <= 1);
+        seen.extend(ids(&page));
+        match page.next_marker {
+            Some(marker) => request["marker"] = json!(marker),
+            None => break,
+        }
+        assert!(
+            seen.len() <= 4,
+            "pages go on past the last upload: {seen:?}"
+        );
+    }
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(seen.into_iter().collect::<BTreeSet<_>>(), docs);
+}
+
+#[tokio::test]
 async fn each_sub_lists_only_its_own_uploads_within_its_write_scope() {
     let server = auth_server().await;
     let alice = as_user(&server, "alice", &["alice/"]);

@@ -82,30 +82,37 @@ impl Storage {
         let mut after = query.marker.map(str::to_owned);
         let mut uploads = Vec::new();
         let mut budget = query.max_uploads + SCAN_SLACK;
-        while uploads.len() < query.max_uploads && budget > 0 {
-            let wanted = (query.max_uploads - uploads.len()).min(budget);
+        'scan: while uploads.len() < query.max_uploads && budget > 0 {
+            // At least a batch of checks per listing, so a sparse prefix costs few round trips.
+            let wanted = (query.max_uploads - uploads.len())
+                .max(CHECKS_AT_ONCE)
+                .min(budget);
             let names = self
                 .upload_index()?
                 .upload_entries(&owner, after.as_deref(), wanted)
                 .await?;
-            let Some(last) = names.last().cloned() else {
+            if names.is_empty() {
                 return Ok(UploadsPage {
                     uploads,
                     next_marker: None,
                 });
-            };
+            }
             budget -= names.len();
             for batch in names.chunks(CHECKS_AT_ONCE) {
                 let checks = batch
                     .iter()
                     .map(|name| self.check_entry(caller, &owner, name, query.prefix));
-                for checked in join_all(checks).await {
+                for (name, checked) in batch.iter().zip(join_all(checks).await) {
+                    // The page is full: the next one starts at this entry.
+                    if uploads.len() == query.max_uploads {
+                        break 'scan;
+                    }
                     if let Checked::Shown(summary) = checked? {
                         uploads.push(*summary);
                     }
+                    after = Some(name.clone());
                 }
             }
-            after = Some(last);
         }
         // Full (or out of budget): more follow when the index holds another entry.
         let more = !self
