@@ -244,12 +244,17 @@ impl Api {
     /// Init, upload the chunks as parts 1..=N, complete; returns the upload id and the answer.
     pub async fn upload_whole(&self, key: &str, parts: &[Vec<u8>]) -> (String, CompleteResponse) {
         let id = self.init(key).await.upload_id;
+        let done = self.send_and_complete(&id, parts).await;
+        (id, done)
+    }
+
+    /// Uploads the chunks as parts 1..=N of the started upload `upload_id`, then completes it.
+    pub async fn send_and_complete(&self, upload_id: &str, parts: &[Vec<u8>]) -> CompleteResponse {
         let mut listed = Vec::new();
         for (i, part) in parts.iter().enumerate() {
-            let info = self.upload_part(&id, i as u32 + 1, part).await;
+            let info = self.upload_part(upload_id, i as u32 + 1, part).await;
             listed.push((info.part_number, info.md5));
         }
-        let done = self.complete(&id, &listed).await;
-        (id, done)
+        self.complete(upload_id, &listed).await
     }
 }

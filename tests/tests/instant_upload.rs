@@ -152,12 +152,8 @@ async fn a_miss_starts_a_normal_upload_and_other_splits_never_match() {
         assert_eq!(api.abort(&init.upload_id).await.status, 200);
     }
     let init = declare(&api, "miss/new", &other, PART).await;
-    let mut listed = Vec::new();
-    for (i, part) in split(&other, PART).iter().enumerate() {
-        let info = api.upload_part(&init.upload_id, i as u32 + 1, part).await;
-        listed.push((info.part_number, info.md5));
-    }
-    api.complete(&init.upload_id, &listed).await;
+    api.send_and_complete(&init.upload_id, &split(&other, PART))
+        .await;
     api.assert_object("miss/new", &other).await;
     api.assert_object("miss/source", &content).await;
 }

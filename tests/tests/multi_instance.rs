@@ -118,8 +118,13 @@ async fn both_instances_completing_one_upload_at_once_agree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_sweeping_at_once_is_harmless() {
-    let (a, b) = two_instances(&["--min-part-size", "1", "--upload-ttl", "1s"]).await;
+    // The TTL leaves a loaded machine seconds to finish the kept upload; the stale ones are then
+    // awaited (both instances sweep every 750 ms), not given a fixed sleep.
+    let (a, b) = two_instances(&["--min-part-size", "1", "--upload-ttl", "3s"]).await;
     let (api_a, api_b) = (a.api(), b.api());
+    let (_, done) = api_b
+        .upload_whole("multi/kept.bin", &[b"kept".to_vec()])
+        .await;
     let stale: Vec<String> = {
         let mut ids = Vec::new();
         for i in 0..6 {
@@ -129,16 +134,16 @@ async fn two_instances_sweeping_at_once_is_harmless() {
         }
         ids
     };
-    let (_, done) = api_b
-        .upload_whole("multi/kept.bin", &[b"kept".to_vec()])
-        .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let started = std::time::Instant::now();
+    while stale.iter().any(|id| !a.upload_files(id).is_empty()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the stale uploads were not swept within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     for id in &stale {
         api_a.list_parts(id).await.error(ErrorCode::NoSuchUpload);
-        assert!(
-            a.upload_files(id).is_empty(),
-            "upload {id} still has stored objects"
-        );
     }
     api_a.assert_object("multi/kept.bin", b"kept").await;
     assert_eq!(done.size, 4);

@@ -55,6 +55,21 @@ fn record_phases(phases: &Phases) -> JsValue {
     .into_js_value()
 }
 
+/// Starts an instant upload of `file` to `key` whose `onProgress` phases go to `phases`.
+fn start_instant_recording(
+    up: &Uploader,
+    file: &web_sys::File,
+    key: &str,
+    phases: &Phases,
+) -> Upload {
+    let options = js_object(&[("resourceKey", key.into())]);
+    let extra = [
+        ("instant", JsValue::TRUE),
+        ("onProgress", record_phases(phases)),
+    ];
+    start_with(up, file, options, &extra)
+}
+
 async fn assert_object_equals(key: &str, len: u64, seed: u64) {
     let url = format!("{}{}/{}", server(), partup_wire::OBJECTS_PREFIX, key);
     assert_download_equals(&url, len, seed).await;
@@ -77,13 +92,8 @@ async fn a_second_upload_of_the_same_bytes_completes_without_a_part_request() {
         set_proxy_rules(proxy(), serde_json::json!({})).await;
         let key = unique_key(&format!("instant-{len}.bin"));
         let phases = Phases::default();
-        let options = js_object(&[("resourceKey", key.as_str().into())]);
-        let extra = [
-            ("instant", JsValue::TRUE),
-            ("onProgress", record_phases(&phases)),
-        ];
         let up = with_workers(1, PART, &api(proxy()));
-        let upload = start_with(&up, &make_file(len, seed, "copy.bin"), options, &extra);
+        let upload = start_instant_recording(&up, &make_file(len, seed, "copy.bin"), &key, &phases);
         let result = finish(&upload)
             .await
             .unwrap_or_else(|e| panic!("{len} bytes: {e:?}"));
@@ -115,13 +125,8 @@ async fn a_miss_sends_every_part_hashing_each_once() {
     set_proxy_rules(proxy(), serde_json::json!({})).await;
     let key = unique_key("miss.bin");
     let phases = Phases::default();
-    let options = js_object(&[("resourceKey", key.as_str().into())]);
-    let extra = [
-        ("instant", JsValue::TRUE),
-        ("onProgress", record_phases(&phases)),
-    ];
     let up = with_workers(2, PART, &api(proxy()));
-    let upload = start_with(&up, &make_file(len, seed, "f.bin"), options, &extra);
+    let upload = start_instant_recording(&up, &make_file(len, seed, "f.bin"), &key, &phases);
     let result = finish(&upload).await.expect("the upload");
     assert_eq!(get(&result, "instant"), JsValue::FALSE);
     assert_eq!(num(&result, "parts"), 6.0);
@@ -230,13 +235,8 @@ async fn a_remembered_upload_resumes_without_hashing_ahead() {
     drop(first);
     set_proxy_rules(proxy(), serde_json::json!({})).await;
     let phases = Phases::default();
-    let options = js_object(&[("resourceKey", key.as_str().into())]);
-    let extra = [
-        ("instant", JsValue::TRUE),
-        ("onProgress", record_phases(&phases)),
-    ];
     let second_page = with_workers(1, PART, &api(proxy()));
-    let second = start_with(&second_page, &file, options, &extra);
+    let second = start_instant_recording(&second_page, &file, &key, &phases);
     let result = finish(&second).await.expect("the resumed upload");
     assert_eq!(get(&result, "resumed"), JsValue::TRUE);
     assert_eq!(get(&result, "instant"), JsValue::FALSE);

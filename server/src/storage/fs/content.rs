@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::FsBackend;
 use super::completion::FsHeldObject;
-use super::durable_file::{sync_dir, write_atomic};
+use super::durable_file::{blocking, sync_dir, write_atomic};
 use super::object_file::copy_staged;
 use crate::error::AppResult;
 use crate::storage::backend::Assembled;
@@ -77,8 +77,8 @@ impl ContentStore for FsBackend {
     async fn copy_object(&self, source: &str, copy: &ObjectCopy) -> AppResult<Option<Assembled>> {
         let (source, copy) = (source.to_owned(), copy.clone());
         let layout = self.layout.clone();
-        self.with_layout(move |layout_ref| {
-            let Some(staged) = copy_staged(layout_ref, &source, &copy)? else {
+        blocking(move || {
+            let Some(staged) = copy_staged(&layout, &source, &copy)? else {
                 return Ok(None);
             };
             let held = FsHeldObject {

@@ -10,14 +10,11 @@
 //! the same content within the copy could escape this, and the content would then be the same).
 //! Only then is the staged object copied to its key, and deleted.
 
-use std::ops::Range;
-
 use async_trait::async_trait;
-use opendal::options::ReadOptions;
 use opendal::{ErrorKind, Metadata};
 
 use super::connection::storage_error;
-use super::{ETAG_METADATA, S3Backend, layout};
+use super::{CopiedRange, ETAG_METADATA, S3Backend, layout};
 use crate::error::AppResult;
 use crate::storage::backend::Assembled;
 use crate::storage::content_index::{ContentStore, Fingerprint, IndexEntry, ObjectCopy};
@@ -31,48 +28,13 @@ fn holds(meta: &Metadata, copy: &ObjectCopy) -> bool {
     meta.content_length() == copy.size && etag == Some(&copy.etag)
 }
 
-impl S3Backend {
-    async fn stat_if_exists(&self, path: &str) -> AppResult<Option<Metadata>> {
-        match self.op.stat(path).await {
-            Ok(meta) => Ok(Some(meta)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(storage_error(e)),
-        }
-    }
-
-    /// Writes `target` as a server-side copy of `source`'s `size` bytes, labelled with `etag`,
-    /// reading only the source version whose store etag is `if_match` (where the store honours it).
-    async fn copy_whole(
-        &self,
-        source: &str,
-        target: &str,
-        (size, etag): (u64, &str),
-        if_match: Option<&str>,
-    ) -> opendal::Result<()> {
-        let mut writer = self
-            .op
-            .writer_with(target)
-            .concurrent(4)
-            .user_metadata([(ETAG_METADATA.to_owned(), etag.to_owned())])
-            .await?;
-        let copied = async {
-            for start in (0..size).step_by(COPY_PIECE_BYTES as usize) {
-                let piece: Range<u64> = start..size.min(start + COPY_PIECE_BYTES);
-                let options = ReadOptions {
-                    range: piece.into(),
-                    if_match: if_match.map(str::to_owned),
-                    ..ReadOptions::default()
-                };
-                writer.copy_from_options(source, options).await?;
-            }
-            writer.close().await.map(|_| ())
-        }
-        .await;
-        if copied.is_err() {
-            let _ = writer.abort().await;
-        }
-        copied
-    }
+/// `size` bytes of `source` as pieces [`S3Backend::write_copied`] takes, read only from the version
+/// whose store etag is `if_match`.
+fn whole<'a>(source: &'a str, size: u64, if_match: Option<&'a str>) -> Vec<CopiedRange<'a>> {
+    (0..size)
+        .step_by(COPY_PIECE_BYTES as usize)
+        .map(|start| (source, start..size.min(start + COPY_PIECE_BYTES), if_match))
+        .collect()
 }
 
 #[async_trait]
@@ -124,11 +86,8 @@ impl ContentStore for S3Backend {
         }
         let store_etag = checked.etag().map(str::to_owned);
         let staging = layout::new_staging_object()?;
-        let content = (copy.size, copy.etag.as_str());
-        match self
-            .copy_whole(&source, &staging, content, store_etag.as_deref())
-            .await
-        {
+        let staged = whole(&source, copy.size, store_etag.as_deref());
+        match self.write_copied(&staging, &copy.etag, staged).await {
             Ok(()) => {}
             // Replaced (a store that honours If-Match) or removed since it was checked.
             Err(e) if matches!(e.kind(), ErrorKind::ConditionNotMatch | ErrorKind::NotFound) => {
@@ -141,10 +100,13 @@ impl ContentStore for S3Backend {
             .await?
             .is_some_and(|now| now.etag() == store_etag.as_deref());
         let placed = match unchanged {
-            true => self
-                .copy_whole(&staging, &layout::object(&copy.resource_key), content, None)
-                .await
-                .map_err(storage_error),
+            true => {
+                let target = layout::object(&copy.resource_key);
+                let pieces = whole(&staging, copy.size, None);
+                self.write_copied(&target, &copy.etag, pieces)
+                    .await
+                    .map_err(storage_error)
+            }
             false => Ok(()),
         };
         // The staging object goes either way (the sweep removes it should this fail).

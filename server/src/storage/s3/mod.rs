@@ -24,10 +24,12 @@ mod part_writer;
 mod upload_index;
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use opendal::{ErrorKind, Operator};
+use opendal::options::ReadOptions;
+use opendal::{ErrorKind, Metadata, Operator};
 
 pub use self::connection::S3Settings;
 use self::connection::storage_error;
@@ -41,6 +43,9 @@ use crate::storage::backend::{
 };
 use crate::storage::records::Record;
 use crate::storage::upload_id::UploadId;
+
+/// A byte range of a stored object to copy, and the store etag of the only version to read it from.
+type CopiedRange<'a> = (&'a str, Range<u64>, Option<&'a str>);
 
 /// User metadata key of an object's multipart etag.
 const ETAG_METADATA: &str = "partup-etag";
@@ -94,18 +99,42 @@ impl S3Backend {
     }
 
     async fn assemble_object(&self, plan: &AssemblyPlan) -> opendal::Result<()> {
+        let pieces = plan
+            .parts
+            .iter()
+            .map(|part| (part.source.as_str(), 0..part.digest.size, None))
+            .collect();
+        self.write_copied(&layout::object(&plan.resource_key), &plan.etag, pieces)
+            .await
+    }
+
+    /// Writes `target`, labelled with the multipart `etag`, as the concatenation of `pieces`: byte
+    /// ranges of stored objects (each at most 5 GiB), each read only from the version whose store
+    /// etag is its `if_match` where one is given (and the store honours it). Whole ranges of 5 MiB
+    /// or more are copied server-side (`UploadPartCopy`); an error aborts what was written.
+    async fn write_copied(
+        &self,
+        target: &str,
+        etag: &str,
+        pieces: Vec<CopiedRange<'_>>,
+    ) -> opendal::Result<()> {
         // No explicit `.chunk()`: OpenDAL 0.59's exact-chunk mode can commit a natively copied range
         // before the buffered bytes that precede it (parts out of order); its default, S3's 5 MiB
         // minimum in non-exact mode, keeps the order.
         let mut writer = self
             .op
-            .writer_with(&layout::object(&plan.resource_key))
+            .writer_with(target)
             .concurrent(4)
-            .user_metadata([(ETAG_METADATA.to_owned(), plan.etag.clone())])
+            .user_metadata([(ETAG_METADATA.to_owned(), etag.to_owned())])
             .await?;
         let copied = async {
-            for part in &plan.parts {
-                writer.copy_from(&part.source, 0..part.digest.size).await?;
+            for (source, range, if_match) in pieces {
+                let options = ReadOptions {
+                    range: range.into(),
+                    if_match: if_match.map(str::to_owned),
+                    ..ReadOptions::default()
+                };
+                writer.copy_from_options(source, options).await?;
             }
             writer.close().await
         }
@@ -115,6 +144,15 @@ impl S3Backend {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// An object's metadata; `None` when it does not exist.
+    async fn stat_if_exists(&self, path: &str) -> AppResult<Option<Metadata>> {
+        match self.op.stat(path).await {
+            Ok(meta) => Ok(Some(meta)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(storage_error(e)),
+        }
     }
 }
 
@@ -208,10 +246,8 @@ impl Backend for S3Backend {
 
     async fn open_object(&self, resource_key: &str) -> AppResult<Option<OpenedObject>> {
         let path = layout::object(resource_key);
-        let meta = match self.op.stat(&path).await {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(storage_error(e)),
+        let Some(meta) = self.stat_if_exists(&path).await? else {
+            return Ok(None);
         };
         let store_etag = meta.etag().map(str::to_owned);
         let etag = meta
