@@ -23,6 +23,10 @@ pub fn router(state: AppState) -> Router {
             post(api::list_parts::handle_post).get(api::list_parts::handle_get),
         )
         .route(
+            &Endpoint::ListUploads.path(),
+            post(api::list_uploads::handle_post).get(api::list_uploads::handle_get),
+        )
+        .route(
             &Endpoint::UploadAbort.path(),
             post(api::upload_abort::handle),
         )

@@ -78,7 +78,7 @@ async fn path_escaping_keys_and_ids_never_leave_the_data_directory() {
     }
     assert_eq!(siblings_of_data(&server), before);
     assert!(server.data_files().iter().all(|p| {
-        ["objects", "uploads", "index"]
+        ["objects", "uploads", "index", "uploads-index"]
             .iter()
             .any(|dir| p.starts_with(dir))
     }));

@@ -2,13 +2,15 @@
 //! `scripts/test-s3.sh`): one upload's parts go alternately to two `partup-server` processes,
 //! listParts asks one and complete the other; one instance dies mid-upload and the other finishes;
 //! both complete the same upload at once; both sweep at once; a peer delivers the hook events a
-//! killed instance stored; each counts the bucket's uploads in progress against its caps.
+//! killed instance stored; each counts the bucket's uploads in progress against its caps; each lists
+//! the uploads in progress the other started, and not those the other ended.
 
 use std::time::Duration;
 
 use partup_tests::hook_receiver::{HookReceiver, Mode, delivered_events, write_hook_secret};
 use partup_tests::{TestServer, md5_hex, test_bytes};
-use partup_wire::{CompleteResponse, ErrorCode, ListPartsResponse};
+use partup_wire::{CompleteResponse, ErrorCode, ListPartsResponse, ListUploadsResponse};
+use serde_json::json;
 
 async fn two_instances(extra_args: &[&str]) -> (TestServer, TestServer) {
     let first = TestServer::start(extra_args).await;
@@ -275,4 +277,25 @@ async fn content_completed_on_one_instance_is_an_instant_hit_on_the_other() {
         .await
         .ok();
     assert_eq!(init.instant, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_instance_lists_the_uploads_in_progress_of_both() {
+    let (a, b) = two_instances(&[]).await;
+    let (api_a, api_b) = (a.api(), b.api());
+    let on_a = api_a.init("listed/a.bin").await.upload_id;
+    let on_b = api_b.init("listed/b.bin").await.upload_id;
+    let ended = api_a.init("listed/ended.bin").await.upload_id;
+    api_b.abort(&ended).await.ok::<serde_json::Value>();
+    for api in [&api_a, &api_b] {
+        let page: ListUploadsResponse = api
+            .post_json("listUploads", &json!({"prefix": "listed/"}))
+            .await
+            .ok();
+        let mut listed: Vec<String> = page.uploads.into_iter().map(|u| u.upload_id).collect();
+        listed.sort();
+        let mut expected = vec![on_a.clone(), on_b.clone()];
+        expected.sort();
+        assert_eq!(listed, expected);
+    }
 }

@@ -247,6 +247,7 @@ impl Session {
             size: Some(size),
             part_size: content.map(|c| c.part_size),
             etag: content.map(|c| c.etag.clone()),
+            metadata: None,
         };
         let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
         let mut init: InitResponse = self

@@ -753,6 +753,7 @@ fn json_requests_are_written_as_serde_json_writes_them() {
         size: Some(u64::MAX >> 11),
         part_size: None,
         etag: Some("abc-2".into()),
+        metadata: None,
     };
     let complete = CompleteRequest {
         upload_id: "u".into(),

@@ -9,7 +9,13 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
 mod complete_request;
+mod list_uploads;
 pub use complete_request::{CompleteRequest, MAX_LISTED_PARTS};
+pub use list_uploads::{
+    DEFAULT_MAX_UPLOADS, ListUploadsRequest, ListUploadsResponse, MAX_METADATA_BYTES,
+    MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES, MAX_METADATA_VALUE_BYTES, MAX_UPLOADS_PER_PAGE,
+    Metadata, UploadSummary, validate_metadata,
+};
 
 /// Where the multipart API lives; every endpoint is `API_PREFIX/<name>`.
 pub const API_PREFIX: &str = "/v1/multipart/parallel";
@@ -24,15 +30,18 @@ pub enum Endpoint {
     UploadComplete,
     ListParts,
     UploadAbort,
+    /// The caller's uploads in progress (SPEC.md §5).
+    ListUploads,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 5] = [
+    pub const ALL: [Endpoint; 6] = [
         Endpoint::UploadInit,
         Endpoint::UploadPart,
         Endpoint::UploadComplete,
         Endpoint::ListParts,
         Endpoint::UploadAbort,
+        Endpoint::ListUploads,
     ];
 
     /// The last path segment, e.g. `uploadInit`.
@@ -43,6 +52,7 @@ impl Endpoint {
             Endpoint::UploadComplete => "uploadComplete",
             Endpoint::ListParts => "listParts",
             Endpoint::UploadAbort => "uploadAbort",
+            Endpoint::ListUploads => "listUploads",
         }
     }
 
@@ -86,6 +96,10 @@ pub struct InitRequest {
     /// smaller) would complete into. The server may then create the object from content it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// What the client stores with the upload (file name, size, …), returned by listUploads so it
+    /// can find the upload again from another browser ([`validate_metadata`] bounds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
 }
 
 /// `POST uploadInit` answer.

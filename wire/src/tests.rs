@@ -79,6 +79,7 @@ fn endpoint_paths_are_spec_paths() {
             "/v1/multipart/parallel/uploadComplete",
             "/v1/multipart/parallel/listParts",
             "/v1/multipart/parallel/uploadAbort",
+            "/v1/multipart/parallel/listUploads",
         ]
     );
 }
@@ -102,4 +103,25 @@ fn error_codes_serialize_as_their_names() {
         assert_eq!(ErrorCode::from_name(code.as_str()), Some(code));
     }
     assert_eq!(ErrorCode::from_name("SlowDown"), None);
+}
+
+#[test]
+fn metadata_at_its_bounds_is_accepted_and_one_past_them_refused() {
+    let at_bounds: Metadata = (0..4)
+        .map(|i| (format!("{i}").repeat(64), "v".repeat(960)))
+        .collect();
+    assert_eq!(validate_metadata(&at_bounds), Ok(()));
+    let mut over_total = at_bounds.clone();
+    over_total.insert("x".into(), String::new());
+    assert!(
+        validate_metadata(&over_total)
+            .unwrap_err()
+            .contains("together")
+    );
+    let sixteen: Metadata = (0..16).map(|i| (format!("k{i}"), String::new())).collect();
+    assert_eq!(validate_metadata(&sixteen), Ok(()));
+    let key = Metadata::from([("a".repeat(65), String::new())]);
+    assert!(validate_metadata(&key).unwrap_err().contains("keys"));
+    let value = Metadata::from([("k".into(), "v".repeat(1025))]);
+    assert!(validate_metadata(&value).unwrap_err().contains("1024"));
 }

@@ -4,6 +4,7 @@
 //! where bytes are kept: every rule of SPEC.md about stored uploads lives in `storage`.
 
 pub mod list_parts;
+pub mod list_uploads;
 pub mod objects;
 pub mod upload_abort;
 pub mod upload_complete;

@@ -7,7 +7,9 @@ use std::fmt;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use partup_wire::{CompleteResponse, ErrorCode, InitResponse, validate_resource_key};
+use partup_wire::{
+    CompleteResponse, ErrorCode, InitResponse, Metadata, validate_metadata, validate_resource_key,
+};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use serde_json::{Value, json};
@@ -33,11 +35,15 @@ pub struct InitRequest {
     part_size: Option<u64>,
     #[serde(default, deserialize_with = "present_text")]
     etag: Option<String>,
+    #[serde(default, deserialize_with = "declared_metadata")]
+    metadata: Option<Metadata>,
 }
 
 /// A text field that, when present, is a string (in JSON or a form alike: a form's values reach
 /// serde as plain strings, which `Option`'s own deserializer does not take).
-fn present_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+pub(super) fn present_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
     String::deserialize(deserializer).map(Some)
 }
 
@@ -56,8 +62,30 @@ impl InitRequest {
     }
 }
 
+/// `metadata`: a JSON object of strings, or (in a form, whose values are text) that object written
+/// as a JSON string. Its bounds are checked after parsing ([`validate_metadata`]).
+fn declared_metadata<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Metadata>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Declared {
+        Object(Metadata),
+        Text(String),
+    }
+    match Declared::deserialize(deserializer) {
+        Ok(Declared::Object(metadata)) => Ok(Some(metadata)),
+        Ok(Declared::Text(text)) => serde_json::from_str(&text).map(Some).map_err(|_| {
+            de::Error::custom("must be a JSON object of strings (in a form: written as JSON text)")
+        }),
+        Err(_) => Err(de::Error::custom("must be a JSON object of strings")),
+    }
+}
+
 /// `size`: a whole number of bytes, as a JSON integer or (in a form) a string of digits.
-fn declared_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+pub(super) fn declared_size<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
     struct SizeVisitor;
     impl Visitor<'_> for SizeVisitor {
         type Value = Option<u64>;
@@ -90,6 +118,10 @@ pub async fn handle(
     Fields(request): Fields<InitRequest>,
 ) -> Result<Json<InitResponse>, Response> {
     let instant = request.instant().map_err(IntoResponse::into_response)?;
+    if let Some(metadata) = &request.metadata {
+        validate_metadata(metadata)
+            .map_err(|why| AppError::invalid_argument(why).into_response())?;
+    }
     let resource_key = request.resource_key;
     validate_resource_key(&resource_key)
         .map_err(|why| AppError::new(ErrorCode::InvalidObjectName, why).into_response())?;
@@ -129,7 +161,7 @@ pub async fn handle(
     }
     let (upload_id, is_exist) = state
         .storage
-        .init_upload(&caller, &resource_key, slot)
+        .init_upload(&caller, (&resource_key, request.metadata), slot)
         .await
         .map_err(IntoResponse::into_response)?;
     tracing::info!(%upload_id, resource_key, is_exist, "upload started");

@@ -132,6 +132,7 @@ mod tests {
             max_size: None,
             replace: None,
             client: None,
+            metadata: None,
         }
     }
 

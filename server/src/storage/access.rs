@@ -3,7 +3,7 @@
 //! exist), its key must stay in the caller's write scope, it holds at most the `maxSize` of the
 //! token that started it (or `--max-object-size`, whichever is smaller), and with `replace: false` it never replaces an object.
 
-use partup_wire::ErrorCode;
+use partup_wire::{ErrorCode, Metadata};
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, truncate_for_message};
@@ -144,7 +144,7 @@ impl Storage {
 pub(super) fn new_record(
     caller: &Caller,
     owner: &Owner,
-    resource_key: &str,
+    (resource_key, metadata): (&str, Option<Metadata>),
     created_unix_ms: u64,
 ) -> AppResult<UploadRecord> {
     ensure_may_write(caller, resource_key)?;
@@ -159,6 +159,7 @@ pub(super) fn new_record(
             Owner::Address(client) if grant.is_none() => Some(client.clone()),
             _ => None,
         },
+        metadata,
     })
 }
 

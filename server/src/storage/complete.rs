@@ -139,6 +139,7 @@ impl Storage {
         }
         // From here the upload is no longer in progress: its slot is free for another.
         self.admission.release(upload_id);
+        self.unindex_upload(upload_id, record).await;
         // The parts are no longer needed; if freeing them fails, the sweep removes the whole upload
         // with its completion record later.
         if let Err(e) = self.backend.discard_parts(upload_id).await {

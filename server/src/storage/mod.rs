@@ -19,6 +19,7 @@ mod incoming_part;
 mod instant;
 mod key_length;
 mod keyed_locks;
+mod list_uploads;
 mod objects;
 mod records;
 mod recount;
@@ -27,6 +28,7 @@ pub mod space_floor;
 mod sweep;
 mod taking_turns;
 pub mod upload_id;
+pub mod upload_index;
 mod uploads;
 
 use std::sync::Arc;
@@ -39,16 +41,18 @@ use content_index::ContentStore;
 pub use event_queue::{EventKey, EventQueue, EventStore};
 use fs::data_lock::LockError;
 pub use incoming_part::{CapSource, IncomingPart, SizeCap, UploadBudget};
+pub use list_uploads::{UploadsPage, UploadsQuery};
 pub use objects::{ByteRange, ObjectMeta, ObjectRead, ReadPlan};
 pub use records::UploadRecord;
 pub use sweep::{PartInFlight, SweepReport};
 pub use upload_id::UploadId;
+use upload_index::UploadIndex;
 pub use uploads::{PartLimits, Storage};
 
 /// Opens the backend `config` names (the data directory or the bucket), with its event queue when
 /// `--hook-url` is set. A data directory another server holds is [`StartError::DataDirInUse`].
 pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
-    let (backend, events, content): (Arc<dyn Backend>, Option<Arc<dyn EventStore>>, _) =
+    let (backend, events, content, index): (Arc<dyn Backend>, Option<Arc<dyn EventStore>>, _, _) =
         match config.store {
             StoreKind::S3 => {
                 let bucket =
@@ -56,7 +60,8 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
                 (
                     bucket.clone() as Arc<dyn Backend>,
                     Some(bucket.clone() as Arc<dyn EventStore>),
-                    bucket as Arc<dyn ContentStore>,
+                    bucket.clone() as Arc<dyn ContentStore>,
+                    bucket as Arc<dyn UploadIndex>,
                 )
             }
             StoreKind::Fs => {
@@ -75,7 +80,8 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
                 (
                     disk.clone() as Arc<dyn Backend>,
                     Some(disk.clone() as Arc<dyn EventStore>),
-                    disk as Arc<dyn ContentStore>,
+                    disk.clone() as Arc<dyn ContentStore>,
+                    disk as Arc<dyn UploadIndex>,
                 )
             }
         };
@@ -90,7 +96,8 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
     };
     let mut storage = Storage::new(backend, limits, caps)
         .with_min_free_space(config.limits.min_free_space)
-        .with_content_store(content);
+        .with_content_store(content)
+        .with_upload_index(index);
     if config.hook_url.is_some() {
         let events = events.ok_or(StartError::Failed(
             "--hook-url needs a store that can queue events".into(),

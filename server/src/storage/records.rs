@@ -1,7 +1,7 @@
 //! The two records of an upload, the same in every backend: `upload.json` (written once at init) and
 //! `completed.json` (what a repeated uploadComplete is compared with and answered from).
 
-use partup_wire::{CompletePart, CompleteResponse};
+use partup_wire::{CompletePart, CompleteResponse, Metadata};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,9 @@ pub struct UploadRecord {
     /// address, see `admission::client_key`), so a restart counts it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// What the client stored with the upload at init (SPEC.md §1), shown by listUploads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
 }
 
 impl UploadRecord {

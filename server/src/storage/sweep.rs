@@ -182,11 +182,11 @@ impl Storage {
             return Ok(Swept::Kept);
         };
         let verdict = verdict(&current, ttl);
-        match verdict {
+        let expired = match verdict {
             Verdict::Keep => return Ok(Swept::Kept),
             Verdict::AbortStale => self.report_expired(upload_id).await?,
-            Verdict::RemoveFinished => {}
-        }
+            Verdict::RemoveFinished => None,
+        };
         match verdict {
             // An abort never deletes a completion record (s3/lease.rs): only its retention does.
             Verdict::RemoveFinished => self.backend.remove_completed(upload_id).await?,
@@ -194,6 +194,9 @@ impl Storage {
         }
         // From here the upload is no longer in progress: its slot is free for another.
         self.admission.release(upload_id);
+        if let Some(record) = &expired {
+            self.unindex_upload(upload_id, record).await;
+        }
         if verdict == Verdict::AbortStale {
             metrics::upload_swept();
         }
@@ -226,23 +229,25 @@ impl Storage {
         Ok(aborted)
     }
 
-    /// Emits `upload.expired` for a stale upload about to be removed. One that never got its
-    /// `upload.json` (an init cut short) has no key to report and was never answered: no event.
-    /// Nor has one whose record cannot be read (damaged): it is removed all the same, and logged.
-    async fn report_expired(&self, upload_id: &UploadId) -> AppResult<()> {
+    /// Emits `upload.expired` for a stale upload about to be removed, and answers its record (to
+    /// remove its index entry). One that never got its `upload.json` (an init cut short) has no key
+    /// to report and was never answered: no event. Nor has one whose record cannot be read
+    /// (damaged): it is removed all the same, and logged (its entry goes at a listing).
+    async fn report_expired(&self, upload_id: &UploadId) -> AppResult<Option<UploadRecord>> {
         let record = match self.backend.read_record(upload_id, Record::Upload).await {
             Ok(Some(content)) => records::decode::<UploadRecord>(Record::Upload, &content),
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(None),
             Err(e) => Err(e),
         };
         match record {
             Ok(record) => {
                 self.emit(Event::new(EventKind::Expired, upload_id, &record))
-                    .await
+                    .await?;
+                Ok(Some(record))
             }
             Err(e) => {
                 tracing::warn!(%upload_id, "removing a stale upload whose record cannot be read, without an upload.expired event: {e}");
-                Ok(())
+                Ok(None)
             }
         }
     }

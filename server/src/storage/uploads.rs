@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use partup_wire::{ErrorCode, PartInfo, md5_to_hex};
+use partup_wire::{ErrorCode, Metadata, PartInfo, md5_to_hex};
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -22,6 +22,7 @@ use crate::storage::records;
 use crate::storage::space_floor::{PartRoomWatch, SpaceFloor, Write};
 use crate::storage::sweep::PartsInFlight;
 use crate::storage::upload_id::UploadId;
+use crate::storage::upload_index::UploadIndex;
 
 /// The size limits of SPEC.md §2, §3 and "Limits" that storage enforces.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +52,8 @@ pub struct Storage {
     pub(super) in_flight: Arc<PartsInFlight>,
     /// The content index and copies of instant upload (`instant.rs`); `None`: no instant upload.
     pub(super) content: Option<Arc<dyn ContentStore>>,
+    /// The index of uploads in progress, for listUploads (`list_uploads.rs`).
+    pub(super) uploads_index: Option<Arc<dyn UploadIndex>>,
 }
 
 impl Storage {
@@ -68,6 +71,15 @@ impl Storage {
             admission: Admission::new(admission),
             in_flight: Arc::default(),
             content: None,
+            uploads_index: None,
+        }
+    }
+
+    /// The same storage, keeping its uploads in progress in `index` for listUploads (SPEC.md §5).
+    pub fn with_upload_index(self, index: Arc<dyn UploadIndex>) -> Storage {
+        Storage {
+            uploads_index: Some(index),
+            ..self
         }
     }
 
@@ -103,21 +115,26 @@ impl Storage {
         self.admission.admit(owner)
     }
 
-    /// Starts an upload of `resource_key` (already validated) for `caller`, whose token must allow
-    /// writing it (and, with `replace: false`, no object may exist), in the slot `reservation`;
-    /// answers the new id and whether a completed object with this key exists now.
+    /// Starts an upload of `resource_key` (already validated) with its `metadata` (already
+    /// validated) for `caller`, whose token must allow writing it (and, with `replace: false`, no
+    /// object may exist), in the slot `reservation`; answers the new id and whether a completed
+    /// object with this key exists now.
     pub async fn init_upload(
         &self,
         caller: &Caller,
-        resource_key: &str,
+        (resource_key, metadata): (&str, Option<Metadata>),
         reservation: Reservation,
     ) -> AppResult<(UploadId, bool)> {
         let created_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64;
-        let record =
-            access::new_record(caller, reservation.owner(), resource_key, created_unix_ms)?;
+        let record = access::new_record(
+            caller,
+            reservation.owner(),
+            (resource_key, metadata),
+            created_unix_ms,
+        )?;
         if !record.may_replace() {
             self.refuse_existing(resource_key, ErrorCode::AccessDenied)
                 .await?;
@@ -127,9 +144,16 @@ impl Storage {
         // Held until the answer: the sweep (which only try-locks) never removes an upload while
         // it is being created, however long its writes take on a busy disk.
         let _lock = self.backend.lock_upload(&upload_id).await;
-        self.backend
+        // The entry first: every upload in progress has one (one naming nothing is removed later).
+        self.index_upload(&upload_id, &record).await?;
+        if let Err(e) = self
+            .backend
             .create_upload(&upload_id, &records::encode(&record)?)
-            .await?;
+            .await
+        {
+            self.unindex_upload(&upload_id, &record).await;
+            return Err(e);
+        }
         reservation.bind(&upload_id);
         // After the upload exists (a receiver may look at it at once), before the answer.
         if let Err(e) = self
@@ -137,6 +161,7 @@ impl Storage {
             .await
         {
             let _ = self.backend.remove_upload(&upload_id).await;
+            self.unindex_upload(&upload_id, &record).await;
             self.admission.release(&upload_id);
             return Err(e);
         }
@@ -223,6 +248,7 @@ impl Storage {
             .await?;
         self.backend.remove_upload(upload_id).await?;
         self.admission.release(upload_id);
+        self.unindex_upload(upload_id, &record).await;
         Ok(())
     }
 

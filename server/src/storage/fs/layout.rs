@@ -10,6 +10,7 @@
 //! DATA/objects/HH/SHA256(key)    completed objects: header (key, size, etag) + bytes
 //! DATA/events/ID-STEP.json       a hook event not yet delivered (STEP 1: created, 2: its end)
 //! DATA/index/HH/FP/SHA256(key)   content index: the key held content of fingerprint FP (instant upload)
+//! DATA/uploads-index/OWNER/REVTS-ID  upload index: ID is in progress for OWNER (listUploads)
 //! ```
 //! Keys never become paths: an object's file name is the SHA-256 of its key, so `photos` and
 //! `photos/1.jpg` coexist and no key can point outside `DATA`. Upload ids are strictly parsed hex.
@@ -22,6 +23,7 @@ use crate::storage::content_index::{self, Fingerprint};
 use crate::storage::event_queue::EventKey;
 use crate::storage::records::Record;
 use crate::storage::upload_id::UploadId;
+use crate::storage::upload_index::{OwnerFolder, UploadEntry};
 
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -97,6 +99,17 @@ impl Layout {
     pub fn index_entry(&self, fingerprint: &Fingerprint, resource_key: &str) -> PathBuf {
         self.index_entries_dir(fingerprint)
             .join(content_index::entry_name(resource_key))
+    }
+    pub fn uploads_index_dir(&self) -> PathBuf {
+        self.root.join("uploads-index")
+    }
+    /// One owner's folder of the upload index (SHA-256 hex of its `sub`, or `anonymous`).
+    pub fn owner_index_dir(&self, owner: &OwnerFolder) -> PathBuf {
+        self.uploads_index_dir().join(owner.as_str())
+    }
+    /// An upload index entry; its name was made by [`UploadEntry::new`] (digits, '-', hex).
+    pub fn upload_index_entry(&self, entry: &UploadEntry) -> PathBuf {
+        self.owner_index_dir(&entry.owner).join(&entry.name)
     }
     pub fn object_file(&self, resource_key: &str) -> PathBuf {
         let hash = hex::encode(Sha256::digest(resource_key.as_bytes()));

@@ -45,6 +45,7 @@ pub mod free_space;
 mod layout;
 mod object_file;
 mod part_file;
+mod upload_index;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -10,6 +10,7 @@
 //! PREFIX/objects/KEY                            completed objects; user metadata `partup-etag`
 //! PREFIX/events/ID-STEP.json                    a hook event not yet delivered (1: created, 2: its end)
 //! PREFIX/index/FP/SHA256(KEY)                   content index: KEY held content of fingerprint FP
+//! PREFIX/uploads-index/OWNER/REVTS-ID           upload index: ID in progress for OWNER (listUploads)
 //! ```
 //! (`PREFIX` is the operator's root, `--s3-prefix`.) Upload ids are strictly parsed hex; keys were
 //! validated by SPEC.md's rules, so no key can reach outside `objects/`.
@@ -28,6 +29,7 @@ use crate::storage::content_index::{self, Fingerprint};
 use crate::storage::event_queue::EventKey;
 use crate::storage::records::Record;
 use crate::storage::upload_id::UploadId;
+use crate::storage::upload_index::{OwnerFolder, UploadEntry};
 
 /// Under this, one folder per upload.
 pub const UPLOADS: &str = "uploads/";
@@ -39,6 +41,8 @@ pub const EVENTS: &str = "events/";
 pub const OBJECTS: &str = "objects/";
 /// Under this, the content index of instant upload.
 pub const INDEX: &str = "index/";
+/// Under this, the upload index of listUploads, one folder per owner.
+pub const UPLOADS_INDEX: &str = "uploads-index/";
 /// The lease of an upload being completed or aborted (`lease.rs`).
 const LEASE: &str = "lease.json";
 
@@ -53,12 +57,18 @@ const LONGEST_UPLOAD_KEY: usize =
     UPLOADS.len() + 32 + "/parts/".len() + PART_NUMBER_DIGITS + 1 + NANOS_DIGITS + 1 + 32;
 /// The key of a content index entry (`index/FP/SHA256(KEY)`, two SHA-256s in hex).
 const INDEX_ENTRY_KEY: usize = INDEX.len() + 64 + 1 + 64;
+/// The key of an upload index entry (`uploads-index/OWNER/REVTS-ID`: a SHA-256 in hex, 20 digits
+/// and an upload id).
+const UPLOAD_INDEX_ENTRY_KEY: usize = UPLOADS_INDEX.len() + 64 + 1 + NANOS_DIGITS + 1 + 32;
 /// The longest key partup writes that does not depend on the resource key's length.
-const LONGEST_OWN_KEY: usize = if LONGEST_UPLOAD_KEY > INDEX_ENTRY_KEY {
-    LONGEST_UPLOAD_KEY
-} else {
-    INDEX_ENTRY_KEY
-};
+const LONGEST_OWN_KEY: usize = max(
+    LONGEST_UPLOAD_KEY,
+    max(INDEX_ENTRY_KEY, UPLOAD_INDEX_ENTRY_KEY),
+);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
 
 fn unix_nanos() -> u128 {
     SystemTime::now()
@@ -150,6 +160,14 @@ pub fn index_entry(fingerprint: &Fingerprint, resource_key: &str) -> String {
         index_entries_prefix(fingerprint),
         content_index::entry_name(resource_key)
     )
+}
+/// Where one owner's entries of the upload index are.
+pub fn owner_index_prefix(owner: &OwnerFolder) -> String {
+    format!("{UPLOADS_INDEX}{}/", owner.as_str())
+}
+/// An upload index entry (its name was made by [`UploadEntry::new`]).
+pub fn upload_index_entry(entry: &UploadEntry) -> String {
+    format!("{}{}", owner_index_prefix(&entry.owner), entry.name)
 }
 pub fn object(key: &str) -> String {
     format!("{OBJECTS}{key}")

@@ -21,6 +21,7 @@ mod listing;
 pub mod multipart;
 mod object_reader;
 mod part_writer;
+mod upload_index;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
