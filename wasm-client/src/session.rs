@@ -46,6 +46,14 @@ const ABORT_POLICY: RetryPolicy = RetryPolicy {
 /// uploads beyond counting.
 pub const MOST_LISTING_PAGES: usize = 20;
 
+/// The look for an unfinished upload on the server before a new one starts: a convenience, so a
+/// server failing it costs the upload a few quick retries, not the full schedule uploadInit gets.
+pub const LOOKUP_POLICY: RetryPolicy = RetryPolicy {
+    max_retries: 2,
+    base_delay_ms: 250.0,
+    max_delay_ms: 2_000.0,
+};
+
 /// What an instant upload declares at uploadInit: how its file is cut and the etag its parts
 /// complete into, so the server can find the same content.
 pub struct ContentId {
@@ -301,9 +309,13 @@ impl Session {
     }
 
     /// Every upload in progress the caller may write under `prefix`, newest first: listUploads
-    /// page after page (at most [`MOST_LISTING_PAGES`]).
-    pub async fn unfinished(&self, prefix: &str) -> Result<Vec<UploadSummary>, UploadError> {
-        let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
+    /// page after page (at most [`MOST_LISTING_PAGES`]), each retried by `policy`.
+    pub async fn unfinished(
+        &self,
+        prefix: &str,
+        policy: RetryPolicy,
+    ) -> Result<Vec<UploadSummary>, UploadError> {
+        let stall = self.options.stall_timeout_ms;
         let mut request = ListUploadsRequest {
             prefix: Some(prefix.to_string()).filter(|p| !p.is_empty()),
             marker: None,

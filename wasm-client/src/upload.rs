@@ -12,7 +12,7 @@ use crate::queue::Gate;
 use crate::resume_store::{self, ResumeEntry};
 use crate::retry_budget::RetryBudget;
 use crate::server_match::{self, Candidate, LocalFile};
-use crate::session::{ContentId, Session};
+use crate::session::{ContentId, LOOKUP_POLICY, Session};
 use crate::slicing::PartPlan;
 use futures_util::future::{Either, select};
 use partup_wire::{CompleteResponse, ErrorCode, Metadata, PartInfo, multipart_etag};
@@ -247,11 +247,15 @@ impl UploadTask {
     /// Finds this file's unfinished upload on the server (listUploads, matched by the metadata
     /// stored with it) and goes on with the first whose stored parts all hold this file's bytes.
     /// One that holds other bytes is left alone (it may be another file's, which its own
-    /// client resumes) and noted in `refused_matches`. A listing that fails (an older server
-    /// without listUploads, a token without the rights) just means a new upload.
+    /// client resumes) and noted in `refused_matches`. A listing the server refuses (an older
+    /// server without listUploads, a token without the rights) just means a new upload.
     async fn resume_from_server(&self) -> Result<Option<Rc<PartPipeline>>, UploadError> {
-        let Ok(listed) = self.session.unfinished(&self.resource_key).await else {
-            return Ok(None);
+        let lookup = self.session.unfinished(&self.resource_key, LOOKUP_POLICY);
+        let listed = match lookup.await {
+            Ok(listed) => listed,
+            Err(refused) if refused.status.is_some() => return Ok(None),
+            // No answer at all after the retries: uploadInit would get none either.
+            Err(unanswered) => return Err(unanswered),
         };
         let limits = (self.options.min_part_size, self.options.max_part_size);
         let file = local_file(&self.file);
