@@ -46,14 +46,6 @@ const ABORT_POLICY: RetryPolicy = RetryPolicy {
 /// uploads beyond counting.
 pub const MOST_LISTING_PAGES: usize = 20;
 
-/// The look for an unfinished upload on the server before a new one starts: a convenience, so a
-/// server failing it costs the upload a few quick retries, not the full schedule uploadInit gets.
-pub const LOOKUP_POLICY: RetryPolicy = RetryPolicy {
-    max_retries: 2,
-    base_delay_ms: 250.0,
-    max_delay_ms: 2_000.0,
-};
-
 /// What an instant upload declares at uploadInit: how its file is cut and the etag its parts
 /// complete into, so the server can find the same content.
 pub struct ContentId {

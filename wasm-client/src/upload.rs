@@ -12,7 +12,7 @@ use crate::queue::Gate;
 use crate::resume_store::{self, ResumeEntry};
 use crate::retry_budget::RetryBudget;
 use crate::server_match::{self, Candidate, LocalFile};
-use crate::session::{ContentId, LOOKUP_POLICY, Session};
+use crate::session::{ContentId, Session};
 use crate::slicing::PartPlan;
 use futures_util::future::{Either, select};
 use partup_wire::{CompleteResponse, ErrorCode, Metadata, PartInfo, multipart_etag};
@@ -250,7 +250,11 @@ impl UploadTask {
     /// client resumes) and noted in `refused_matches`. A listing the server refuses (an older
     /// server without listUploads, a token without the rights) just means a new upload.
     async fn resume_from_server(&self) -> Result<Option<Rc<PartPipeline>>, UploadError> {
-        let lookup = self.session.unfinished(&self.resource_key, LOOKUP_POLICY);
+        // Retried like uploadInit (the upload's first request): a flaky start must not cost the
+        // resume of gigabytes already stored.
+        let lookup = self
+            .session
+            .unfinished(&self.resource_key, self.options.retry);
         let listed = match lookup.await {
             Ok(listed) => listed,
             Err(refused) if refused.status.is_some() => return Ok(None),
