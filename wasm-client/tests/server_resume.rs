@@ -208,8 +208,8 @@ async fn resume_local_and_resume_false_never_ask_the_server() {
 
 #[wasm_bindgen_test]
 async fn a_server_that_refuses_the_listing_gets_a_new_upload() {
-    // An older partup without listUploads answers 404 NotFound; so does a token without rights
-    // answer 403: neither is a reason to fail the upload.
+    // An older partup without listUploads answers 404 NotFound; a refusal of the listing alone
+    // (403) is no reason to fail the upload either. (A 401 fails it: tests/tokens.rs.)
     for (status, code) in [(404, "NotFound"), (403, "AccessDenied")] {
         let rule = serde_json::json!({ "endpoint": "listUploads", "status": status, "code": code });
         set_proxy_rules(proxy(), serde_json::json!({ "answers": [rule] })).await;
