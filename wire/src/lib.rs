@@ -10,12 +10,14 @@ use serde::{Deserialize, Serialize};
 
 mod complete_request;
 mod list_uploads;
+mod sign_part;
 pub use complete_request::{CompleteRequest, MAX_LISTED_PARTS};
 pub use list_uploads::{
     DEFAULT_MAX_UPLOADS, ListUploadsRequest, ListUploadsResponse, MAX_METADATA_BYTES,
     MAX_METADATA_ENTRIES, MAX_METADATA_KEY_BYTES, MAX_METADATA_VALUE_BYTES, MAX_UPLOADS_PER_PAGE,
     Metadata, UploadSummary, validate_metadata,
 };
+pub use sign_part::{SignPartRequest, SignPartResponse};
 
 /// Where the multipart API lives; every endpoint is `API_PREFIX/<name>`.
 pub const API_PREFIX: &str = "/v1/multipart/parallel";
@@ -32,16 +34,19 @@ pub enum Endpoint {
     UploadAbort,
     /// The caller's uploads in progress (SPEC.md §5).
     ListUploads,
+    /// A presigned request that sends one part straight to the store (SPEC.md §6).
+    SignPart,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 7] = [
         Endpoint::UploadInit,
         Endpoint::UploadPart,
         Endpoint::UploadComplete,
         Endpoint::ListParts,
         Endpoint::UploadAbort,
         Endpoint::ListUploads,
+        Endpoint::SignPart,
     ];
 
     /// The last path segment, e.g. `uploadInit`.
@@ -53,6 +58,7 @@ impl Endpoint {
             Endpoint::ListParts => "listParts",
             Endpoint::UploadAbort => "uploadAbort",
             Endpoint::ListUploads => "listUploads",
+            Endpoint::SignPart => "signPart",
         }
     }
 
@@ -113,6 +119,14 @@ pub struct InitResponse {
     /// upload is complete; this is what uploadComplete would have answered. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instant: Option<CompleteResponse>,
+    /// The upload's parts go straight to the store (SPEC.md §6): each is sent as `signPart`
+    /// answers, never to `POST upload`. Absent (false) otherwise.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub direct: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !flag
 }
 
 /// `POST upload` answer, and one entry of a `listParts` answer.
