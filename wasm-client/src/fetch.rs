@@ -85,6 +85,7 @@ pub async fn post_json(
         status: response.status(),
         text,
         retry_after,
+        etag: None,
     })
 }
 

@@ -19,6 +19,8 @@ pub struct Answer {
     pub status: u16,
     pub text: String,
     pub retry_after: Option<String>,
+    /// The `ETag` header, when the answer carries one the page may read (parts only).
+    pub etag: Option<String>,
 }
 
 /// Why no HTTP answer came.
@@ -66,8 +68,9 @@ impl RequestFailure {
         }
     }
 
-    /// No answer came to a request to `url`.
-    pub fn no_answer(endpoint: Endpoint, url: &str, why: NoAnswer, stall_ms: f64) -> Self {
+    /// No answer came to a request to `url`; `endpoint`: what it was, as the message names it
+    /// (an endpoint's name, or the store's part `PUT`).
+    pub fn no_answer(endpoint: &str, url: &str, why: NoAnswer, stall_ms: f64) -> Self {
         let error = match why {
             NoAnswer::Network => UploadError::client(
                 ClientCode::NetworkError,
@@ -117,12 +120,7 @@ impl RequestFailure {
                 )
             }
         };
-        let retry_after_ms = answer.retry_after.as_deref().and_then(|value| {
-            parse_retry_after_seconds(value).or_else(|| {
-                let date = js_sys::Date::parse(value);
-                date.is_finite().then(|| (date - now_ms()).max(0.0))
-            })
-        });
+        let retry_after_ms = retry_after_ms(answer.retry_after.as_deref());
         RequestFailure {
             class: FailureClass::Http {
                 status: answer.status,
@@ -132,6 +130,16 @@ impl RequestFailure {
             retry_after_ms,
         }
     }
+}
+
+/// A `Retry-After` header's wait: seconds, or an HTTP-date read by the browser.
+pub fn retry_after_ms(header: Option<&str>) -> Option<f64> {
+    header.and_then(|value| {
+        parse_retry_after_seconds(value).or_else(|| {
+            let date = js_sys::Date::parse(value);
+            date.is_finite().then(|| (date - now_ms()).max(0.0))
+        })
+    })
 }
 
 /// The 200 body of `endpoint` as `T`, or the failure.

@@ -30,7 +30,11 @@ fn number(n: impl Into<f64>) -> JsValue {
 }
 
 /// The object `onProgress` receives (and `upload.progress` returns).
-pub fn progress_object(snapshot: &ProgressSnapshot, hashing: Option<&HashingMode>) -> JsValue {
+pub fn progress_object(
+    snapshot: &ProgressSnapshot,
+    hashing: Option<&HashingMode>,
+    direct: bool,
+) -> JsValue {
     thread_local! {
         // One JS string per state, reused: no new string per part per report.
         static NAMES: [JsValue; 5] = [
@@ -61,6 +65,7 @@ pub fn progress_object(snapshot: &ProgressSnapshot, hashing: Option<&HashingMode
         ("skippedParts", number(snapshot.skipped_parts)),
         ("retries", number(snapshot.retries)),
         ("bytesHashed", number(snapshot.bytes_hashed as f64)),
+        ("direct", JsValue::from_bool(direct)),
     ]);
     set_hashing_fields(&object, hashing);
     object
@@ -97,6 +102,8 @@ pub struct UploadFacts {
     pub refused_matches: Vec<String>,
     /// Instant upload hit: the server completed the object at uploadInit, no part was sent.
     pub instant: bool,
+    /// The parts go straight to the store (init's `direct`).
+    pub direct: bool,
 }
 
 /// The object `upload.done` resolves with.
@@ -113,6 +120,7 @@ pub fn result_object(
         ("uploadId", JsValue::from_str(&facts.upload_id)),
         ("existed", JsValue::from_bool(facts.existed)),
         ("instant", JsValue::from_bool(facts.instant)),
+        ("direct", JsValue::from_bool(facts.direct)),
         ("skippedParts", number(tracker.skipped_parts)),
         ("retries", number(tracker.retries)),
     ]);
@@ -144,6 +152,8 @@ pub struct ProgressReporter {
     on_progress: Option<Function>,
     /// How the parts are hashed, once known (reported with the progress too).
     hashing: RefCell<Option<HashingMode>>,
+    /// The parts go straight to the store, once known.
+    direct: std::cell::Cell<bool>,
 }
 
 impl ProgressReporter {
@@ -152,6 +162,7 @@ impl ProgressReporter {
             tracker: RefCell::new(tracker),
             on_progress,
             hashing: RefCell::new(None),
+            direct: std::cell::Cell::new(false),
         }
     }
 
@@ -189,11 +200,17 @@ impl ProgressReporter {
         *self.hashing.borrow_mut() = Some(mode);
     }
 
+    /// Whether the parts go straight to the store, from now on in every report.
+    pub fn set_direct(&self, direct: bool) {
+        self.direct.set(direct);
+    }
+
     /// The current progress as the JS object.
     pub fn current(&self) -> JsValue {
         progress_object(
             &self.read(|t| t.snapshot(now_ms())),
             self.hashing.borrow().as_ref(),
+            self.direct.get(),
         )
     }
 
@@ -210,7 +227,7 @@ impl ProgressReporter {
             }
             tracker.snapshot(now)
         };
-        let object = progress_object(&snapshot, self.hashing.borrow().as_ref());
+        let object = progress_object(&snapshot, self.hashing.borrow().as_ref(), self.direct.get());
         if let Err(e) = callback.call1(&JsValue::NULL, &object) {
             // An app bug in a progress renderer must not fail the upload; say so once per call.
             web_sys::console::warn_2(&"partup: onProgress threw".into(), &e);
@@ -273,6 +290,7 @@ impl Hooks {
             ("uploadId", JsValue::from_str(&info.facts.upload_id)),
             ("existed", JsValue::from_bool(info.facts.existed)),
             ("instant", JsValue::from_bool(info.facts.instant)),
+            ("direct", JsValue::from_bool(info.facts.direct)),
             ("partSize", number(info.part_size as f64)),
             ("partsTotal", number(info.parts_total)),
             ("partsOnServer", number(info.parts_on_server as f64)),

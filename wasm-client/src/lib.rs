@@ -13,7 +13,8 @@
 //!   API calls and the one retry loop), `pipeline` (hash → upload of the parts), `js_glue` (the
 //!   app's callbacks and the objects they receive), `error` (the `PartupError`);
 //! - the wire: `fetch` (JSON calls over gloo-net), `transport` (parts over XHR), `http` (what both
-//!   share: headers, answers → errors), `json` (JSON text → typed values);
+//!   share: headers, answers → errors), `json` (JSON text → typed values), `direct` (parts
+//!   straight to the store: signPart, the PUT, the store's answers);
 //! - pure and unit-tested: `slicing` (the part plan), `retry` (which failures are retried, how
 //!   often, and the backoff), `retry_budget` (the Uploader-wide retry quota), `progress` (what
 //!   onProgress reports);
@@ -23,6 +24,7 @@
 //!   request queue per Uploader), `control` (pause/resume/cancel states), `timers`.
 
 pub mod control;
+pub mod direct;
 pub mod error;
 pub mod fetch;
 pub mod file_check;
@@ -122,6 +124,8 @@ export interface UploadProgress {
   hashing: 'workers' | 'main-thread' | null;
   hashWorkers: number | null;
   hashingFallback: string | null;
+  /** As in onInit (UploadInitInfo); false until then. */
+  direct: boolean;
 }
 
 export interface UploadInitInfo {
@@ -137,6 +141,9 @@ export interface UploadInitInfo {
   refusedMatches: string[];
   /** Instant upload hit: the server completed the object at uploadInit; no part is sent. */
   instant: boolean;
+  /** The parts go straight to the store, signed by the server (its --direct-parts; see the
+   * README, "Direct to the store"); false: they go to the server's `upload`. */
+  direct: boolean;
   partSize: number;
   partsTotal: number;
   partsOnServer: number;
@@ -204,6 +211,8 @@ export interface UploadResult {
   refusedMatches: string[];
   /** Instant upload hit: completed from content the server already held, no part sent. */
   instant: boolean;
+  /** The parts went straight to the store (as onInit's direct). */
+  direct: boolean;
   skippedParts: number;
   retries: number;
 }

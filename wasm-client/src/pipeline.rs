@@ -8,6 +8,7 @@
 //! and no part is ever held in memory. Everything runs on one task; pause and cancel drop [`PartPipeline::run`], which aborts
 //! whatever was in flight, and a later `run` goes on from what is done (digests are kept).
 
+use crate::direct::{self, Signatures};
 use crate::error::UploadError;
 use crate::file_check::changed_on_disk;
 use crate::hash_pool::HashPool;
@@ -62,6 +63,8 @@ pub struct PartPipeline {
     /// (`ERR_BLOB_OUT_OF_MEMORY`). At most `concurrency` hashing or waiting, and `concurrency`
     /// uploading: a short list (a HashMap would add SipHash, 2 KB gzipped, to the package).
     slices: RefCell<Vec<(u32, Blob)>>,
+    /// A direct upload's signatures, kept for the retries of their parts (and across a pause).
+    signatures: Signatures,
 }
 
 enum Event {
@@ -137,6 +140,7 @@ impl PartPipeline {
             setup,
             digests: RefCell::new(vec![None; count]),
             slices: RefCell::default(),
+            signatures: Signatures::default(),
         }
     }
 
@@ -375,7 +379,8 @@ impl PartPipeline {
         let content = self.slice(number);
         let len = end - start;
         let on_progress = Box::new(move |loaded: f64, total: f64| {
-            // `loaded` counts the form's own few hundred bytes too; scale to the part.
+            // `loaded` counts the form's own few hundred bytes too (not a direct part's, where
+            // it is the part's); scale to the part.
             let fraction = if total > 0.0 { loaded / total } else { 0.0 };
             let sent = (fraction * len as f64) as u64;
             progress.update(|t| t.part_sent(number, sent, now_ms()));
@@ -388,7 +393,12 @@ impl PartPipeline {
             digest: &digest,
             refresh_headers: refresh,
         };
-        let sent = self.setup.session.send_part(part, on_progress).await;
+        let session = &self.setup.session;
+        let sent = if session.is_direct() {
+            direct::send_part(session, &self.signatures, part, on_progress).await
+        } else {
+            session.send_part(part, on_progress).await
+        };
         match sent {
             // The browser could not read the part to send it: no retry brings back a changed file.
             Err(failure) if failure.class == FailureClass::Network => {

@@ -12,7 +12,11 @@
 //! - a part's `BadDigest` (damage in transit; the part is read and hashed again): up to `retries`;
 //! - 507 (the store is full), 501, 505, 506, 508, 510, 511 (the server cannot ever do this request
 //!   as it is), and every other 4xx: never — the upload fails at once;
-//! - 401 is resent once at once with fresh headers (not a retry).
+//! - 401 is resent once at once with fresh headers (not a retry);
+//! - a direct part's signature the store refused as expired (`direct.rs`) is signed again and the
+//!   part resent at once (not a retry either: waiting cannot help, a new signature does), once:
+//!   a signature refused as expired again right after it was made fails the upload, as clocks
+//!   apart, not time spent, are the cause.
 //!
 //! And every retry, of any upload of the Uploader, is paid from its [`RetryBudget`].
 
@@ -35,6 +39,8 @@ pub enum FailureClass {
     /// Nothing another attempt can fix, found before any answer (the file cannot be read, the
     /// `headers` function returned something that is not headers).
     Local,
+    /// The store refused a direct part's signature as expired (`direct.rs`).
+    Expired,
 }
 
 /// Most retries of a request answered with a plain `500`, whatever `retries` says.
@@ -66,7 +72,7 @@ pub fn retry_limit(failure: FailureClass, endpoint: Endpoint, max_retries: u32) 
             code: Some(ErrorCode::BadDigest),
             ..
         } if endpoint == Endpoint::UploadPart => max_retries,
-        FailureClass::Http { .. } | FailureClass::Local => 0,
+        FailureClass::Http { .. } | FailureClass::Local | FailureClass::Expired => 0,
     }
 }
 
@@ -96,6 +102,9 @@ pub enum Next {
     RefreshNow,
     /// A transient failure: wait the backoff of this retry (1-based), then retry.
     Backoff(u32),
+    /// A direct part's signature expired: sign again and resend at once, without backoff and
+    /// without using up a retry.
+    ResignNow,
 }
 
 /// One request's retries so far.
@@ -108,6 +117,8 @@ pub struct RetryState {
     refreshing: bool,
     /// What the last retry took from the budget: given back when the request then succeeds.
     last_cost: Option<u32>,
+    /// The last failure was an expired signature: the attempt after it signed again.
+    resigned: bool,
 }
 
 impl RetryState {
@@ -134,6 +145,15 @@ impl RetryState {
         budget: &mut RetryBudget,
     ) -> Next {
         let refreshed = std::mem::take(&mut self.refreshing);
+        let resigned = std::mem::replace(&mut self.resigned, failure == FailureClass::Expired);
+        if failure == FailureClass::Expired {
+            // Expired again with a signature just made: another would fare no better.
+            return if resigned {
+                Next::Fail(GiveUp::Permanent)
+            } else {
+                Next::ResignNow
+            };
+        }
         if is_unauthorized(failure) {
             self.refreshing = dynamic_headers && !refreshed;
             return if self.refreshing {

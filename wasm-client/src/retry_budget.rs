@@ -29,7 +29,9 @@ pub const DEFAULT_RETRY_BUDGET: u32 = 100;
 pub fn retry_cost(failure: FailureClass) -> u32 {
     match failure {
         FailureClass::Network | FailureClass::Stalled => UNANSWERED_RETRY_COST,
-        FailureClass::Http { .. } | FailureClass::Local => ANSWERED_RETRY_COST,
+        FailureClass::Http { .. } | FailureClass::Local | FailureClass::Expired => {
+            ANSWERED_RETRY_COST
+        }
     }
 }
 

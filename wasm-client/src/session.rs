@@ -10,18 +10,19 @@ use crate::http::{Answer, RequestFailure, extra_headers, parse_ok};
 use crate::options::HeaderSource;
 use crate::options::UploaderOptions;
 use crate::queue::Gate;
+use crate::queue::Permit;
 use crate::retry::{Next, RetryPolicy, RetryState};
 use crate::retry_budget::RetryBudget;
 use crate::timers::sleep_ms;
-use crate::transport::{FormRequest, UploadProgress};
+use crate::transport::{PartBody, PartRequest, UploadProgress};
 use crate::{fetch, transport};
 use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 use partup_wire::{
     AbortResponse, CompletePart, CompleteRequest, CompleteResponse, Endpoint, ErrorCode,
     InitRequest, InitResponse, ListPartsResponse, ListUploadsRequest, ListUploadsResponse,
-    MAX_UPLOADS_PER_PAGE, Metadata, PartInfo, UploadIdRequest, UploadSummary, md5_to_hex,
-    multipart_etag,
+    MAX_UPLOADS_PER_PAGE, Metadata, PartInfo, SignPartRequest, SignPartResponse, UploadIdRequest,
+    UploadSummary, md5_to_hex, multipart_etag,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -95,6 +96,8 @@ pub struct Session {
     /// Told of every retry, before its wait.
     on_retry: Box<dyn Fn()>,
     upload_id: RefCell<Option<String>>,
+    /// The upload's parts go straight to the store (init's `direct`, or the resume entry's).
+    direct: Cell<bool>,
 }
 
 impl Session {
@@ -110,6 +113,7 @@ impl Session {
             budget,
             on_retry,
             upload_id: RefCell::new(None),
+            direct: Cell::new(false),
         }
     }
 
@@ -118,7 +122,27 @@ impl Session {
         self.upload_id.borrow().clone()
     }
 
-    fn url(&self, endpoint: Endpoint) -> String {
+    /// Whether the parts go straight to the store (SPEC.md §6, `direct.rs`).
+    pub fn is_direct(&self) -> bool {
+        self.direct.get()
+    }
+
+    /// Notes how a resumed upload's parts are sent, as it was begun.
+    pub fn set_direct(&self, direct: bool) {
+        self.direct.set(direct);
+    }
+
+    /// `stallTimeout`.
+    pub fn stall_timeout_ms(&self) -> f64 {
+        self.options.stall_timeout_ms
+    }
+
+    /// A slot of the Uploader's request queue for one part (behind the JSON calls).
+    pub async fn part_slot(&self) -> Permit {
+        self.gate.acquire(false).await
+    }
+
+    pub fn url(&self, endpoint: Endpoint) -> String {
         format!("{}/{}", self.options.endpoint, endpoint.name())
     }
 
@@ -168,8 +192,9 @@ impl Session {
             };
             let retry = match next {
                 Next::Fail(why) => return Err(failure.error.gave_up(why, budget_retries)),
-                // The token expired between requests: a new one, and at once.
-                Next::RefreshNow => continue,
+                // The token (or a direct part's signature) expired between requests: a new one,
+                // and at once.
+                Next::RefreshNow | Next::ResignNow => continue,
                 Next::Backoff(retry) => retry,
             };
             before_retry(&failure);
@@ -188,13 +213,47 @@ impl Session {
         stall_timeout_ms: f64,
         refresh_headers: bool,
     ) -> Result<Answer, RequestFailure> {
-        let url = self.url(endpoint);
         let _slot = self.gate.acquire(true).await;
+        (self.post_in_slot(endpoint, body, stall_timeout_ms, refresh_headers)).await
+    }
+
+    /// [`Session::post`] for a caller that holds a slot of the request queue already.
+    async fn post_in_slot(
+        &self,
+        endpoint: Endpoint,
+        body: &str,
+        stall_timeout_ms: f64,
+        refresh_headers: bool,
+    ) -> Result<Answer, RequestFailure> {
+        let url = self.url(endpoint);
         let headers = extra_headers(&self.options.headers, refresh_headers).await?;
         let with_credentials = self.options.with_credentials;
         fetch::post_json(&url, body, &headers, with_credentials, stall_timeout_ms)
             .await
-            .map_err(|why| RequestFailure::no_answer(endpoint, &url, why, stall_timeout_ms))
+            .map_err(|why| RequestFailure::no_answer(endpoint.name(), &url, why, stall_timeout_ms))
+    }
+
+    /// `POST signPart` for a part about to go to the store, one attempt (the part's retry loop
+    /// retries it with the part), in the part's slot of the request queue: its request follows at
+    /// once, so the signature is as fresh as can be when it is sent.
+    pub async fn sign_part(
+        &self,
+        _slot: &Permit,
+        part: &PartToSend<'_>,
+        md5_hex: &str,
+    ) -> Result<SignPartResponse, RequestFailure> {
+        let request = SignPartRequest {
+            upload_id: self.upload_id().unwrap_or_default(),
+            part_number: part.number,
+            md5: md5_hex.to_string(),
+            size: part.len,
+        };
+        let body = crate::json::to_json_text(&request);
+        let (endpoint, stall) = (Endpoint::SignPart, self.options.stall_timeout_ms);
+        let answer = (self.post_in_slot(endpoint, &body, stall, part.refresh_headers))
+            .boxed_local()
+            .await?;
+        parse_ok(endpoint, &self.url(endpoint), answer)
     }
 
     /// A JSON request to `endpoint`, retried by `policy`; the answer parsed as `Resp`.
@@ -261,6 +320,7 @@ impl Session {
             .call(Endpoint::UploadInit, &request, policy, stall)
             .await?;
         *self.upload_id.borrow_mut() = Some(init.upload_id.clone());
+        self.direct.set(init.direct);
         match (&init.instant, content) {
             (Some(done), Some(content)) => check_assembled(done, &content.etag, size)?,
             // Never the answer to a plain init (SPEC.md §1): the upload goes on as asked.
@@ -347,16 +407,17 @@ impl Session {
         let _slot = self.gate.acquire(false).await;
         let headers = extra_headers(&self.options.headers, part.refresh_headers).await?;
         let stall_timeout_ms = self.options.stall_timeout_ms;
-        let request = FormRequest {
+        let request = PartRequest {
+            method: "POST",
             url: &url,
-            form: &form,
+            body: PartBody::Form(&form),
             headers: &headers,
             with_credentials: self.options.with_credentials,
             stall_timeout_ms,
         };
-        let answer = transport::post_form(request, on_progress)
-            .await
-            .map_err(|why| RequestFailure::no_answer(endpoint, &url, why, stall_timeout_ms))?;
+        let answer = transport::send(request, on_progress).await.map_err(|why| {
+            RequestFailure::no_answer(endpoint.name(), &url, why, stall_timeout_ms)
+        })?;
         let stored: PartInfo = parse_ok(endpoint, &url, answer)?;
         if !stored.md5.eq_ignore_ascii_case(&md5_hex) || stored.size != part.len {
             return Err(RequestFailure::unexpected(

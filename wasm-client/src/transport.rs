@@ -1,4 +1,5 @@
-//! A part upload: one `multipart/form-data` POST as a Rust future over `XMLHttpRequest`.
+//! A part upload as a Rust future over `XMLHttpRequest`: a `multipart/form-data` POST to partup,
+//! or the `PUT` of the Blob slice itself to the store (`direct.rs`).
 //!
 //! Why XHR for parts when the JSON calls use fetch (`fetch.rs`): XHR reports *upload* progress,
 //! which gives byte-level progress within a part and real stall detection (a request during which
@@ -15,7 +16,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
-use web_sys::{FormData, XmlHttpRequest};
+use web_sys::{Blob, FormData, XmlHttpRequest};
 
 /// Called with (bytes of the request body sent, body size).
 pub type UploadProgress = Box<dyn Fn(f64, f64)>;
@@ -63,6 +64,8 @@ fn answer_handlers(xhr: &XmlHttpRequest, shared: &Shared) -> Vec<Handler> {
             status: x.status().unwrap_or(0),
             text: x.response_text().ok().flatten().unwrap_or_default(),
             retry_after: x.get_response_header("Retry-After").ok().flatten(),
+            // null unless the answer's CORS exposes it (a store's bucket rule: ExposeHeaders).
+            etag: x.get_response_header("ETag").ok().flatten(),
         };
         settle(&s, Ok(answer));
     });
@@ -118,11 +121,11 @@ fn stall_check(xhr: &XmlHttpRequest, shared: &Shared, stall_timeout_ms: f64) -> 
 
 impl XhrFuture {
     fn start(
-        request: &FormRequest<'_>,
+        request: &PartRequest<'_>,
         on_upload_progress: UploadProgress,
     ) -> Result<XhrFuture, NoAnswer> {
         let xhr = XmlHttpRequest::new().map_err(|_| NoAnswer::Network)?;
-        xhr.open("POST", request.url)
+        xhr.open(request.method, request.url)
             .map_err(|_| NoAnswer::Network)?;
         xhr.set_with_credentials(request.with_credentials);
         for (name, value) in request.headers {
@@ -136,7 +139,11 @@ impl XhrFuture {
         let mut handlers = answer_handlers(&xhr, &shared);
         handlers.push(upload_progress_handler(&xhr, &shared, on_upload_progress));
         let stall = stall_check(&xhr, &shared, request.stall_timeout_ms);
-        if xhr.send_with_opt_form_data(Some(request.form)).is_err() {
+        let sent = match request.body {
+            PartBody::Form(form) => xhr.send_with_opt_form_data(Some(form)),
+            PartBody::Blob(blob) => xhr.send_with_opt_blob(Some(blob)),
+        };
+        if sent.is_err() {
             settle(&shared, Err(NoAnswer::Network));
         }
         Ok(XhrFuture {
@@ -180,18 +187,27 @@ impl Drop for XhrFuture {
     }
 }
 
-/// One form POST.
-pub struct FormRequest<'a> {
+/// What a part request carries.
+pub enum PartBody<'a> {
+    /// partup's `POST upload` form.
+    Form(&'a FormData),
+    /// The part's bytes alone (a `PUT` to the store).
+    Blob(&'a Blob),
+}
+
+/// One part request.
+pub struct PartRequest<'a> {
+    pub method: &'a str,
     pub url: &'a str,
-    pub form: &'a FormData,
+    pub body: PartBody<'a>,
     pub headers: &'a [(String, String)],
     pub with_credentials: bool,
     pub stall_timeout_ms: f64,
 }
 
 /// Sends `request` and returns the answer, whatever its status.
-pub async fn post_form(
-    request: FormRequest<'_>,
+pub async fn send(
+    request: PartRequest<'_>,
     on_upload_progress: UploadProgress,
 ) -> Result<Answer, NoAnswer> {
     XhrFuture::start(&request, on_upload_progress)?.await

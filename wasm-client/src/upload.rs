@@ -137,6 +137,7 @@ impl UploadTask {
             resumed_from: self.resumed_from.get(),
             refused_matches: self.refused_matches.borrow().clone(),
             instant: self.instant.get(),
+            direct: self.session.is_direct(),
         }
     }
 
@@ -213,6 +214,7 @@ impl UploadTask {
                 part_size,
                 resource_key: self.resource_key.clone(),
                 existed: self.existed.get(),
+                direct: self.session.is_direct(),
             };
             resume_store::save(&self.resume_key, &entry);
         }
@@ -239,6 +241,7 @@ impl UploadTask {
         // Its parts are compared with the local bytes as they are hashed (`PartPipeline::run`):
         // a part that differs is sent again.
         self.session.adopt(&entry.upload_id);
+        self.session.set_direct(entry.direct);
         self.existed.set(entry.existed);
         self.resumed_from.set(Some("local"));
         Ok(Some(pipeline))
@@ -336,6 +339,7 @@ impl UploadTask {
     fn call_on_init(&self, pipeline: &PartPipeline, hashing: &HashingMode) {
         let plan = pipeline.plan();
         self.progress.set_hashing(hashing.clone());
+        self.progress.set_direct(self.session.is_direct());
         self.hooks.call_on_init(&InitInfo {
             facts: &self.facts(),
             part_size: plan.part_size,

@@ -20,6 +20,7 @@ fn run_until_fail(
             Next::Backoff(n) => assert_eq!(n, backoffs + 1, "retries are numbered from 1"),
             Next::Fail(why) => return (backoffs, why),
             Next::RefreshNow => panic!("{failure:?} is not a 401"),
+            Next::ResignNow => panic!("{failure:?} is not an expired signature"),
         }
     }
     unreachable!()
@@ -225,4 +226,75 @@ fn retry_after_seconds_parse() {
         None
     );
     assert_eq!(parse_retry_after_seconds(""), None);
+}
+
+#[test]
+fn an_expired_signature_is_signed_again_at_once_without_a_retry_or_the_budget() {
+    let mut budget = RetryBudget::new(0);
+    let mut state = RetryState::default();
+    let part = Endpoint::UploadPart;
+    let step = |state: &mut RetryState, failure, budget: &mut RetryBudget| {
+        state.next_step(failure, part, 10, false, budget)
+    };
+    assert_eq!(
+        step(&mut state, FailureClass::Expired, &mut budget),
+        Next::ResignNow
+    );
+    // The fresh signature then met a network error: an ordinary retry (here, no budget left).
+    assert_eq!(
+        step(&mut state, FailureClass::Network, &mut budget),
+        Next::Fail(GiveUp::BudgetSpent)
+    );
+    let mut budget = RetryBudget::new(1000);
+    let mut state = RetryState::default();
+    assert_eq!(
+        step(&mut state, FailureClass::Expired, &mut budget),
+        Next::ResignNow
+    );
+    assert_eq!(
+        step(&mut state, FailureClass::Network, &mut budget),
+        Next::Backoff(1)
+    );
+    // A later expiry (a reused signature outlived a long backoff) is signed again too.
+    assert_eq!(
+        step(&mut state, FailureClass::Expired, &mut budget),
+        Next::ResignNow
+    );
+}
+
+#[test]
+fn a_signature_refused_as_expired_right_after_it_was_made_fails_instead_of_looping() {
+    let mut budget = RetryBudget::new(1000);
+    let mut state = RetryState::default();
+    let part = Endpoint::UploadPart;
+    let first = state.next_step(FailureClass::Expired, part, 10, true, &mut budget);
+    assert_eq!(first, Next::ResignNow);
+    let again = state.next_step(FailureClass::Expired, part, 10, true, &mut budget);
+    assert_eq!(again, Next::Fail(GiveUp::Permanent));
+}
+
+#[test]
+fn the_stores_bad_digest_is_retried_like_partups_and_its_refusals_are_not() {
+    let mut budget = RetryBudget::new(1000);
+    let part = Endpoint::UploadPart;
+    let bad_digest = http(400, Some(ErrorCode::BadDigest));
+    assert_eq!(
+        run_until_fail(bad_digest, part, 10, &mut budget),
+        (10, GiveUp::RetriesUsed(10))
+    );
+    for refusal in [
+        http(403, Some(ErrorCode::AccessDenied)),
+        http(403, None),
+        http(400, None),
+    ] {
+        assert_eq!(
+            run_until_fail(refusal, part, 10, &mut budget),
+            (0, GiveUp::Permanent)
+        );
+    }
+    // SlowDown: a 503 with a code partup does not know.
+    assert_eq!(
+        run_until_fail(http(503, None), part, 10, &mut budget),
+        (10, GiveUp::RetriesUsed(10))
+    );
 }
