@@ -3,6 +3,8 @@
 #   ensure_garage        builds Garage 2.5.0 once into ~/.cache/partup (about 11 minutes), then reuses it
 #   start_garage DIR     starts a one-node Garage in DIR with bucket "partup" and a key; exports
 #                        PARTUP_TEST_S3_ENDPOINT/BUCKET/REGION and AWS_ACCESS_KEY_ID/SECRET; GARAGE_PID
+#   garage_allow_cors ORIGIN   sets the bucket's CORS rule (PutBucketCors) for direct parts from
+#                        ORIGIN's pages (README, "Direct to the store"); after start_garage
 #   ensure_moto          installs moto's server (pinned) with pip
 #   start_moto DIR       starts moto_server, creates bucket "partup"; exports the same variables; MOTO_PID
 # Both are stopped when the calling script exits (setup.sh's stop_on_exit).
@@ -70,6 +72,27 @@ TOML
     export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY GARAGE_PID
     export PARTUP_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port" PARTUP_TEST_S3_BUCKET=partup PARTUP_TEST_S3_REGION=garage
     s3log "Garage $GARAGE_VERSION on $PARTUP_TEST_S3_ENDPOINT (bucket partup)"
+}
+
+garage_allow_cors() {
+    local origin=$1 rule md5 sha
+    # The rule an operator sets for direct parts (wasm-client/README.md): PUT with Content-MD5,
+    # ETag readable (the client checks it against the part's MD5).
+    rule="<CORSConfiguration><CORSRule><AllowedOrigin>$origin</AllowedOrigin><AllowedMethod>PUT</AllowedMethod><AllowedHeader>content-md5</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>3600</MaxAgeSeconds></CORSRule></CORSConfiguration>"
+    md5=$(printf '%s' "$rule" | openssl md5 -binary | base64)
+    sha=$(printf '%s' "$rule" | sha256sum | cut -d' ' -f1)
+    # `?cors=`, not `?cors`: curl's SigV4 (7.88) signs a query key without `=` differently from
+    # the store, which then refuses the signature. Garage wants the payload's SHA-256 header.
+    curl -sSf -o /dev/null -X PUT --aws-sigv4 "aws:amz:$PARTUP_TEST_S3_REGION:s3" \
+        --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+        -H "Content-MD5: $md5" -H "x-amz-content-sha256: $sha" -H "Content-Type: application/xml" \
+        --data-binary "$rule" "$PARTUP_TEST_S3_ENDPOINT/$PARTUP_TEST_S3_BUCKET?cors="
+    # The preflight a page's PUT of a part makes must pass.
+    curl -sSf -o /dev/null -X OPTIONS -H "Origin: http://127.0.0.1:8000" \
+        -H "Access-Control-Request-Method: PUT" -H "Access-Control-Request-Headers: content-md5" \
+        "$PARTUP_TEST_S3_ENDPOINT/$PARTUP_TEST_S3_BUCKET/cors-check?partNumber=1&uploadId=x" \
+        || { s3log "the bucket's CORS rule does not let a page PUT parts"; return 1; }
+    s3log "bucket $PARTUP_TEST_S3_BUCKET: CORS allows PUT from $origin"
 }
 
 ensure_moto() {

@@ -6,7 +6,8 @@
 # Prints a table of passed/failed tests and minutes per engine and suite. Exits non-zero when
 # anything fails in any engine; a failing engine does not stop the others.
 #   scripts/test-client.sh [--engine chromium|firefox|webkit]... [--test SUITE] [FILTER]
-# SUITE runs one browser suite (browser, tokens, server_answers, engine_fallbacks, memory_files, hash_workers, instant:
+# SUITE runs one browser suite (browser, tokens, server_answers, engine_fallbacks, memory_files, hash_workers, instant,
+# server_resume, direct:
 # wasm-client/tests/SUITE.rs);
 # FILTER runs only the tests whose names contain it.
 set -euo pipefail
@@ -19,7 +20,8 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+# s3-store.sh sources setup.sh: Garage for the direct parts (tests/direct.rs).
+source "$(dirname "${BASH_SOURCE[0]}")/s3-store.sh"
 cd "$PARTUP_ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
@@ -71,6 +73,40 @@ wait_healthy "$auth_proxy_url/__proxy/stats" || { echo "auth proxy did not start
 start_service token_url "$auth_dir.tokens.log" python3 scripts/token-endpoint.py \
   "$CARGO_TARGET_DIR/debug/partup-server" "$auth_dir.secret" --ttl 5s --scope tokens/
 wait_healthy "$token_url/count" || { echo "token endpoint did not start"; exit 1; }
+
+# Direct parts (SPEC.md §6, tests/direct.rs): Garage, a fault proxy in --store mode in front of it
+# (the signed URLs name it: --direct-endpoint; it passes Host on, which SigV4 signs), a partup that
+# signs parts for it, and a fault proxy in front of that partup (its counters: signPart, abort…).
+# A second partup over the same store signs for 3 s only, so signatures really expire.
+ensure_garage
+direct_dir="$(mktemp -d)"
+remove_on_exit "$direct_dir" "$direct_dir.server.log" "$direct_dir.short.log" "$direct_dir.store-proxy.log" "$direct_dir.proxy.log"
+start_garage "$direct_dir/garage"
+# wasm-bindgen-test-runner serves the page on a port of its own choosing: any origin, for the tests.
+garage_allow_cors '*'
+start_service store_proxy_url "$direct_dir.store-proxy.log" "$CARGO_TARGET_DIR/debug/fault-proxy" \
+  --listen 127.0.0.1:0 --upstream "$PARTUP_TEST_S3_ENDPOINT" --store
+wait_healthy "$store_proxy_url/__proxy/stats" || { echo "store proxy did not start"; exit 1; }
+direct_server() { # VAR LOG PREFIX EXTRA...
+  local var=$1 log=$2 prefix=$3; shift 3
+  start_service "$var" "$log" "$CARGO_TARGET_DIR/debug/partup-server" \
+    --listen 127.0.0.1:0 --data "$direct_dir/$prefix" --www "$direct_dir/www" --cors-origin '*' \
+    --store s3 --s3-endpoint "$PARTUP_TEST_S3_ENDPOINT" --s3-bucket "$PARTUP_TEST_S3_BUCKET" \
+    --s3-region "$PARTUP_TEST_S3_REGION" --s3-prefix "$prefix/" \
+    --direct-parts --direct-endpoint "$store_proxy_url" --min-part-size 5MiB "$@"
+}
+direct_server direct_url "$direct_dir.server.log" direct
+wait_healthy "$direct_url/healthz" || { echo "direct server did not start"; cat "$direct_dir.server.log"; exit 1; }
+direct_server short_expiry_url "$direct_dir.short.log" short --direct-part-expiry 3s
+wait_healthy "$short_expiry_url/healthz" || { echo "short-expiry server did not start"; cat "$direct_dir.short.log"; exit 1; }
+start_service direct_proxy_url "$direct_dir.proxy.log" "$CARGO_TARGET_DIR/debug/fault-proxy" \
+  --listen 127.0.0.1:0 --upstream "$direct_url"
+wait_healthy "$direct_proxy_url/__proxy/stats" || { echo "direct server's proxy did not start"; exit 1; }
+export PARTUP_TEST_DIRECT_SERVER="$direct_url"
+export PARTUP_TEST_DIRECT_PROXY="$direct_proxy_url"
+export PARTUP_TEST_SHORT_EXPIRY_SERVER="$short_expiry_url"
+export PARTUP_TEST_STORE_PROXY="$store_proxy_url"
+echo "direct: server $direct_url (its proxy $direct_proxy_url), 3-second signatures $short_expiry_url, store proxy $store_proxy_url → Garage $PARTUP_TEST_S3_ENDPOINT"
 
 export PARTUP_TEST_AUTH_SERVER="$auth_url"
 export PARTUP_TEST_AUTH_PROXY="$auth_proxy_url"
@@ -126,5 +162,7 @@ if [ "$status" -ne 0 ]; then
   echo "--- server log (tail) ---"; tail -n 30 "$data_dir.server.log" || true
   echo "--- proxy log (tail) ---"; tail -n 30 "$data_dir.proxy.log" || true
   echo "--- token server log (tail) ---"; tail -n 30 "$auth_dir.server.log" || true
+  echo "--- direct server log (tail) ---"; tail -n 30 "$direct_dir.server.log" || true
+  echo "--- store proxy log (tail) ---"; tail -n 30 "$direct_dir.store-proxy.log" || true
 fi
 exit "$status"

@@ -35,7 +35,11 @@ pub enum StoreAnswer {
     /// 200, but the `ETag` names other bytes than the part's.
     OtherEtag(String),
     /// The store refused the signature as expired.
-    Expired { status: u16, message: String },
+    Expired {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
     /// Any other error answer, with the store's code and message when its body had them.
     Failed {
         status: u16,
@@ -77,6 +81,7 @@ pub fn store_answer(status: u16, body: &str, etag: Option<&str>, md5_hex: &str) 
     if says_expired(status, code, message.unwrap_or("")) {
         return StoreAnswer::Expired {
             status,
+            code: code.map(str::to_string),
             message: message.unwrap_or("").to_string(),
         };
     }
@@ -102,20 +107,25 @@ pub fn store_failure(
             Reason::Mismatch,
             format!("the store stored part {part} with ETag {etag}, not the part's MD5"),
         ),
-        StoreAnswer::Expired { status, message } => RequestFailure {
+        StoreAnswer::Expired {
+            status,
+            code,
+            message,
+        } => {
             // Shown only when the store refuses a signature just made as well (retry.rs): then
             // clocks, not time spent sending, are the cause.
-            error: UploadError::from_http_status(
-                status,
-                format!(
-                    "the store refused the signature of part {part} as expired although partup \
-                     had just made it (\"{message}\"): the clocks of partup and the store may \
-                     differ by more than --direct-part-expiry"
-                ),
-            ),
-            class: FailureClass::Expired,
-            retry_after_ms: None,
-        },
+            let message = format!(
+                "the store refused the signature of part {part} as expired although partup had \
+                 just made it (\"{message}\"): the clocks of partup and the store may differ by \
+                 more than --direct-part-expiry"
+            );
+            let code = code.unwrap_or_else(|| format!("Http{status}"));
+            RequestFailure {
+                error: UploadError::from_server(status, code, message, None),
+                class: FailureClass::Expired,
+                retry_after_ms: None,
+            }
+        }
         StoreAnswer::Failed {
             status,
             code,

@@ -1,7 +1,7 @@
 //! fault-proxy: an HTTP proxy in front of partup-server that injects faults into part uploads,
 //! so the browser suite can show the client finishes byte-exact through them.
 //!
-//! `fault-proxy --listen 127.0.0.1:0 --upstream http://127.0.0.1:SERVER`
+//! `fault-proxy --listen 127.0.0.1:0 --upstream http://127.0.0.1:SERVER [--store]`
 //!
 //! Port 0 picks a free port; once bound, the proxy prints `fault-proxy listening on http://ADDR → …`
 //! (scripts/test-client.sh reads the address there, as it does the server's).
@@ -14,7 +14,8 @@
 //! - `corruptEvery: n`: one byte in the middle of the body is flipped on the way (the server
 //!   answers `BadDigest`);
 //! - `stallEvery: n`: nothing is answered for `stallMs`, then the connection is dropped;
-//! - `delayEvery: n`: forwarded after `delayMs`.
+//! - `delayEvery: n`: forwarded after `delayMs` (with `delayAnswer: true`, forwarded at once and
+//!   the upstream's answer held `delayMs`).
 //!
 //! And for the other requests: `initFail503: n` and `listPartsFail503: n` answer the first n
 //! uploadInit / listParts with 503; `completeLoseAnswer: n` forwards the first n uploadComplete
@@ -27,6 +28,16 @@
 //! as a proxy's error page), `Retry-After: retryAfter` as given, or an HTTP-date
 //! `retryAfterDateIn` seconds ahead. `first: n` limits the rule to the endpoint's first n
 //! requests (`*`: the first n POSTs); without it, it answers every one.
+//!
+//! With `--store` it stands in front of an S3 store instead (SPEC.md §6: the signed URLs of direct
+//! parts name it, partup's `--direct-endpoint`). The parts are then the `PUT`s with a
+//! `partNumber` (logged and answered as endpoint `storePart`), the same rules apply to them, and
+//! the proxy answers as a store does: `fail503Every` with S3's `503 SlowDown` XML, `answers` with
+//! `<Error><Code>code</Code><Message>message</Message></Error>`. Everything passes as it is:
+//! the `Host` header (SigV4 signs it: the store must see the host the URL was signed for) and the
+//! store's answers, CORS headers included (the bucket's CORS rule is what is tested); the codes of
+//! its error answers are counted in `storeErrors`, those saying the signature expired in
+//! `storeExpired`.
 //!
 //! Control (CORS-open, so the page under test can call it):
 //! - `POST /__proxy/config` `{...rules}`: sets the rules and resets the counters;
@@ -51,7 +62,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use responses::{cors, full, injected_answer, json_response, service_unavailable};
+use responses::{cors, full, injected_answer, json_response, service_unavailable, slow_down};
 use rules::{AnswerRule, FaultConfig};
 use state::{State, Stats};
 use std::net::SocketAddr;
@@ -64,6 +75,8 @@ type Body = BoxBody<Bytes, Error>;
 
 struct Proxy {
     upstream: String,
+    /// In front of an S3 store (`--store`), not of partup.
+    store: bool,
     client: Client<HttpConnector, Body>,
     state: Mutex<State>,
 }
@@ -123,12 +136,13 @@ fn corrupt_middle_byte(body: Incoming, length: u64) -> Body {
 }
 
 /// Counts a part request and picks what happens to it: the first rule that hits its number.
-fn part_fault(state: &mut State, length: u64) -> Fault {
+/// `endpoint`: what the log and the `answers` rules call it.
+fn part_fault(state: &mut State, length: u64, endpoint: &str) -> Fault {
     state.stats.part_requests += 1;
     state.stats.parts_in_flight += 1;
     let k = state.stats.part_requests;
     let hits = |every: u64| every > 0 && k.is_multiple_of(every);
-    let answer = state.arrived("upload", k, hits(state.config.fail503_every));
+    let answer = state.arrived(endpoint, k, hits(state.config.fail503_every));
     let State { config, stats, .. } = state;
     stats.max_concurrent_parts = stats.max_concurrent_parts.max(stats.parts_in_flight);
     if let Some(rule) = answer {
@@ -166,6 +180,21 @@ impl Proxy {
         if path.starts_with("/__proxy/") || path == "/stats" {
             return self.control(request).await;
         }
+        if self.store {
+            let is_part = request.method() == Method::PUT
+                && request
+                    .uri()
+                    .query()
+                    .is_some_and(|q| q.contains("partNumber="));
+            if is_part {
+                return self.part(request).await;
+            }
+            // Preflights and everything else reach the store untouched.
+            self.lock().stats.other_requests += 1;
+            let (parts, body) = request.into_parts();
+            let body = body.map_err(Error::from).boxed();
+            return self.forward(Request::from_parts(parts, body)).await;
+        }
         let is_post = request.method() == Method::POST;
         let endpoint = path.rsplit('/').next().unwrap_or("").to_string();
         if is_post && endpoint == "upload" {
@@ -174,7 +203,7 @@ impl Proxy {
         let (fail503, lose_answer, answer) = self.lock().control_request(is_post, &endpoint);
         if let Some(rule) = answer {
             let _ = request.into_body().collect().await;
-            return Ok(injected_answer(&rule));
+            return Ok(injected_answer(&rule, false));
         }
         if fail503 {
             let _ = request.into_body().collect().await;
@@ -254,20 +283,24 @@ impl Proxy {
     }
 
     async fn part(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Body>, Error> {
-        let fault = part_fault(&mut self.lock(), content_length(&request));
+        let endpoint = if self.store { "storePart" } else { "upload" };
+        let fault = part_fault(&mut self.lock(), content_length(&request), endpoint);
         let _in_flight = InFlight(self.clone());
         let config = self.lock().config.clone();
         let length = content_length(&request);
         let (parts, body) = request.into_parts();
-        let body: Body = match fault {
+        let body: Body = match &fault {
             Fault::Fail503 => {
                 // Drain the body so the browser sees the answer, not a reset.
                 let _ = body.collect().await;
+                if self.store {
+                    return Ok(slow_down(config.retry_after_seconds));
+                }
                 return Ok(service_unavailable(config.retry_after_seconds));
             }
             Fault::Answer(rule) => {
                 let _ = body.collect().await;
-                return Ok(injected_answer(&rule));
+                return Ok(injected_answer(rule, self.store));
             }
             Fault::Reset => {
                 let mut stream = BodyStream::new(body);
@@ -284,14 +317,20 @@ impl Proxy {
                 tokio::time::sleep(Duration::from_millis(config.stall_ms)).await;
                 return Err("fault-proxy: stalled request dropped (injected)".into());
             }
-            Fault::Delay => {
+            Fault::Delay if !config.delay_answer => {
                 tokio::time::sleep(Duration::from_millis(config.delay_ms)).await;
                 body.map_err(Error::from).boxed()
             }
-            Fault::None => body.map_err(Error::from).boxed(),
+            Fault::None | Fault::Delay => body.map_err(Error::from).boxed(),
             Fault::Corrupt => corrupt_middle_byte(body, length),
         };
         let response = self.forward(Request::from_parts(parts, body)).await?;
+        if matches!(fault, Fault::Delay) && config.delay_answer {
+            tokio::time::sleep(Duration::from_millis(config.delay_ms)).await;
+        }
+        if self.store && response.status() != StatusCode::OK {
+            return self.count_store_error(response).await;
+        }
         {
             let mut state = self.lock();
             if response.status() == StatusCode::OK {
@@ -303,6 +342,30 @@ impl Proxy {
         Ok(response)
     }
 
+    /// Counts the store's error answer by its `<Code>` (read from its small XML body), and passes
+    /// it on as it came.
+    async fn count_store_error(&self, response: Response<Body>) -> Result<Response<Body>, Error> {
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await?.to_bytes();
+        let text = String::from_utf8_lossy(&bytes);
+        let code = text
+            .split_once("<Code>")
+            .and_then(|(_, rest)| rest.split_once("</Code>"))
+            .map_or("(none)", |(code, _)| code.trim())
+            .to_string();
+        {
+            let mut state = self.lock();
+            if code == "BadDigest" {
+                state.stats.bad_digest_answers += 1;
+            }
+            *state.stats.store_errors.entry(code).or_default() += 1;
+            if text.contains("expired") || text.contains("too old") {
+                state.stats.store_expired += 1;
+            }
+        }
+        Ok(Response::from_parts(parts, full(bytes)))
+    }
+
     async fn forward(&self, request: Request<Body>) -> Result<Response<Body>, Error> {
         let (mut parts, body) = request.into_parts();
         let path_and_query = parts
@@ -311,7 +374,10 @@ impl Proxy {
             .map(|p| p.as_str())
             .unwrap_or("/");
         parts.uri = format!("{}{}", self.upstream, path_and_query).parse()?;
-        parts.headers.remove("host");
+        if !self.store {
+            // A store's requests keep theirs: it is signed in.
+            parts.headers.remove("host");
+        }
         parts.headers.remove("connection");
         parts.headers.remove("keep-alive");
         let response = self
@@ -319,10 +385,9 @@ impl Proxy {
             .request(Request::from_parts(parts, body))
             .await?;
         let (parts, body) = response.into_parts();
-        Ok(cors(Response::from_parts(
-            parts,
-            body.map_err(Error::from).boxed(),
-        )))
+        let response = Response::from_parts(parts, body.map_err(Error::from).boxed());
+        // The store's CORS headers are the bucket's rule, which the tests check.
+        Ok(if self.store { response } else { cors(response) })
     }
 }
 
@@ -330,14 +395,16 @@ impl Proxy {
 async fn main() -> Result<(), Error> {
     let mut listen: SocketAddr = "127.0.0.1:8081".parse()?;
     let mut upstream = "http://127.0.0.1:8080".to_string();
+    let mut store = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--store" => store = true,
             "--listen" => listen = args.next().ok_or("--listen needs ADDR")?.parse()?,
             "--upstream" => upstream = args.next().ok_or("--upstream needs URL")?,
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: fault-proxy --listen ADDR --upstream URL"
+                    "unknown argument {other}; usage: fault-proxy --listen ADDR --upstream URL [--store]"
                 )
                 .into());
             }
@@ -345,6 +412,7 @@ async fn main() -> Result<(), Error> {
     }
     let proxy = Arc::new(Proxy {
         upstream: upstream.trim_end_matches('/').to_string(),
+        store,
         client: Client::builder(TokioExecutor::new()).build_http(),
         state: Mutex::new(State::default()),
     });

@@ -50,14 +50,45 @@ pub fn service_unavailable(retry_after_seconds: Option<u64>) -> Response<Body> {
     response
 }
 
-/// The answer of an `answers` rule.
-pub fn injected_answer(rule: &AnswerRule) -> Response<Body> {
+/// An S3 error answer, as a store sends it.
+fn s3_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+         <Message>{message}</Message><RequestId>fault-proxy</RequestId></Error>"
+    );
+    let mut response = cors(Response::new(full(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/xml"));
+    response
+}
+
+/// The store's `503 SlowDown` (`--store`).
+pub fn slow_down(retry_after_seconds: Option<u64>) -> Response<Body> {
+    let mut response = s3_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SlowDown",
+        "Please reduce your request rate.",
+    );
+    if let Some(seconds) = retry_after_seconds {
+        response.headers_mut().insert(
+            HeaderName::from_static("retry-after"),
+            HeaderValue::from(seconds),
+        );
+    }
+    response
+}
+
+/// The answer of an `answers` rule: partup's JSON error body, or the store's XML one (`store`).
+pub fn injected_answer(rule: &AnswerRule, store: bool) -> Response<Body> {
     let status = StatusCode::from_u16(rule.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let message = rule
         .message
         .clone()
         .unwrap_or_else(|| format!("fault-proxy answered {status}"));
     let mut response = match &rule.code {
+        Some(code) if store => s3_error(status, code, &message),
         Some(code) => json_response(
             status,
             &serde_json::json!({"code": code, "message": message, "requestId": "fault-proxy"}),

@@ -14,6 +14,9 @@ pub struct FaultConfig {
     pub stall_ms: u64,
     pub delay_every: u64,
     pub delay_ms: u64,
+    /// `delayEvery` holds the upstream's answer instead of the request: the body has been sent
+    /// (and its upload progress reported) when the wait begins.
+    pub delay_answer: bool,
     /// The first n uploadInit / listParts requests are answered 503.
     pub init_fail503: u64,
     pub list_parts_fail503: u64,

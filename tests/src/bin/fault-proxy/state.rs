@@ -34,6 +34,8 @@ pub struct Stats {
     pub list_parts_requests: u64,
     pub abort_requests: u64,
     pub list_uploads_requests: u64,
+    /// `POST signPart` (direct parts, SPEC.md §6).
+    pub sign_part_requests: u64,
     pub other_requests: u64,
     pub injected_503: u64,
     pub resets: u64,
@@ -46,6 +48,11 @@ pub struct Stats {
     pub api_requests: u64,
     /// Requests answered by an `answers` rule.
     pub answered: u64,
+    /// `--store`: the store's error answers to parts, by their `<Code>`.
+    pub store_errors: std::collections::BTreeMap<String, u64>,
+    /// `--store`: error answers whose message says the signature expired (AWS: "Request has
+    /// expired"; Garage: "Date is too old").
+    pub store_expired: u64,
     pub log: Vec<LoggedRequest>,
 }
 
@@ -98,6 +105,10 @@ impl State {
             (true, "listUploads") => {
                 stats.list_uploads_requests += 1;
                 (false, false, stats.list_uploads_requests)
+            }
+            (true, "signPart") => {
+                stats.sign_part_requests += 1;
+                (false, false, stats.sign_part_requests)
             }
             _ => {
                 stats.other_requests += 1;
