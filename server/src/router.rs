@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
             &Endpoint::UploadAbort.path(),
             post(api::upload_abort::handle),
         )
+        .route(&Endpoint::SignPart.path(), post(api::sign_part::handle))
         .route(
             &format!("{OBJECTS_PREFIX}/{{*key}}"),
             get(api::objects::handle),

@@ -6,6 +6,7 @@
 pub mod list_parts;
 pub mod list_uploads;
 pub mod objects;
+pub mod sign_part;
 pub mod upload_abort;
 pub mod upload_complete;
 pub mod upload_init;

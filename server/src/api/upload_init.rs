@@ -159,11 +159,12 @@ pub async fn handle(
         .await
         .map_err(IntoResponse::into_response)?;
     }
-    let (upload_id, is_exist) = state
+    let started = state
         .storage
         .init_upload(&caller, (&resource_key, request.metadata), slot)
         .await
         .map_err(IntoResponse::into_response)?;
+    let (upload_id, is_exist) = (started.upload_id, started.exists);
     tracing::info!(%upload_id, resource_key, is_exist, "upload started");
     let instant = match instant {
         Some(fingerprint) => complete_instantly(&state, &upload_id, &caller, &fingerprint).await,
@@ -172,6 +173,8 @@ pub async fn handle(
     Ok(Json(InitResponse {
         upload_id: upload_id.to_string(),
         is_exist,
+        // An instant upload is complete: nothing goes anywhere.
+        direct: started.direct && instant.is_none(),
         instant,
     }))
 }

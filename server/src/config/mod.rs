@@ -6,8 +6,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use clap::builder::ArgPredicate;
 
 use crate::auth::mint::TokenArgs;
+
+/// S3's smallest part but the last (`EntityTooSmall` at CompleteMultipartUpload): direct parts
+/// are the store's own, so its rule holds.
+pub const S3_MIN_PART_SIZE: u64 = 5 << 20;
 
 mod limits;
 pub use limits::{FreeSpace, Limits, LogFormat};
@@ -88,11 +93,13 @@ pub struct Config {
     )]
     pub max_part_size: u64,
 
-    /// Smallest size, in bytes, of every part but the last, checked at uploadComplete.
+    /// Smallest size, in bytes, of every part but the last, checked at uploadComplete (5 MiB,
+    /// S3's own minimum, with `--direct-parts`).
     #[arg(
         long,
         env = "PARTUP_MIN_PART_SIZE",
         default_value_t = 102_400,
+        default_value_if("direct_parts", ArgPredicate::Equals("true".into()), Some("5242880")),
         value_name = "BYTES",
         allow_hyphen_values = true
     )]
@@ -139,6 +146,22 @@ pub struct Config {
     /// which MinIO, Garage and Ceph expect).
     #[arg(long, env = "PARTUP_S3_VIRTUAL_HOST_STYLE")]
     pub s3_virtual_host_style: bool,
+
+    /// Parts go from clients straight into the bucket, in requests partup signs (SPEC.md §6;
+    /// `--store s3` only; the bucket's CORS must allow the page's origin). Raises the default
+    /// `--min-part-size` to S3's own 5 MiB.
+    #[arg(long, env = "PARTUP_DIRECT_PARTS")]
+    pub direct_parts: bool,
+
+    /// The store's URL as clients reach it, which signed part requests name (default:
+    /// `--s3-endpoint`, or AWS for the region).
+    #[arg(long, env = "PARTUP_DIRECT_ENDPOINT", value_name = "URL")]
+    pub direct_endpoint: Option<String>,
+
+    /// How long a signed part request stays valid (`--direct-parts`).
+    #[arg(long, env = "PARTUP_DIRECT_PART_EXPIRY", default_value = "15m", value_name = "DURATION",
+          value_parser = humantime::parse_duration)]
+    pub direct_part_expiry: Duration,
 
     /// Uploads untouched this long are aborted and their space freed (e.g. `7d`, `12h`, `30s`).
     #[arg(long, env = "PARTUP_UPLOAD_TTL", default_value = "7d", value_name = "DURATION",
@@ -295,6 +318,7 @@ impl Config {
                 return Err("--max-part-size can be at most 5 GiB with --store s3".into());
             }
         }
+        self.validate_direct_parts()?;
         self.limits.validate()?;
         self.validate_metrics_listen()?;
         if self.upload_ttl.is_zero() {
@@ -302,6 +326,38 @@ impl Config {
         }
         self.validate_hooks()?;
         self.validate_auth()
+    }
+
+    /// `--direct-parts` needs the S3 store, S3's minimum part size and a signature expiry S3
+    /// accepts; `--direct-endpoint` is an http(s) URL.
+    fn validate_direct_parts(&self) -> Result<(), String> {
+        if let Some(url) = &self.direct_endpoint {
+            let parsed = reqwest::Url::parse(url).ok();
+            if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host()) {
+                return Err(format!(
+                    "--direct-endpoint must be an http:// or https:// URL, not '{url}'"
+                ));
+            }
+        }
+        if !self.direct_parts {
+            return Ok(());
+        }
+        if self.store != StoreKind::S3 {
+            return Err("--direct-parts needs --store s3: parts go straight into the bucket".into());
+        }
+        if self.min_part_size < S3_MIN_PART_SIZE {
+            return Err(format!(
+                "--direct-parts needs --min-part-size of at least {S3_MIN_PART_SIZE} (S3's own minimum part size), not {}",
+                self.min_part_size
+            ));
+        }
+        // SigV4's presigned requests live at most 7 days.
+        if self.direct_part_expiry < Duration::from_secs(1)
+            || self.direct_part_expiry > Duration::from_secs(7 * 86_400)
+        {
+            return Err("--direct-part-expiry must be between 1s and 7d".into());
+        }
+        Ok(())
     }
 
     /// Hook URLs are http(s) and come with the secret that signs their requests.

@@ -133,6 +133,7 @@ mod tests {
             replace: None,
             client: None,
             metadata: None,
+            direct: None,
         }
     }
 

@@ -89,8 +89,7 @@ impl Storage {
             return Ok(None);
         }
         let stored = self
-            .backend
-            .stored_parts(upload_id)
+            .parts_of(upload_id, record)
             .await?
             .values()
             .filter(|part| Some(part.part_number) != part_number)
@@ -160,6 +159,7 @@ pub(super) fn new_record(
             _ => None,
         },
         metadata,
+        direct: None,
     })
 }
 

@@ -144,6 +144,8 @@ pub struct StoreMultipart {
     /// The store's key and id of it, for [`Backend::abort_store_multipart`].
     pub key: String,
     pub store_id: String,
+    /// It holds the parts of a direct upload (SPEC.md §6): it lives as long as that upload.
+    pub holds_direct_parts: bool,
 }
 
 /// The bytes of one part on their way in. Dropped before [`PartWriter::commit`], it discards what

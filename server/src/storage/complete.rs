@@ -57,7 +57,7 @@ impl Storage {
         caller: &Caller,
     ) -> AppResult<CompleteResponse> {
         let record = self.upload_in_progress(upload_id, caller).await?;
-        let stored = self.backend.stored_parts(upload_id).await?;
+        let stored = self.parts_of(upload_id, &record).await?;
         let chosen = check_complete_list(listed, &stored, self.limits.min_part_size)?;
         let plan = AssemblyPlan {
             upload_id: upload_id.clone(),
@@ -74,7 +74,7 @@ impl Storage {
         self.space.ensure_room(plan.size, Write::Object).await?;
         let mut attempts = 0;
         let assembled = loop {
-            let failure = match self.backend.assemble_held(&plan).await {
+            let failure = match self.assemble_upload(&record, &plan).await {
                 Ok(assembled) => break assembled,
                 Err(failure) => failure,
             };
@@ -142,7 +142,7 @@ impl Storage {
         self.unindex_upload(upload_id, record).await;
         // The parts are no longer needed; if freeing them fails, the sweep removes the whole upload
         // with its completion record later.
-        if let Err(e) = self.backend.discard_parts(upload_id).await {
+        if let Err(e) = self.discard_upload_parts(upload_id, record).await {
             tracing::warn!(%upload_id, "could not discard parts after completing: {e}");
         }
         if let Some(fingerprint) = fingerprint {

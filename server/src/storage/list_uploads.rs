@@ -166,12 +166,19 @@ impl Storage {
         upload_id: &UploadId,
         record: UploadRecord,
     ) -> AppResult<UploadSummary> {
-        let (parts, activity) = tokio::join!(
-            self.backend.stored_parts(upload_id),
-            self.backend.upload_activity(upload_id)
+        let (parts, activity, direct_idle) = tokio::join!(
+            self.parts_of(upload_id, &record),
+            self.backend.upload_activity(upload_id),
+            self.direct_idle(upload_id, &record)
         );
         let parts = parts?;
-        let idle_ms = activity?.map_or(0, |a| a.idle.as_millis() as u64);
+        let idle = activity?.map(|a| a.idle);
+        // A direct upload's parts are not among its objects: its newest part is its activity.
+        let idle = match (idle, direct_idle?) {
+            (Some(idle), Some(direct)) => Some(idle.min(direct)),
+            (idle, direct) => idle.or(direct),
+        };
+        let idle_ms = idle.map_or(0, |idle| idle.as_millis() as u64);
         let last_modified = now_unix_ms()
             .saturating_sub(idle_ms)
             .max(record.created_unix_ms);

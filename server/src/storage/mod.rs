@@ -13,6 +13,7 @@ pub mod admission;
 pub mod backend;
 mod complete;
 pub mod content_index;
+pub mod direct;
 mod event_queue;
 pub mod fs;
 mod incoming_part;
@@ -38,6 +39,7 @@ use crate::error::StartError;
 use backend::Backend;
 pub use backend::PartDestination;
 use content_index::ContentStore;
+use direct::{DirectMode, DirectStore};
 pub use event_queue::{EventKey, EventQueue, EventStore};
 use fs::data_lock::LockError;
 pub use incoming_part::{CapSource, IncomingPart, SizeCap, UploadBudget};
@@ -52,11 +54,13 @@ pub use uploads::{PartLimits, Storage};
 /// Opens the backend `config` names (the data directory or the bucket), with its event queue when
 /// `--hook-url` is set. A data directory another server holds is [`StartError::DataDirInUse`].
 pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
+    let mut direct_store: Option<Arc<dyn DirectStore>> = None;
     let (backend, events, content, index): (Arc<dyn Backend>, Option<Arc<dyn EventStore>>, _, _) =
         match config.store {
             StoreKind::S3 => {
                 let bucket =
                     Arc::new(s3::S3Backend::connect(&s3::S3Settings::from_config(config)).await?);
+                direct_store = Some(bucket.clone());
                 (
                     bucket.clone() as Arc<dyn Backend>,
                     Some(bucket.clone() as Arc<dyn EventStore>),
@@ -98,6 +102,13 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
         .with_min_free_space(config.limits.min_free_space)
         .with_content_store(content)
         .with_upload_index(index);
+    if let Some(store) = direct_store {
+        // Direct uploads in progress go on even once `--direct-parts` is off.
+        let mode = config.direct_parts.then_some(DirectMode {
+            part_expiry: config.direct_part_expiry,
+        });
+        storage = storage.with_direct_store(store, mode);
+    }
     if config.hook_url.is_some() {
         let events = events.ok_or(StartError::Failed(
             "--hook-url needs a store that can queue events".into(),

@@ -48,6 +48,17 @@ pub struct UploadRecord {
     /// What the client stored with the upload at init (SPEC.md §1), shown by listUploads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// Its parts go straight to the store (SPEC.md §6): the store's multipart upload holding them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct: Option<DirectUpload>,
+}
+
+/// The store's own multipart upload that holds a direct upload's parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectUpload {
+    /// The store's id of it (S3's `UploadId`, not partup's).
+    pub store_upload_id: String,
 }
 
 impl UploadRecord {

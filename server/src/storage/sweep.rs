@@ -26,6 +26,9 @@ const ORPHAN_GRACE: Duration = Duration::from_secs(60);
 /// Staged bytes are never removed sooner than this, however short the TTL: a slow part may still
 /// be arriving.
 const MIN_STAGING_AGE: Duration = Duration::from_secs(3600);
+/// Age before the store's multipart upload of a direct upload without a record (an init that
+/// failed between the two) is aborted: longer than any init takes.
+const DIRECT_INIT_GRACE: Duration = Duration::from_secs(600);
 
 /// Result of one stale-upload sweep.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -182,6 +185,10 @@ impl Storage {
             return Ok(Swept::Kept);
         };
         let verdict = verdict(&current, ttl);
+        // A direct upload's parts arrive at the store, not among its objects: ask the store.
+        if verdict == Verdict::AbortStale && self.active_at_store(upload_id, ttl).await? {
+            return Ok(Swept::Kept);
+        }
         let expired = match verdict {
             Verdict::Keep => return Ok(Swept::Kept),
             Verdict::AbortStale => self.report_expired(upload_id).await?,
@@ -190,7 +197,7 @@ impl Storage {
         match verdict {
             // An abort never deletes a completion record (s3/lease.rs): only its retention does.
             Verdict::RemoveFinished => self.backend.remove_completed(upload_id).await?,
-            _ => self.backend.remove_upload(upload_id).await?,
+            _ => self.remove_upload_with(upload_id, expired.as_ref()).await?,
         }
         // From here the upload is no longer in progress: its slot is free for another.
         self.admission.release(upload_id);
@@ -206,15 +213,23 @@ impl Storage {
     /// Aborts the store's multipart uploads that no request will finish, which a crash mid-write
     /// leaves: a part's as soon as its upload is no longer in progress (aborted, swept or completed:
     /// its commit would be refused); any, a part of an upload in progress included, once older than
-    /// staged bytes may be (a slow part may still be arriving until then).
+    /// staged bytes may be (a slow part may still be arriving until then). The one holding a direct
+    /// upload's parts only once that upload is gone (its abort and its sweep abort it already: this
+    /// is for what a crash between the two left).
     async fn abort_stale_multiparts(&self, ttl: Duration) -> AppResult<usize> {
         let mut aborted = 0;
         for multipart in self.backend.store_multiparts().await? {
-            let stale = multipart.age > ttl.max(MIN_STAGING_AGE)
-                || match &multipart.upload_id {
-                    Some(upload_id) => !self.is_in_progress(upload_id).await?,
-                    None => false,
-                };
+            let in_progress = match &multipart.upload_id {
+                Some(upload_id) => Some(self.is_in_progress(upload_id).await?),
+                None => None,
+            };
+            let stale = if multipart.holds_direct_parts {
+                // It lives as long as its upload, however long; an init writes the upload's
+                // record just after starting it.
+                in_progress == Some(false) && multipart.age > DIRECT_INIT_GRACE
+            } else {
+                multipart.age > ttl.max(MIN_STAGING_AGE) || in_progress == Some(false)
+            };
             if !stale {
                 continue;
             }

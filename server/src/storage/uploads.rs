@@ -15,14 +15,25 @@ use crate::storage::access;
 use crate::storage::admission::{Admission, AdmissionLimits, Owner, Reservation, client_key};
 use crate::storage::backend::{Backend, PartDestination, StoredPart};
 use crate::storage::content_index::ContentStore;
+use crate::storage::direct::{DirectMode, DirectStore};
 use crate::storage::event_queue::EventQueue;
 use crate::storage::incoming_part::{IncomingPart, UploadBudget};
 use crate::storage::keyed_locks::KeyedLocks;
-use crate::storage::records;
+use crate::storage::records::{self, UploadRecord};
 use crate::storage::space_floor::{PartRoomWatch, SpaceFloor, Write};
 use crate::storage::sweep::PartsInFlight;
 use crate::storage::upload_id::UploadId;
 use crate::storage::upload_index::UploadIndex;
+
+/// A new upload, as uploadInit answers it.
+#[derive(Debug, Clone)]
+pub struct StartedUpload {
+    pub upload_id: UploadId,
+    /// A completed object with this key exists now (`isExist`).
+    pub exists: bool,
+    /// Its parts go straight to the store (SPEC.md §6).
+    pub direct: bool,
+}
 
 /// The size limits of SPEC.md §2, §3 and "Limits" that storage enforces.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +65,10 @@ pub struct Storage {
     pub(super) content: Option<Arc<dyn ContentStore>>,
     /// The index of uploads in progress, for listUploads (`list_uploads.rs`).
     pub(super) uploads_index: Option<Arc<dyn UploadIndex>>,
+    /// The store's direct parts, where it has them (`direct.rs`); direct uploads need it.
+    pub(super) direct: Option<Arc<dyn DirectStore>>,
+    /// `--direct-parts`: new uploads go direct.
+    pub(super) direct_mode: Option<DirectMode>,
 }
 
 impl Storage {
@@ -72,6 +87,18 @@ impl Storage {
             in_flight: Arc::default(),
             content: None,
             uploads_index: None,
+            direct: None,
+            direct_mode: None,
+        }
+    }
+
+    /// The same storage over a store that takes parts straight from clients; with `mode`
+    /// (`--direct-parts`), every new upload does (SPEC.md §6).
+    pub fn with_direct_store(self, store: Arc<dyn DirectStore>, mode: Option<DirectMode>) -> Storage {
+        Storage {
+            direct: Some(store),
+            direct_mode: mode,
+            ..self
         }
     }
 
@@ -124,12 +151,12 @@ impl Storage {
         caller: &Caller,
         (resource_key, metadata): (&str, Option<Metadata>),
         reservation: Reservation,
-    ) -> AppResult<(UploadId, bool)> {
+    ) -> AppResult<StartedUpload> {
         let created_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64;
-        let record = access::new_record(
+        let mut record = access::new_record(
             caller,
             reservation.owner(),
             (resource_key, metadata),
@@ -146,11 +173,8 @@ impl Storage {
         let _lock = self.backend.lock_upload(&upload_id).await;
         // The entry first: every upload in progress has one (one naming nothing is removed later).
         self.index_upload(&upload_id, &record).await?;
-        if let Err(e) = self
-            .backend
-            .create_upload(&upload_id, &records::encode(&record)?)
-            .await
-        {
+        let created = self.create_upload(&upload_id, &mut record).await;
+        if let Err(e) = created {
             self.unindex_upload(&upload_id, &record).await;
             return Err(e);
         }
@@ -160,13 +184,33 @@ impl Storage {
             .emit(Event::new(EventKind::Created, &upload_id, &record))
             .await
         {
-            let _ = self.backend.remove_upload(&upload_id).await;
+            let _ = self.remove_upload_with(&upload_id, Some(&record)).await;
             self.unindex_upload(&upload_id, &record).await;
             self.admission.release(&upload_id);
             return Err(e);
         }
         let exists = self.backend.object_exists(resource_key).await?;
-        Ok((upload_id, exists))
+        Ok(StartedUpload {
+            upload_id,
+            exists,
+            direct: record.direct.is_some(),
+        })
+    }
+
+    /// Writes the new upload's `upload.json`, after starting the store's side of it when it goes
+    /// direct (the record names it); nothing is left of either when this fails.
+    async fn create_upload(&self, upload_id: &UploadId, record: &mut UploadRecord) -> AppResult<()> {
+        record.direct = self.start_direct_if_on(upload_id).await?;
+        let written = match records::encode(&*record) {
+            Ok(content) => self.backend.create_upload(upload_id, &content).await,
+            Err(e) => Err(e),
+        };
+        if let (Err(_), Some(direct)) = (&written, &record.direct)
+            && let Some(store) = &self.direct
+        {
+            let _ = store.discard_direct(upload_id, direct).await;
+        }
+        written
     }
 
     /// Starts receiving a part; `destination` when the form named it before the bytes, `budget`
@@ -208,6 +252,7 @@ impl Storage {
         writer.seal(digest).await?;
         let _lock = self.backend.lock_upload(upload_id).await;
         let record = self.upload_in_progress(upload_id, caller).await?;
+        Storage::refuse_if_direct(upload_id, &record)?;
         if let Some(budget) = self
             .part_budget(upload_id, &record, Some(part_number))
             .await?
@@ -230,7 +275,7 @@ impl Storage {
     ) -> AppResult<(String, Vec<PartInfo>)> {
         let _lock = self.backend.lock_upload(upload_id).await;
         let record = self.upload_in_progress(upload_id, caller).await?;
-        let parts = self.backend.stored_parts(upload_id).await?;
+        let parts = self.parts_of(upload_id, &record).await?;
         Ok((
             record.resource_key,
             parts.values().map(StoredPart::info).collect(),
@@ -246,7 +291,7 @@ impl Storage {
         let record = self.upload_in_progress(upload_id, caller).await?;
         self.emit(Event::new(EventKind::Aborted, upload_id, &record))
             .await?;
-        self.backend.remove_upload(upload_id).await?;
+        self.remove_upload_with(upload_id, Some(&record)).await?;
         self.admission.release(upload_id);
         self.unindex_upload(upload_id, &record).await;
         Ok(())

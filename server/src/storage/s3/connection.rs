@@ -17,6 +17,8 @@ pub struct S3Settings {
     pub region: String,
     pub prefix: String,
     pub virtual_host_style: bool,
+    /// The endpoint as clients reach it, for signed direct part requests (default: `endpoint`).
+    pub direct_endpoint: Option<String>,
 }
 
 impl S3Settings {
@@ -27,6 +29,7 @@ impl S3Settings {
             region: config.s3_region.clone(),
             prefix: config.s3_prefix.clone(),
             virtual_host_style: config.s3_virtual_host_style,
+            direct_endpoint: config.direct_endpoint.clone(),
         }
     }
 }

@@ -6,6 +6,9 @@
 //!                                               the newest TS (nanoseconds at its start) wins
 //! PREFIX/uploads/ID/completed.json              the complete request and its answer (24 h)
 //! PREFIX/uploads/ID/lease.json                  who is completing or aborting it, until when
+//! PREFIX/uploads/ID/direct                      a direct upload's parts: the store's own
+//!                                               multipart upload, then what completing it made
+//! PREFIX/uploads/ID/direct-parts.json           the parts a complete of a direct upload chose
 //! PREFIX/tmp/TS-NONCE                           a part whose fields came after its bytes, until placed
 //! PREFIX/objects/KEY                            completed objects; user metadata `partup-etag`
 //! PREFIX/events/ID-STEP.json                    a hook event not yet delivered (1: created, 2: its end)
@@ -45,6 +48,9 @@ pub const INDEX: &str = "index/";
 pub const UPLOADS_INDEX: &str = "uploads-index/";
 /// The lease of an upload being completed or aborted (`lease.rs`).
 const LEASE: &str = "lease.json";
+/// A direct upload's parts (SPEC.md §6), and the list a complete chose from them (`direct.rs`).
+const DIRECT: &str = "direct";
+const DIRECT_PARTS: &str = "direct-parts.json";
 
 /// S3's limit on a key's length, in bytes (AWS, and what MinIO, Ceph and Garage accept).
 pub const MAX_STORE_KEY_BYTES: usize = 1024;
@@ -122,6 +128,21 @@ pub fn new_part_version(id: &UploadId, part_number: u32, md5_hex: &str) -> Strin
 pub fn lease(id: &UploadId) -> String {
     format!("{}{LEASE}", upload_prefix(id))
 }
+
+/// Where a direct upload's parts are: the key of the store's multipart upload holding them.
+pub fn direct_object(id: &UploadId) -> String {
+    format!("{}{DIRECT}", upload_prefix(id))
+}
+
+/// The parts a complete of a direct upload chose, written before it completes the store's upload.
+pub fn direct_parts_record(id: &UploadId) -> String {
+    format!("{}{DIRECT_PARTS}", upload_prefix(id))
+}
+
+/// Whether `path` is where a direct upload's parts are.
+pub fn is_direct_object(path: &str) -> bool {
+    upload_id_of(path).is_some_and(|id| path == direct_object(&id))
+}
 /// A fresh staging object (time first, so the sweep can also tell its age by name).
 pub fn new_staging_object() -> AppResult<String> {
     Ok(format!(
@@ -174,7 +195,8 @@ pub fn object(key: &str) -> String {
 }
 
 /// The upload a key under [`UPLOADS`] belongs to, when it is one of the upload's own keys (a
-/// record, the lease, a part version); another application's key there belongs to none.
+/// record, the lease, a part version, a direct upload's parts); another application's key there
+/// belongs to none.
 pub fn upload_id_of(path: &str) -> Option<UploadId> {
     let (id, rest) = path.strip_prefix(UPLOADS)?.split_once('/')?;
     let id = UploadId::parse(id).ok()?;
@@ -182,6 +204,8 @@ pub fn upload_id_of(path: &str) -> Option<UploadId> {
         Record::Upload.file_name(),
         Record::Completed.file_name(),
         LEASE,
+        DIRECT,
+        DIRECT_PARTS,
     ]
     .contains(&rest)
         || parse_part_version(path).is_some();
@@ -263,6 +287,8 @@ mod tests {
         assert!(is_upload_key(&part) && owns_multipart_key(&part));
         assert!(is_upload_key(&record(&id, Record::Completed)));
         assert!(is_upload_key(&lease(&id)));
+        assert!(is_direct_object(&direct_object(&id)) && owns_multipart_key(&direct_object(&id)));
+        assert!(is_upload_key(&direct_parts_record(&id)) && !is_direct_object(&direct_parts_record(&id)));
         let staged = new_staging_object().expect("staging key");
         assert!(is_staging_object(&staged) && owns_multipart_key(&staged));
         let now = SystemTime::now();

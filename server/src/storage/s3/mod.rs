@@ -14,6 +14,7 @@
 
 mod connection;
 mod content;
+mod direct;
 mod events;
 mod layout;
 mod lease;
@@ -295,6 +296,7 @@ impl Backend for S3Backend {
             .into_iter()
             .map(|pending| StoreMultipart {
                 upload_id: layout::upload_id_of(&pending.path),
+                holds_direct_parts: layout::is_direct_object(&pending.path),
                 age: multipart::age(&pending),
                 key: pending.path,
                 store_id: pending.upload_id,

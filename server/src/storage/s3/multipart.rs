@@ -29,7 +29,7 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-fn query_value(value: &str) -> String {
+pub(super) fn query_value(value: &str) -> String {
     utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
@@ -43,13 +43,15 @@ pub struct PendingMultipart {
     pub initiated: SystemTime,
 }
 
-/// Signs and sends the two calls for one bucket.
+/// Signs and sends the two calls for one bucket (and, for `direct.rs`, those of direct uploads).
 pub struct MultipartAdmin {
     /// `https://host/bucket` (path style) or `https://bucket.host` (virtual host style).
-    bucket_url: String,
+    pub(super) bucket_url: String,
+    /// The same as clients reach it (`--direct-endpoint`), for the requests they send.
+    pub(super) public_bucket_url: String,
     /// `PREFIX/`, or nothing: what the operator's root adds before each key.
-    key_prefix: String,
-    signer: Signer<Credential>,
+    pub(super) key_prefix: String,
+    pub(super) signer: Signer<Credential>,
     transport: HttpTransporter,
 }
 
@@ -75,7 +77,12 @@ struct ListedUpload {
 
 /// The bucket's base URL, as OpenDAL's S3 service builds it (AWS when no endpoint is given).
 fn bucket_url(settings: &S3Settings) -> String {
-    let endpoint = match &settings.endpoint {
+    bucket_url_at(settings, settings.endpoint.as_ref())
+}
+
+/// The bucket's base URL at `endpoint`.
+fn bucket_url_at(settings: &S3Settings, endpoint: Option<&String>) -> String {
+    let endpoint = match endpoint {
         Some(endpoint) if endpoint.starts_with("http") => endpoint.clone(),
         Some(endpoint) => format!("https://{endpoint}"),
         None => format!("https://s3.{}.amazonaws.com", settings.region),
@@ -88,7 +95,7 @@ fn bucket_url(settings: &S3Settings) -> String {
     }
 }
 
-fn store_error(what: &str, cause: impl std::fmt::Display) -> AppError {
+pub(super) fn store_error(what: &str, cause: impl std::fmt::Display) -> AppError {
     AppError::internal(format!("object store {what}: {cause}"))
 }
 
@@ -103,8 +110,10 @@ impl MultipartAdmin {
             .with_env(OsEnv)
             .with_file_read(reqsign_file_read_tokio::TokioFileRead)
             .with_http_send(transport.clone());
+        let public_endpoint = settings.direct_endpoint.as_ref().or(settings.endpoint.as_ref());
         MultipartAdmin {
             bucket_url: bucket_url(settings),
+            public_bucket_url: bucket_url_at(settings, public_endpoint),
             key_prefix: layout::root_key_prefix(&settings.prefix),
             signer: Signer::new(
                 context,
@@ -116,10 +125,22 @@ impl MultipartAdmin {
     }
 
     async fn send(&self, method: Method, url: String) -> AppResult<(StatusCode, Bytes)> {
-        let request = Request::builder()
-            .method(method)
-            .uri(url)
-            .body(Buffer::new())
+        self.send_body(method, url, Buffer::new()).await
+    }
+
+    /// Signs and sends one request with `body`; the store's status and answer.
+    pub(super) async fn send_body(
+        &self,
+        method: Method,
+        url: String,
+        body: Buffer,
+    ) -> AppResult<(StatusCode, Bytes)> {
+        let mut request = Request::builder().method(method).uri(url);
+        if !body.is_empty() {
+            request = request.header(http::header::CONTENT_LENGTH, body.len());
+        }
+        let request = request
+            .body(body)
             .map_err(|e| store_error("request", e))?;
         let (mut parts, body) = request.into_parts();
         self.signer
@@ -134,6 +155,14 @@ impl MultipartAdmin {
             .await
             .map_err(|e| store_error("request", e))?;
         Ok((response.status(), response.into_body().to_bytes()))
+    }
+
+    /// The URL of `path` (relative to the root) in the bucket, with `query`.
+    pub(super) fn key_url(&self, base: &str, path: &str, query: &str) -> String {
+        format!(
+            "{base}/{}?{query}",
+            percent_encode_path(&format!("{}{path}", self.key_prefix))
+        )
     }
 
     /// Every multipart upload of a partup key under the prefix (all pages).
@@ -192,12 +221,8 @@ impl MultipartAdmin {
 
     /// Aborts one (already gone is fine: another instance's sweep may have been first).
     pub async fn abort(&self, path: &str, upload_id: &str) -> AppResult<()> {
-        let url = format!(
-            "{}/{}?uploadId={}",
-            self.bucket_url,
-            percent_encode_path(&format!("{}{path}", self.key_prefix)),
-            query_value(upload_id)
-        );
+        let query = format!("uploadId={}", query_value(upload_id));
+        let url = self.key_url(&self.bucket_url, path, &query);
         let (status, body) = self.send(Method::DELETE, url).await?;
         if status.is_success() || status == StatusCode::NOT_FOUND {
             return Ok(());
@@ -229,6 +254,7 @@ mod tests {
             region: "eu-west-1".into(),
             prefix: "/team/".into(),
             virtual_host_style,
+            direct_endpoint: None,
         }
     }
 

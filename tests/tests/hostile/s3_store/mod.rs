@@ -42,6 +42,7 @@ fn settings(store: &TestStore) -> S3Settings {
         region,
         prefix,
         virtual_host_style: false,
+        direct_endpoint: None,
     }
 }
 
