@@ -93,7 +93,7 @@ direct_server() { # VAR LOG PREFIX EXTRA...
     --listen 127.0.0.1:0 --data "$direct_dir/$prefix" --www "$direct_dir/www" --cors-origin '*' \
     --store s3 --s3-endpoint "$PARTUP_TEST_S3_ENDPOINT" --s3-bucket "$PARTUP_TEST_S3_BUCKET" \
     --s3-region "$PARTUP_TEST_S3_REGION" --s3-prefix "$prefix/" \
-    --direct-parts --direct-endpoint "$store_proxy_url" --min-part-size 5MiB "$@"
+    --direct-parts --direct-endpoint "$store_proxy_url" --min-part-size 5242880 "$@"
 }
 direct_server direct_url "$direct_dir.server.log" direct
 wait_healthy "$direct_url/healthz" || { echo "direct server did not start"; cat "$direct_dir.server.log"; exit 1; }

