@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use md5::{Digest, Md5};
-use partup_tests::{TestServer, md5_hex, test_bytes};
+use partup_tests::tokens::{auth_args, claims, token};
+use partup_tests::{Api, TestServer, md5_hex, test_bytes};
 use partup_wire::{ErrorCode, InitResponse, ListPartsResponse, SignPartResponse};
 use serde_json::{Value, json};
 
@@ -281,6 +282,69 @@ async fn sign_part_refusals_sign_nothing_and_change_nothing() {
     assert_eq!(listed.parts[0].md5, md5_first);
     api.complete(&id, &[(1, md5_first)]).await;
     api.assert_object("direct/refusals.bin", &first).await;
+}
+
+/// With upload tokens, signPart checks what a part upload checks, before signing: the upload's
+/// `sub`, the write scope of its key, the token's `maxSize`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sign_part_checks_the_tokens_rights_before_signing() {
+    let args: Vec<String> = auth_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = direct_server(&args).await;
+    let as_user =
+        |sub: &str, scope: Value| Api::with_token(&server.base_url(), &token(&claims(sub, scope)));
+    let alice = as_user(
+        "alice",
+        json!({"write": ["videos/alice/"], "maxSize": 6 * MIB}),
+    );
+    let init: InitResponse = alice
+        .post_json(
+            "uploadInit",
+            &json!({ "resourceKey": "videos/alice/clip.bin" }),
+        )
+        .await
+        .ok();
+    assert!(init.direct);
+    let id = init.upload_id;
+    let first = test_bytes(1, 5 * MIB);
+    let signed: SignPartResponse = alice
+        .post_json("signPart", &sign_request(&id, 1, &first))
+        .await
+        .ok();
+    assert_eq!(send_signed(&signed, first.clone()).await.0, 200);
+    let second = sign_request(&id, 2, &test_bytes(2, MIB));
+    let refusals = [
+        // Another sub: as if the upload did not exist.
+        (
+            as_user("mallory", json!({"write": [""]})),
+            second.clone(),
+            ErrorCode::NoSuchUpload,
+        ),
+        // Alice, but a token whose write scope no longer covers the key.
+        (
+            as_user("alice", json!({"write": ["videos/other/"]})),
+            second.clone(),
+            ErrorCode::AccessDenied,
+        ),
+        // Over the upload's maxSize (5 MiB stored + 1 MiB + 1 byte > 6 MiB).
+        (
+            alice.clone(),
+            json!({"uploadId": id, "partNumber": 2, "md5": md5_hex(b"x"), "size": MIB + 1}),
+            ErrorCode::EntityTooLarge,
+        ),
+    ];
+    for (api, body, code) in refusals {
+        let message = api.post_json("signPart", &body).await.error(code);
+        assert!(!message.contains("X-Amz"), "{message}");
+    }
+    // Re-signing part 1 counts it with its new size only: 6 MiB in all is within maxSize.
+    let resent = json!({"uploadId": id, "partNumber": 1, "md5": md5_hex(b"x"), "size": 6 * MIB});
+    alice
+        .post_json("signPart", &resent)
+        .await
+        .ok::<SignPartResponse>();
+    let listed: ListPartsResponse = alice.list_parts(&id).await.ok();
+    assert_eq!(listed.parts.len(), 1, "nothing else reached the store");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
