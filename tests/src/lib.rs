@@ -47,6 +47,38 @@ pub fn s3_operator(store: &TestStore, root: &str) -> opendal::Operator {
     opendal::Operator::new(builder).unwrap()
 }
 
+/// The server's settings for `store`'s bucket (path style, the endpoint the tests reach).
+pub fn s3_settings(store: &TestStore) -> partup_server::storage::s3::S3Settings {
+    let TestStore::S3 {
+        endpoint,
+        bucket,
+        region,
+        prefix,
+    } = store.clone()
+    else {
+        panic!("S3 settings need an S3 store (PARTUP_TEST_STORE=s3)")
+    };
+    partup_server::storage::s3::S3Settings {
+        endpoint: Some(endpoint),
+        bucket,
+        region,
+        prefix,
+        virtual_host_style: false,
+        direct_endpoint: None,
+    }
+}
+
+/// The keys (relative to the store's prefix) of the store's multipart uploads of partup keys.
+pub async fn store_multipart_keys(store: &TestStore) -> Vec<String> {
+    partup_server::storage::s3::multipart::MultipartAdmin::new(&s3_settings(store))
+        .list()
+        .await
+        .expect("ListMultipartUploads")
+        .into_iter()
+        .map(|pending| pending.path)
+        .collect()
+}
+
 /// Every object under an S3 store's prefix (relative paths), listed with OpenDAL.
 fn list_objects(store: &TestStore) -> Vec<PathBuf> {
     let TestStore::S3 { prefix, .. } = store else {

@@ -161,7 +161,11 @@ pub async fn handle(
     }
     let started = state
         .storage
-        .init_upload(&caller, (&resource_key, request.metadata), slot)
+        .init_upload(
+            &caller,
+            (&resource_key, request.metadata, request.size),
+            slot,
+        )
         .await
         .map_err(IntoResponse::into_response)?;
     let (upload_id, is_exist) = (started.upload_id, started.exists);

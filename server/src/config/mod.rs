@@ -343,7 +343,9 @@ impl Config {
             return Ok(());
         }
         if self.store != StoreKind::S3 {
-            return Err("--direct-parts needs --store s3: parts go straight into the bucket".into());
+            return Err(
+                "--direct-parts needs --store s3: parts go straight into the bucket".into(),
+            );
         }
         if self.min_part_size < S3_MIN_PART_SIZE {
             return Err(format!(

@@ -108,14 +108,19 @@ impl Storage {
             .ok_or_else(|| AppError::internal("a direct upload on a store without direct parts"))
     }
 
-    /// Starts the store's side of a new upload when new uploads go direct.
+    /// Starts the store's side of a new upload when new uploads go direct. Not for a file its
+    /// client declared empty: its one part is empty, and stores refuse an empty `UploadPart`
+    /// body (Garage does), so it goes through `POST upload` like any upload without the mode.
     pub(super) async fn start_direct_if_on(
         &self,
         upload_id: &UploadId,
+        declared_size: Option<u64>,
     ) -> AppResult<Option<DirectUpload>> {
         match self.direct_mode {
-            Some(_) => Ok(Some(self.direct_store()?.start_direct(upload_id).await?)),
-            None => Ok(None),
+            Some(_) if declared_size != Some(0) => {
+                Ok(Some(self.direct_store()?.start_direct(upload_id).await?))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -194,10 +199,7 @@ impl Storage {
         let Some(direct) = &record.direct else {
             return Ok(None);
         };
-        let parts = self
-            .direct_store()?
-            .direct_parts(upload_id, direct)
-            .await?;
+        let parts = self.direct_store()?.direct_parts(upload_id, direct).await?;
         Ok(parts
             .newest
             .map(|newest| SystemTime::now().duration_since(newest).unwrap_or_default()))
@@ -205,7 +207,11 @@ impl Storage {
 
     /// Whether `upload_id`, which looks stale by its objects, is a direct upload whose newest part
     /// at the store is younger than `ttl`.
-    pub(super) async fn active_at_store(&self, upload_id: &UploadId, ttl: Duration) -> AppResult<bool> {
+    pub(super) async fn active_at_store(
+        &self,
+        upload_id: &UploadId,
+        ttl: Duration,
+    ) -> AppResult<bool> {
         let Some(content) = self.backend.read_record(upload_id, Record::Upload).await? else {
             return Ok(false);
         };

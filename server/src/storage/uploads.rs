@@ -94,7 +94,11 @@ impl Storage {
 
     /// The same storage over a store that takes parts straight from clients; with `mode`
     /// (`--direct-parts`), every new upload does (SPEC.md §6).
-    pub fn with_direct_store(self, store: Arc<dyn DirectStore>, mode: Option<DirectMode>) -> Storage {
+    pub fn with_direct_store(
+        self,
+        store: Arc<dyn DirectStore>,
+        mode: Option<DirectMode>,
+    ) -> Storage {
         Storage {
             direct: Some(store),
             direct_mode: mode,
@@ -143,13 +147,13 @@ impl Storage {
     }
 
     /// Starts an upload of `resource_key` (already validated) with its `metadata` (already
-    /// validated) for `caller`, whose token must allow writing it (and, with `replace: false`, no
+    /// validated) and the size its client declared, for `caller`, whose token must allow writing it (and, with `replace: false`, no
     /// object may exist), in the slot `reservation`; answers the new id and whether a completed
     /// object with this key exists now.
     pub async fn init_upload(
         &self,
         caller: &Caller,
-        (resource_key, metadata): (&str, Option<Metadata>),
+        (resource_key, metadata, declared_size): (&str, Option<Metadata>, Option<u64>),
         reservation: Reservation,
     ) -> AppResult<StartedUpload> {
         let created_unix_ms = SystemTime::now()
@@ -173,7 +177,7 @@ impl Storage {
         let _lock = self.backend.lock_upload(&upload_id).await;
         // The entry first: every upload in progress has one (one naming nothing is removed later).
         self.index_upload(&upload_id, &record).await?;
-        let created = self.create_upload(&upload_id, &mut record).await;
+        let created = (self.create_upload(&upload_id, &mut record, declared_size)).await;
         if let Err(e) = created {
             self.unindex_upload(&upload_id, &record).await;
             return Err(e);
@@ -199,8 +203,13 @@ impl Storage {
 
     /// Writes the new upload's `upload.json`, after starting the store's side of it when it goes
     /// direct (the record names it); nothing is left of either when this fails.
-    async fn create_upload(&self, upload_id: &UploadId, record: &mut UploadRecord) -> AppResult<()> {
-        record.direct = self.start_direct_if_on(upload_id).await?;
+    async fn create_upload(
+        &self,
+        upload_id: &UploadId,
+        record: &mut UploadRecord,
+        declared_size: Option<u64>,
+    ) -> AppResult<()> {
+        record.direct = self.start_direct_if_on(upload_id, declared_size).await?;
         let written = match records::encode(&*record) {
             Ok(content) => self.backend.create_upload(upload_id, &content).await,
             Err(e) => Err(e),

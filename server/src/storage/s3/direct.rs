@@ -100,7 +100,8 @@ impl S3Backend {
             );
             let url = admin.key_url(&admin.bucket_url, path, &query);
             let (status, body) = admin.send_body(Method::GET, url, Buffer::new()).await?;
-            if status == StatusCode::NOT_FOUND || error_code(&body).as_deref() == Some("NoSuchUpload")
+            if status == StatusCode::NOT_FOUND
+                || error_code(&body).as_deref() == Some("NoSuchUpload")
             {
                 return Ok(None);
             }
@@ -159,7 +160,11 @@ impl S3Backend {
     }
 
     /// Copies the completed `uploads/ID/direct` to the object's key, labelled with its etag.
-    async fn publish_direct(&self, upload_id: &UploadId, plan: &AssemblyPlan) -> opendal::Result<()> {
+    async fn publish_direct(
+        &self,
+        upload_id: &UploadId,
+        plan: &AssemblyPlan,
+    ) -> opendal::Result<()> {
         let source = layout::direct_object(upload_id);
         let meta = self.op.stat(&source).await?;
         let store_etag = meta.etag().map(str::to_owned);
@@ -179,14 +184,19 @@ impl S3Backend {
 impl DirectStore for S3Backend {
     async fn start_direct(&self, upload_id: &UploadId) -> AppResult<DirectUpload> {
         let admin = &self.multiparts;
-        let url = admin.key_url(&admin.bucket_url, &layout::direct_object(upload_id), "uploads");
+        let url = admin.key_url(
+            &admin.bucket_url,
+            &layout::direct_object(upload_id),
+            "uploads",
+        );
         let (status, body) = admin.send_body(Method::POST, url, Buffer::new()).await?;
         if !status.is_success() {
             return Err(failed("CreateMultipartUpload", status, &body));
         }
-        let text = std::str::from_utf8(&body).map_err(|e| store_error("CreateMultipartUpload", e))?;
-        let started: Initiated = quick_xml::de::from_str(text)
-            .map_err(|e| store_error("CreateMultipartUpload", e))?;
+        let text =
+            std::str::from_utf8(&body).map_err(|e| store_error("CreateMultipartUpload", e))?;
+        let started: Initiated =
+            quick_xml::de::from_str(text).map_err(|e| store_error("CreateMultipartUpload", e))?;
         Ok(DirectUpload {
             store_upload_id: started.upload_id,
         })
@@ -251,7 +261,8 @@ impl DirectStore for S3Backend {
             let mut found = DirectParts::default();
             if let Some(chosen) = self.chosen_parts(upload_id).await? {
                 for (part, size) in chosen.parts.iter().zip(chosen.sizes) {
-                    let md5 = parse_md5_hex(&part.md5).ok_or_else(|| etag_not_md5(part.part_number))?;
+                    let md5 =
+                        parse_md5_hex(&part.md5).ok_or_else(|| etag_not_md5(part.part_number))?;
                     found
                         .parts
                         .insert(part.part_number, stored_part(part.part_number, md5, size));
@@ -263,12 +274,13 @@ impl DirectStore for S3Backend {
         for part in listed {
             let md5 = parse_md5_hex(part.etag.trim_matches('"'))
                 .ok_or_else(|| etag_not_md5(part.part_number))?;
-            let stored_at = humantime::parse_rfc3339_weak(part.last_modified.trim_end_matches('Z'))
-                .ok();
+            let stored_at =
+                humantime::parse_rfc3339_weak(part.last_modified.trim_end_matches('Z')).ok();
             found.newest = found.newest.max(stored_at);
-            found
-                .parts
-                .insert(part.part_number, stored_part(part.part_number, md5, part.size));
+            found.parts.insert(
+                part.part_number,
+                stored_part(part.part_number, md5, part.size),
+            );
         }
         Ok(found)
     }
@@ -301,7 +313,8 @@ impl DirectStore for S3Backend {
             .map_err(failure)?
             .is_some();
         if still_open {
-            let record = serde_json::to_vec(&chosen).map_err(|e| failure(store_error("direct-parts.json", e)))?;
+            let record = serde_json::to_vec(&chosen)
+                .map_err(|e| failure(store_error("direct-parts.json", e)))?;
             self.write_object(&layout::direct_parts_record(upload_id), &record)
                 .await
                 .map_err(failure)?;
@@ -350,7 +363,10 @@ mod tests {
         assert!(page.is_truncated);
         assert_eq!(page.next_part_number_marker, Some(2));
         assert_eq!(page.part.len(), 2);
-        assert_eq!(page.part[1].etag.trim_matches('"'), "fedcba9876543210fedcba9876543210");
+        assert_eq!(
+            page.part[1].etag.trim_matches('"'),
+            "fedcba9876543210fedcba9876543210"
+        );
         assert_eq!(page.part[0].size, 5 << 20);
     }
 

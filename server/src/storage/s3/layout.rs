@@ -288,7 +288,10 @@ mod tests {
         assert!(is_upload_key(&record(&id, Record::Completed)));
         assert!(is_upload_key(&lease(&id)));
         assert!(is_direct_object(&direct_object(&id)) && owns_multipart_key(&direct_object(&id)));
-        assert!(is_upload_key(&direct_parts_record(&id)) && !is_direct_object(&direct_parts_record(&id)));
+        assert!(
+            is_upload_key(&direct_parts_record(&id))
+                && !is_direct_object(&direct_parts_record(&id))
+        );
         let staged = new_staging_object().expect("staging key");
         assert!(is_staging_object(&staged) && owns_multipart_key(&staged));
         let now = SystemTime::now();

@@ -110,7 +110,10 @@ impl MultipartAdmin {
             .with_env(OsEnv)
             .with_file_read(reqsign_file_read_tokio::TokioFileRead)
             .with_http_send(transport.clone());
-        let public_endpoint = settings.direct_endpoint.as_ref().or(settings.endpoint.as_ref());
+        let public_endpoint = settings
+            .direct_endpoint
+            .as_ref()
+            .or(settings.endpoint.as_ref());
         MultipartAdmin {
             bucket_url: bucket_url(settings),
             public_bucket_url: bucket_url_at(settings, public_endpoint),
@@ -139,9 +142,7 @@ impl MultipartAdmin {
         if !body.is_empty() {
             request = request.header(http::header::CONTENT_LENGTH, body.len());
         }
-        let request = request
-            .body(body)
-            .map_err(|e| store_error("request", e))?;
+        let request = request.body(body).map_err(|e| store_error("request", e))?;
         let (mut parts, body) = request.into_parts();
         self.signer
             .sign(&mut parts, None)

@@ -27,23 +27,7 @@ fn nonce() -> String {
 }
 
 fn settings(store: &TestStore) -> S3Settings {
-    let TestStore::S3 {
-        endpoint,
-        bucket,
-        region,
-        prefix,
-    } = store.clone()
-    else {
-        panic!("these tests run against S3 (PARTUP_TEST_STORE=s3)")
-    };
-    S3Settings {
-        endpoint: Some(endpoint),
-        bucket,
-        region,
-        prefix,
-        virtual_host_style: false,
-        direct_endpoint: None,
-    }
+    partup_tests::s3_settings(store)
 }
 
 /// The bucket itself, at its root: what another application sharing it sees and writes.
