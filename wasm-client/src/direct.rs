@@ -16,14 +16,32 @@
 use crate::error::{Reason, UploadError};
 use crate::http::RequestFailure;
 use crate::retry::FailureClass;
+use std::collections::BTreeMap;
+
+/// Where `needle` first occurs in `haystack`, comparing ASCII letters case-insensitively when
+/// `any_case`. A plain scan: the bodies searched are a few hundred bytes, and `str::find` would
+/// link the Two-Way searcher (kilobytes of the package) for them.
+fn position(haystack: &str, needle: &str, any_case: bool) -> Option<usize> {
+    let needle = needle.as_bytes();
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| {
+            if any_case {
+                window.eq_ignore_ascii_case(needle)
+            } else {
+                window == needle
+            }
+        })
+}
 
 /// One field of an S3 XML error body (`Code`, `Message`, `RequestId`), by plain string search.
 /// The bodies are small and flat; an XML parser would cost the package tens of KB for it.
 pub fn xml_field<'a>(body: &'a str, name: &str) -> Option<&'a str> {
     let open = format!("<{name}>");
     let close = format!("</{name}>");
-    let start = body.find(&open)? + open.len();
-    let len = body[start..].find(&close)?;
+    let start = position(body, &open, false)? + open.len();
+    let len = position(&body[start..], &close, false)?;
     Some(body[start..start + len].trim())
 }
 
@@ -54,8 +72,8 @@ pub enum StoreAnswer {
 /// store's message says it: a 403 is also what a bucket policy or wrong credentials give, which no
 /// new signature fixes.
 fn says_expired(status: u16, code: Option<&str>, message: &str) -> bool {
-    let message = message.to_ascii_lowercase();
-    let expired = message.contains("expired") || message.contains("too old");
+    let expired = position(message, "expired", true).is_some()
+        || position(message, "too old", true).is_some();
     matches!(
         (status, code),
         (403, Some("AccessDenied")) | (400, Some("InvalidRequest")) | (400 | 403, None)
@@ -69,10 +87,15 @@ fn says_expired(status: u16, code: Option<&str>, message: &str) -> bool {
 /// `BadDigest`), and uploadComplete checks every part's MD5 against the store's list again.
 pub fn store_answer(status: u16, body: &str, etag: Option<&str>, md5_hex: &str) -> StoreAnswer {
     if status == 200 {
-        return match etag.map(|e| e.trim().trim_matches('"')) {
-            Some(etag) if !etag.eq_ignore_ascii_case(md5_hex) => {
-                StoreAnswer::OtherEtag(etag.to_string())
-            }
+        let unquoted = |e: &'_ str| {
+            let e = e.trim();
+            e.strip_prefix('"')
+                .and_then(|e| e.strip_suffix('"'))
+                .unwrap_or(e)
+                .to_string()
+        };
+        return match etag.map(unquoted) {
+            Some(etag) if !etag.eq_ignore_ascii_case(md5_hex) => StoreAnswer::OtherEtag(etag),
             _ => StoreAnswer::Stored,
         };
     }
@@ -132,12 +155,11 @@ pub fn store_failure(
             message,
             request_id,
         } => {
-            let said = match (&code, &message) {
-                (Some(code), Some(message)) => format!(": {code}: {message}"),
-                (Some(text), None) | (None, Some(text)) => format!(": {text}"),
-                (None, None) => String::new(),
-            };
-            let message = format!("the store answered the part's PUT with HTTP {status}{said}");
+            let message = format!(
+                "the store answered the part's PUT with HTTP {status}: {}: {}",
+                code.as_deref().unwrap_or("no S3 error code"),
+                message.as_deref().unwrap_or("(no message)")
+            );
             let error = match code {
                 // The store's codes that are partup's too (BadDigest, AccessDenied, NoSuchUpload,
                 // InternalError…) mean what they mean there; SlowDown and others are kept as sent
@@ -164,12 +186,14 @@ const MOST_MARGIN_MS: f64 = 30_000.0;
 
 /// The lifetime in the signed URL's `X-Amz-Expires` (seconds, as the store counts it).
 fn url_lifetime_ms(url: &str) -> Option<f64> {
-    let start = url.find("X-Amz-Expires=")? + "X-Amz-Expires=".len();
-    let digits: String = url[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse::<u32>().ok().map(|s| f64::from(s) * 1000.0)
+    const KEY: &str = "X-Amz-Expires=";
+    let start = position(url, KEY, false)? + KEY.len();
+    let value = &url[start..];
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    value[..digits]
+        .parse::<u64>()
+        .ok()
+        .map(|s| s as f64 * 1000.0)
 }
 
 /// Until when (this clock, ms) a signature asked for at `signed_at_ms` may be sent. Its lifetime
@@ -208,17 +232,15 @@ impl Signed {
 
 /// Which of signPart's headers the page sends itself: the browser refuses to set the ones it
 /// owns (`Content-Length`, `Host`) and fills them in from the request.
-pub fn headers_to_send(
-    headers: impl IntoIterator<Item = (String, String)>,
-) -> Vec<(String, String)> {
-    headers
-        .into_iter()
-        .filter(|(name, _)| {
-            !name.eq_ignore_ascii_case("content-length") && !name.eq_ignore_ascii_case("host")
-        })
+pub fn headers_to_send(headers: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let browsers = |name: &String| {
+        name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("host")
+    };
+    (headers.iter())
+        .filter(|(name, _)| !browsers(name))
+        .map(|(name, value)| (name.clone(), value.clone()))
         .collect()
 }
-
 /// The signatures of the parts on their way (one per part, the newest): a retry after a network
 /// error or a 503 reuses its part's while it is [`Signed::usable`], instead of asking partup
 /// again. A short list, as the pipeline's slices are.

@@ -160,7 +160,7 @@ async fn files_of_every_edge_size_go_straight_to_the_store_and_read_back_byte_ex
 }
 
 #[wasm_bindgen_test]
-async fn an_empty_file_completes_on_a_direct_server() {
+async fn an_empty_file_completes_on_a_direct_server_through_partup() {
     rules(no_faults(), no_faults()).await;
     let key = unique_key("empty.bin");
     let upload = start(
@@ -170,6 +170,8 @@ async fn an_empty_file_completes_on_a_direct_server() {
         &Shared::default(),
     );
     let result = finish(&upload).await.expect("an empty file's upload");
+    // Stores refuse an empty part body: the server has the one empty part sent to it (SPEC §6).
+    assert_eq!(get(&result, "direct"), JsValue::FALSE);
     assert_eq!(num(&result, "size"), 0.0);
     assert_eq!(num(&result, "parts"), 1.0);
     assert_object_equals(direct_server(), &key, 0, 1).await;

@@ -11,7 +11,7 @@ use partup_wire::md5_to_hex;
 
 /// The store's URL without its query (the signature): what messages show of it.
 fn without_query(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
+    url.find('?').map_or(url, |query| &url[..query])
 }
 
 /// One attempt at `part`, sent straight to the store. The pipeline retries it through
@@ -37,7 +37,7 @@ pub async fn send_part(
                     expires_at.is_finite().then_some(expires_at),
                     asked_at,
                 ),
-                headers: headers_to_send(answer.headers),
+                headers: headers_to_send(&answer.headers),
                 url: answer.url,
                 method: answer.method,
                 md5_hex: md5_hex.clone(),

@@ -26,6 +26,7 @@ fn xml_fields_are_found_by_their_tags_and_trimmed() {
     assert_eq!(xml_field(body, "RequestId"), None);
     assert_eq!(xml_field("<Code>unclosed", "Code"), None);
     assert_eq!(xml_field("<html>502 Bad Gateway</html>", "Code"), None);
+    assert_eq!(xml_field("<Code></Code>", "Code"), Some(""));
 }
 
 #[test]
@@ -51,7 +52,8 @@ fn a_200_is_stored_when_the_etag_is_the_md5_or_cors_hides_it() {
 fn expiry_is_what_aws_minio_and_garage_say_when_a_signature_is_too_old() {
     let aws = s3_error("AccessDenied", "Request has expired");
     let garage = s3_error("InvalidRequest", "Bad request: Date is too old");
-    for (status, body) in [(403, &aws), (400, &garage)] {
+    let shouting = s3_error("AccessDenied", "REQUEST HAS EXPIRED");
+    for (status, body) in [(403, &aws), (400, &garage), (403, &shouting)] {
         assert!(
             matches!(
                 store_answer(status, body, None, MD5),
@@ -224,7 +226,7 @@ fn the_browser_sets_content_length_and_host_itself() {
     ]
     .map(|(n, v)| (n.to_string(), v.to_string()));
     assert_eq!(
-        headers_to_send(headers),
+        headers_to_send(&headers.into_iter().collect()),
         vec![(
             "Content-MD5".to_string(),
             "nhB9nTcrtoJr2B01NUGR1g==".to_string()
