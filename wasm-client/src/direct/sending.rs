@@ -11,7 +11,7 @@ use partup_wire::md5_to_hex;
 
 /// The store's URL without its query (the signature): what messages show of it.
 fn without_query(url: &str) -> &str {
-    url.find('?').map_or(url, |query| &url[..query])
+    super::position(url, "?", false).map_or(url, |query| &url[..query])
 }
 
 /// One attempt at `part`, sent straight to the store. The pipeline retries it through
