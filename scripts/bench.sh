@@ -59,10 +59,10 @@ PY
 
 # Server rows (3, 3-S3, 4, 5).
 server_args=(--server-bin "$CARGO_TARGET_DIR/release/partup-server" --work "$work/server" --out "$work/server.json")
+source scripts/s3-store.sh
 if [ "$mode" = quick ]; then
     server_args+=(--quick)
 else
-    source scripts/s3-store.sh
     ensure_garage
     start_garage "$work/garage"
     server_args+=(--s3)
@@ -100,6 +100,35 @@ done
 node bench/browser/engines.mjs "${engine_args[@]}"
 stop_webdrivers
 
+# Row 13 (full mode): one browser upload through a partup instance over S3 and the same direct to
+# the store (--direct-parts), Garage behind both; each instance's CPU time and part bytes received.
+direct_json=()
+if [ "$mode" = full ]; then
+    start_garage "$work/garage13"
+    # The bench pages' origins are the two instances' ports, picked below: any origin, for the bench.
+    garage_allow_cors '*'
+    # The line a server printed: `partup-server WHAT http://ADDR…` → http://ADDR.
+    printed_url() { sed -n "s#^partup-server $2 \(http://[^/]*\).*#\1#p" "$1" | head -1; }
+    for way in through direct; do
+        extra=()
+        [ "$way" = direct ] && extra=(--direct-parts)
+        start_service unused_url "$work/$way.log" env RUST_LOG=warn "$CARGO_TARGET_DIR/release/partup-server" \
+            --listen 127.0.0.1:0 --www "$work/www" --metrics-listen 127.0.0.1:0 \
+            --store s3 --s3-endpoint "$PARTUP_TEST_S3_ENDPOINT" --s3-bucket "$PARTUP_TEST_S3_BUCKET" \
+            --s3-region "$PARTUP_TEST_S3_REGION" --s3-prefix "bench-$way/" "${extra[@]}"
+        pid=$SERVICE_PID
+        for _ in $(seq 1 200); do
+            [ -n "$(printed_url "$work/$way.log" 'listening on')" ] && [ -n "$(printed_url "$work/$way.log" 'metrics on')" ] && break
+            sleep 0.05
+        done
+        url=$(printed_url "$work/$way.log" 'listening on')
+        wait_healthy "$url/healthz"
+        direct_json+=(--"$way" "$url" --"$way"-pid "$pid" --"$way"-metrics "$(printed_url "$work/$way.log" 'metrics on')")
+    done
+    node bench/browser/direct.mjs "${direct_json[@]}" --work "$work/files" --out "$work/direct.json"
+    direct_json=("$work/direct.json")
+fi
+
 python3 - "$work/machine.json" <<'PY'
 import json, subprocess, sys
 m = json.load(open(sys.argv[1]))
@@ -107,5 +136,6 @@ m["loadAfter"] = subprocess.run("uptime | sed 's/.*load average: //'", shell=Tru
 json.dump(m, open(sys.argv[1], "w"))
 PY
 node bench/report.mjs --out "$out" --machine "$work/machine.json" --mode "$mode" \
-    --runtime "$(( $(date +%s) - started ))" "$work/server.json" "$work/browser.json" "$work/engines.json"
+    --runtime "$(( $(date +%s) - started ))" "$work/server.json" "$work/browser.json" "$work/engines.json" \
+    "${direct_json[@]}"
 log "wrote $out ($(( $(date +%s) - started )) s)"

@@ -21,7 +21,7 @@ const PHASE_LABEL = {
 };
 const STATE_RANK = { retrying: 5, uploading: 4, hashing: 3 }; // what a grouped cell shows first
 const CARD_PARTS = ['name', 'key', 'badge', 'bar', 'percent', 'bytes', 'speed', 'eta', 'retries',
-  'stats', 'note', 'instant', 'ask', 'replace', 'keep', 'error', 'parts', 'grid', 'pause', 'resume', 'retry',
+  'stats', 'note', 'instant', 'direct', 'ask', 'replace', 'keep', 'error', 'parts', 'grid', 'pause', 'resume', 'retry',
   'download', 'cancel', 'dismiss'];
 
 /** A card for `item`; `actions` has pause, resume, cancel, retry, dismiss and answer(replace). */
@@ -150,6 +150,8 @@ export function render(item) {
     el.root.dataset.skippedParts = String(item.result ? item.result.skippedParts : p.skippedParts);
   }
   el.instant.hidden = !(phase === 'done' && item.result?.instant);
+  // The server said at uploadInit that the parts go straight to the store (SPEC.md §6).
+  el.direct.hidden = !(item.init?.direct || item.result?.direct);
   el.badge.textContent = item.cancelling ? 'Cancelling' : PHASE_LABEL[phase] || phase;
   renderStats(item, phase);
   renderNote(item, phase);

@@ -59,8 +59,9 @@ window.bench = {
     memoryBlob = null;
   },
 
-  /** Row 2/6/10/12: the whole upload of the chosen file through partup's wasm client
-   * (`hashWorkers` undefined: the default), from `upload()` to `done`; row 12 with `instant`. */
+  /** Row 2/6/10/12/13: the whole upload of the chosen file through partup's wasm client
+   * (`hashWorkers` undefined: the default), from `upload()` to `done`; row 12 with `instant`; row
+   * 13 against an instance with `--direct-parts` too (the result says `direct`). */
   async partupUpload(resourceKey, partSize, concurrency, hashWorkers, instant = false) {
     const uploader = new Uploader({ endpoint: '/v1/multipart/parallel', partSize, concurrency, resume: false, hashWorkers });
     let hashing = null;
@@ -69,7 +70,7 @@ window.bench = {
     const result = await upload.done;
     const ms = performance.now() - started;
     uploader.free();
-    return { ms, size: result.size, etag: result.etag, hashing, instant: result.instant };
+    return { ms, size: result.size, etag: result.etag, hashing, instant: result.instant, direct: result.direct };
   },
 
   /** Row 11: MD5 of every part of the chosen file, as the uploader hashes them: `workers` workers

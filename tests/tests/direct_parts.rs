@@ -348,6 +348,31 @@ async fn sign_part_checks_the_tokens_rights_before_signing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_killed_mid_upload_leaves_the_other_to_sign_the_rest_and_complete() {
+    let mut first = direct_server(&[]).await;
+    let second = first.start_peer(&["--direct-parts"]).await;
+    let id = init_direct(&first, "direct/two-instances.bin").await;
+    let parts: Vec<Vec<u8>> = [5 * MIB, 5 * MIB, 777]
+        .iter()
+        .enumerate()
+        .map(|(n, len)| test_bytes(40 + n as u64, *len))
+        .collect();
+    let mut list = vec![
+        (1, send_part(&first, &id, 1, &parts[0]).await),
+        (2, send_part(&second, &id, 2, &parts[1]).await),
+    ];
+    first.kill_hard();
+    list.push((3, send_part(&second, &id, 3, &parts[2]).await));
+    let listed: ListPartsResponse = second.api().list_parts(&id).await.ok();
+    assert_eq!(listed.parts.len(), 3);
+    second.api().complete(&id, &list).await;
+    second
+        .api()
+        .assert_object("direct/two-instances.bin", &parts.concat())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn complete_applies_every_rule_to_the_stores_part_list() {
     let server = direct_server(&[]).await;
     let api = server.api();
