@@ -40,9 +40,9 @@ fn position(haystack: &str, needle: &str, any_case: bool) -> Option<usize> {
 pub fn xml_field<'a>(body: &'a str, name: &str) -> Option<&'a str> {
     let open = format!("<{name}>");
     let close = format!("</{name}>");
-    let start = position(body, &open, false)? + open.len();
-    let len = position(&body[start..], &close, false)?;
-    Some(body[start..start + len].trim())
+    // `get`, not `[..]`: a slice that can panic links the panic's message formatting (4 KB).
+    let rest = body.get(position(body, &open, false)? + open.len()..)?;
+    Some(rest.get(..position(rest, &close, false)?)?.trim())
 }
 
 /// What the store's answer to a part's `PUT` means.
@@ -187,13 +187,10 @@ const MOST_MARGIN_MS: f64 = 30_000.0;
 /// The lifetime in the signed URL's `X-Amz-Expires` (seconds, as the store counts it).
 fn url_lifetime_ms(url: &str) -> Option<f64> {
     const KEY: &str = "X-Amz-Expires=";
-    let start = position(url, KEY, false)? + KEY.len();
-    let value = &url[start..];
+    let value = url.get(position(url, KEY, false)? + KEY.len()..)?;
     let digits = value.bytes().take_while(u8::is_ascii_digit).count();
-    value[..digits]
-        .parse::<u64>()
-        .ok()
-        .map(|s| s as f64 * 1000.0)
+    let seconds = value.get(..digits)?.parse::<u64>().ok()?;
+    Some(seconds as f64 * 1000.0)
 }
 
 /// Until when (this clock, ms) a signature asked for at `signed_at_ms` may be sent. Its lifetime

@@ -11,7 +11,8 @@ use partup_wire::md5_to_hex;
 
 /// The store's URL without its query (the signature): what messages show of it.
 fn without_query(url: &str) -> &str {
-    super::position(url, "?", false).map_or(url, |query| &url[..query])
+    let query = super::position(url, "?", false);
+    query.and_then(|at| url.get(..at)).unwrap_or(url)
 }
 
 /// One attempt at `part`, sent straight to the store. The pipeline retries it through
