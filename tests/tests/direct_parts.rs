@@ -98,6 +98,7 @@ async fn parts_sent_to_the_store_complete_into_a_byte_exact_object() {
             list.insert(0, (n as u32 + 1, md5));
         }
         let listed: ListPartsResponse = server.api().list_parts(&id).await.ok();
+        assert!(listed.direct, "listParts says the upload is direct");
         let sizes_listed: Vec<u64> = listed.parts.iter().map(|p| p.size).collect();
         assert_eq!(
             sizes_listed,

@@ -2,7 +2,7 @@
 //! resumes its upload instead of starting over.
 //!
 //! An entry is keyed by a fingerprint of the file (name, size, lastModified), the resourceKey and
-//! the endpoint, and holds `{uploadId, partSize, resourceKey, existed, direct}`. The store is a
+//! the endpoint, and holds `{uploadId, partSize, resourceKey, existed}`. The store is a
 //! convenience, never a requirement: no `localStorage` (workers, some embedded views), one that
 //! throws (Safari private mode, blocked cookies) or a full one just means no resume.
 
@@ -21,10 +21,6 @@ pub struct ResumeEntry {
     pub resource_key: String,
     /// init's `isExist`, so the resumed upload still reports it.
     pub existed: bool,
-    /// init's `direct`: the resumed upload's parts go where its first ones went (an entry
-    /// written before direct uploads existed has none: not direct).
-    #[serde(default)]
-    pub direct: bool,
 }
 
 /// The storage key for this file, resourceKey and endpoint.

@@ -96,7 +96,7 @@ pub struct Session {
     /// Told of every retry, before its wait.
     on_retry: Box<dyn Fn()>,
     upload_id: RefCell<Option<String>>,
-    /// The upload's parts go straight to the store (init's `direct`, or the resume entry's).
+    /// The upload's parts go straight to the store (init's `direct`, or listParts' on a resume).
     direct: Cell<bool>,
 }
 
@@ -125,11 +125,6 @@ impl Session {
     /// Whether the parts go straight to the store (SPEC.md §6, `direct.rs`).
     pub fn is_direct(&self) -> bool {
         self.direct.get()
-    }
-
-    /// Notes how a resumed upload's parts are sent, as it was begun.
-    pub fn set_direct(&self, direct: bool) {
-        self.direct.set(direct);
     }
 
     /// `stallTimeout`.
@@ -337,7 +332,7 @@ impl Session {
         &self,
         upload_id: &str,
         resource_key: &str,
-    ) -> Result<Option<Vec<PartInfo>>, UploadError> {
+    ) -> Result<Option<(Vec<PartInfo>, bool)>, UploadError> {
         let request = UploadIdRequest {
             upload_id: upload_id.to_string(),
         };
@@ -346,18 +341,20 @@ impl Session {
             .call::<_, ListPartsResponse>(Endpoint::ListParts, &request, policy, stall)
             .await;
         match listed {
-            Ok(list) if list.resource_key == resource_key => Ok(Some(list.parts)),
+            Ok(list) if list.resource_key == resource_key => Ok(Some((list.parts, list.direct))),
             Ok(_) => Ok(None),
             Err(e) if e.server_code() == Some(ErrorCode::NoSuchUpload) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Goes on with `upload_id` (a resume): its parts are sent, it is completed, or a cancel
-    /// aborts it. Not before it is known to be this file's: a cancel must never abort an upload
-    /// found on the server that turned out to hold other content.
-    pub fn adopt(&self, upload_id: &str) {
+    /// Goes on with `upload_id` (a resume), whose parts go straight to the store when `direct`
+    /// (listParts says so): its parts are sent, it is completed, or a cancel aborts it. Not before
+    /// it is known to be this file's: a cancel must never abort an upload found on the server
+    /// that turned out to hold other content.
+    pub fn adopt(&self, upload_id: &str, direct: bool) {
         *self.upload_id.borrow_mut() = Some(upload_id.to_string());
+        self.direct.set(direct);
     }
 
     /// Every upload in progress the caller may write under `prefix`, newest first: listUploads

@@ -214,7 +214,6 @@ impl UploadTask {
                 part_size,
                 resource_key: self.resource_key.clone(),
                 existed: self.existed.get(),
-                direct: self.session.is_direct(),
             };
             resume_store::save(&self.resume_key, &entry);
         }
@@ -234,14 +233,13 @@ impl UploadTask {
             Some(plan) => self.stored_pipeline(&entry.upload_id, plan).await?,
             None => None,
         };
-        let Some(pipeline) = pipeline else {
+        let Some((pipeline, direct)) = pipeline else {
             resume_store::remove(&self.resume_key);
             return Ok(None);
         };
         // Its parts are compared with the local bytes as they are hashed (`PartPipeline::run`):
         // a part that differs is sent again.
-        self.session.adopt(&entry.upload_id);
-        self.session.set_direct(entry.direct);
+        self.session.adopt(&entry.upload_id, direct);
         self.existed.set(entry.existed);
         self.resumed_from.set(Some("local"));
         Ok(Some(pipeline))
@@ -270,12 +268,12 @@ impl UploadTask {
         for Candidate { upload_id, plan } in
             server_match::candidates(&listed, &self.resource_key, &file, limits)
         {
-            let Some(pipeline) = self.stored_pipeline(&upload_id, plan).await? else {
+            let Some((pipeline, direct)) = self.stored_pipeline(&upload_id, plan).await? else {
                 continue;
             };
             let verify = || pipeline.verify_server_parts();
             if self.pausable_until(Phase::Hashing, verify).await? {
-                self.session.adopt(&upload_id);
+                self.session.adopt(&upload_id, direct);
                 self.resumed_from.set(Some("server"));
                 self.remember(&upload_id, plan.part_size);
                 return Ok(Some(pipeline));
@@ -286,14 +284,15 @@ impl UploadTask {
         Ok(None)
     }
 
-    /// A pipeline for `upload_id` cut by `plan`, knowing the parts the server lists for it; `None`
-    /// when the server no longer has it for this key.
+    /// A pipeline for `upload_id` cut by `plan`, knowing the parts the server lists for it, and
+    /// whether they go straight to the store (listParts says); `None` when the server no longer
+    /// has it for this key.
     async fn stored_pipeline(
         &self,
         upload_id: &str,
         plan: PartPlan,
-    ) -> Result<Option<Rc<PartPipeline>>, UploadError> {
-        let Some(listed) = self
+    ) -> Result<Option<(Rc<PartPipeline>, bool)>, UploadError> {
+        let Some((listed, direct)) = self
             .session
             .stored_parts(upload_id, &self.resource_key)
             .await?
@@ -311,7 +310,7 @@ impl UploadTask {
             }
         }
         self.restart_progress(&plan);
-        Ok(Some(Rc::new(self.pipeline(plan, server_parts))))
+        Ok(Some((Rc::new(self.pipeline(plan, server_parts)), direct)))
     }
 
     /// Progress starts over for `plan`'s parts (the retries made so far still count).

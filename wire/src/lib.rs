@@ -173,6 +173,10 @@ pub struct ListPartsResponse {
     pub upload_id: String,
     pub resource_key: String,
     pub parts: Vec<PartInfo>,
+    /// The upload's parts go straight to the store (SPEC.md §6), as uploadInit said: a client
+    /// resuming it signs them. Absent (false) otherwise.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub direct: bool,
 }
 
 /// `POST uploadAbort` answer.

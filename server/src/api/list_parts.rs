@@ -32,10 +32,11 @@ async fn list(
     caller: &Caller,
     upload_id: UploadId,
 ) -> AppResult<Json<ListPartsResponse>> {
-    let (resource_key, parts) = state.storage.list_parts(&upload_id, caller).await?;
+    let listed = state.storage.list_parts(&upload_id, caller).await?;
     Ok(Json(ListPartsResponse {
         upload_id: upload_id.to_string(),
-        resource_key,
-        parts,
+        resource_key: listed.resource_key,
+        parts: listed.parts,
+        direct: listed.direct,
     }))
 }

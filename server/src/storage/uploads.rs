@@ -35,6 +35,15 @@ pub struct StartedUpload {
     pub direct: bool,
 }
 
+/// What listParts answers about an upload in progress.
+#[derive(Debug, Clone)]
+pub struct ListedParts {
+    pub resource_key: String,
+    pub parts: Vec<PartInfo>,
+    /// Its parts go straight to the store (SPEC.md §6).
+    pub direct: bool,
+}
+
 /// The size limits of SPEC.md §2, §3 and "Limits" that storage enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct PartLimits {
@@ -276,19 +285,20 @@ impl Storage {
         })
     }
 
-    /// The upload's key and its stored parts, ascending.
+    /// The upload's key, its stored parts (ascending) and whether they go direct.
     pub async fn list_parts(
         &self,
         upload_id: &UploadId,
         caller: &Caller,
-    ) -> AppResult<(String, Vec<PartInfo>)> {
+    ) -> AppResult<ListedParts> {
         let _lock = self.backend.lock_upload(upload_id).await;
         let record = self.upload_in_progress(upload_id, caller).await?;
         let parts = self.parts_of(upload_id, &record).await?;
-        Ok((
-            record.resource_key,
-            parts.values().map(StoredPart::info).collect(),
-        ))
+        Ok(ListedParts {
+            parts: parts.values().map(StoredPart::info).collect(),
+            direct: record.direct.is_some(),
+            resource_key: record.resource_key,
+        })
     }
 
     /// Ends an upload in progress and frees its parts.
