@@ -154,7 +154,7 @@ export function render(item) {
   const resumedFrom = resumedFromOf(item);
   if (resumedFrom) el.root.dataset.resumedFrom = resumedFrom;
   else delete el.root.dataset.resumedFrom;
-  el.root.dataset.refusedMatches = String(refusedMatchesOf(item).length);
+  el.root.dataset.refusedMatches = refusedMatchesOf(item).join(' '); // their uploadIds
   if (p) {
     // For scripts and tests: the numbers behind the picture.
     el.root.dataset.partsDone = String(phase === 'done' ? p.partsTotal : p.partsDone);
