@@ -90,7 +90,11 @@ pub struct UploadFacts {
     pub upload_id: String,
     /// init's `isExist`.
     pub existed: bool,
-    pub resumed: bool,
+    /// Where the upload that went on was found: `"local"` (localStorage) or `"server"`
+    /// (listUploads); `None` for a new upload.
+    pub resumed_from: Option<&'static str>,
+    /// Uploads found on the server by metadata whose stored parts held other bytes.
+    pub refused_matches: Vec<String>,
     /// Instant upload hit: the server completed the object at uploadInit, no part was sent.
     pub instant: bool,
 }
@@ -101,18 +105,37 @@ pub fn result_object(
     facts: &UploadFacts,
     tracker: &ProgressTracker,
 ) -> JsValue {
-    js_object(&[
+    let object = js_object(&[
         ("resourceKey", JsValue::from_str(&done.resource_key)),
         ("size", number(done.size as f64)),
         ("etag", JsValue::from_str(&done.etag)),
         ("parts", number(done.parts)),
         ("uploadId", JsValue::from_str(&facts.upload_id)),
         ("existed", JsValue::from_bool(facts.existed)),
-        ("resumed", JsValue::from_bool(facts.resumed)),
         ("instant", JsValue::from_bool(facts.instant)),
         ("skippedParts", number(tracker.skipped_parts)),
         ("retries", number(tracker.retries)),
-    ])
+    ]);
+    set_resume_fields(&object, facts);
+    object
+}
+
+/// `resumed`, `resumedFrom` and `refusedMatches`, as onInit and the result say them.
+fn set_resume_fields(object: &JsValue, facts: &UploadFacts) {
+    let from = facts.resumed_from.map_or(JsValue::NULL, JsValue::from_str);
+    let refused: js_sys::Array = facts
+        .refused_matches
+        .iter()
+        .map(|id| JsValue::from_str(id))
+        .collect();
+    let fields = [
+        ("resumed", JsValue::from_bool(facts.resumed_from.is_some())),
+        ("resumedFrom", from),
+        ("refusedMatches", refused.into()),
+    ];
+    for (key, value) in fields {
+        let _ = js_sys::Reflect::set(object, &JsValue::from_str(key), &value);
+    }
 }
 
 /// The progress of one upload, and its `onProgress` callback.
@@ -249,13 +272,13 @@ impl Hooks {
         let object = js_object(&[
             ("uploadId", JsValue::from_str(&info.facts.upload_id)),
             ("existed", JsValue::from_bool(info.facts.existed)),
-            ("resumed", JsValue::from_bool(info.facts.resumed)),
             ("instant", JsValue::from_bool(info.facts.instant)),
             ("partSize", number(info.part_size as f64)),
             ("partsTotal", number(info.parts_total)),
             ("partsOnServer", number(info.parts_on_server as f64)),
         ]);
         set_hashing_fields(&object, Some(info.hashing));
+        set_resume_fields(&object, info.facts);
         if let Err(e) = hook.call1(&JsValue::NULL, &object) {
             web_sys::console::warn_2(&"partup: onInit threw".into(), &e);
         }
@@ -296,4 +319,35 @@ impl Hooks {
             ),
         )
     }
+}
+
+/// One entry of `uploader.unfinished()`: the server's summary, and the file it was started for.
+pub fn unfinished_object(upload: &partup_wire::UploadSummary) -> JsValue {
+    let metadata = js_sys::Object::new();
+    for (key, value) in &upload.metadata {
+        let _ = js_sys::Reflect::set(
+            &metadata,
+            &JsValue::from_str(key),
+            &JsValue::from_str(value),
+        );
+    }
+    let file = match crate::server_match::described_file(&upload.metadata) {
+        Some(f) => js_object(&[
+            ("name", JsValue::from_str(&f.name)),
+            ("size", number(f.size as f64)),
+            ("lastModified", number(f.last_modified as f64)),
+            ("partSize", number(f.part_size as f64)),
+        ]),
+        None => JsValue::NULL,
+    };
+    js_object(&[
+        ("uploadId", JsValue::from_str(&upload.upload_id)),
+        ("resourceKey", JsValue::from_str(&upload.resource_key)),
+        ("initiated", JsValue::from_str(&upload.initiated)),
+        ("lastModified", JsValue::from_str(&upload.last_modified)),
+        ("partsStored", number(upload.parts_stored)),
+        ("bytesStored", number(upload.bytes_stored as f64)),
+        ("metadata", metadata.into()),
+        ("file", file),
+    ])
 }

@@ -236,7 +236,8 @@ impl<'de> de::MapAccess<'de> for Map {
 
 /// `value` as JSON text: what the client sends (requests, its localStorage entries). Not
 /// `serde_json::to_string`, whose serializer and error type cost a kilobyte of the gzipped
-/// package: these are structs, sequences, strings, whole numbers and booleans only, and strings
+/// package: these are structs, sequences, maps with string keys (upload metadata), strings, whole
+/// numbers and booleans only, and strings
 /// are escaped by the browser's `JSON.stringify`.
 pub fn to_json_text<T: Serialize + ?Sized>(value: &T) -> String {
     let mut out = String::new();
@@ -279,7 +280,7 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
     type SerializeTuple = Impossible<(), DeError>;
     type SerializeTupleStruct = Impossible<(), DeError>;
     type SerializeTupleVariant = Impossible<(), DeError>;
-    type SerializeMap = Impossible<(), DeError>;
+    type SerializeMap = JsonItems<'a>;
     type SerializeStruct = JsonItems<'a>;
     type SerializeStructVariant = Impossible<(), DeError>;
 
@@ -400,8 +401,12 @@ impl<'a> ser::Serializer for JsonWriter<'a> {
     ) -> Result<Self::SerializeTupleVariant, DeError> {
         Err(unsupported())
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, DeError> {
-        Err(unsupported())
+    fn serialize_map(self, _len: Option<usize>) -> Result<JsonItems<'a>, DeError> {
+        self.0.push('{');
+        Ok(JsonItems {
+            out: self.0,
+            first: true,
+        })
     }
     fn serialize_struct_variant(
         self,
@@ -438,6 +443,25 @@ impl ser::SerializeStruct for JsonItems<'_> {
         self.separate();
         ser::Serializer::serialize_str(JsonWriter(self.out), key)?;
         self.out.push(':');
+        value.serialize(JsonWriter(self.out))
+    }
+    fn end(self) -> Result<(), DeError> {
+        self.out.push('}');
+        Ok(())
+    }
+}
+
+impl ser::SerializeMap for JsonItems<'_> {
+    type Ok = ();
+    type Error = DeError;
+    /// Keys are strings (anything else writes a key JSON cannot have, which the server refuses).
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), DeError> {
+        self.separate();
+        key.serialize(JsonWriter(self.out))?;
+        self.out.push(':');
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), DeError> {
         value.serialize(JsonWriter(self.out))
     }
     fn end(self) -> Result<(), DeError> {

@@ -18,7 +18,8 @@
 //!   often, and the backoff), `retry_budget` (the Uploader-wide retry quota), `progress` (what
 //!   onProgress reports);
 //! - the rest: `options`, `hashing` (stream → MD5), `hash_pool` (hashing in Web Workers, or on the
-//!   page's thread), `resume_store` (localStorage), `queue` (one
+//!   page's thread), `resume_store` (localStorage), `server_match` (which upload on the server
+//!   may be this file's: the metadata written and compared), `queue` (one
 //!   request queue per Uploader), `control` (pause/resume/cancel states), `timers`.
 
 pub mod control;
@@ -37,6 +38,7 @@ pub mod queue;
 pub mod resume_store;
 pub mod retry;
 pub mod retry_budget;
+pub mod server_match;
 pub mod session;
 pub mod slicing;
 pub mod timers;
@@ -84,7 +86,9 @@ export interface UploaderOptions {
     ((info: { refresh: boolean }) => Record<string, string> | Promise<Record<string, string>>);
   /** Send cookies cross-origin (XHR withCredentials); default false. */
   withCredentials?: boolean;
-  /** Remember unfinished uploads in localStorage to resume after a reload; default true. */
+  /** Resume unfinished uploads: remembered in localStorage (after a reload), else found on the
+   * server (another browser or device); default true. false: each upload's resume defaults to
+   * false. */
   resume?: boolean;
   /** Web Workers that hash the parts (0–16), shared by this Uploader's uploads; 0: hash on the
    * page's thread. Default: half of navigator.hardwareConcurrency, 1 to 4, at most concurrency.
@@ -111,7 +115,8 @@ export interface UploadProgress {
   skippedParts: number;
   /** Requests retried so far. */
   retries: number;
-  /** Bytes hashed before uploadInit (instant upload, phase 'hashing'); 0 otherwise. */
+  /** Bytes hashed before sending (phase 'hashing': an instant upload before uploadInit, or the
+   * stored parts of an upload found on the server being checked); 0 otherwise. */
   bytesHashed: number;
   /** As in onInit (UploadInitInfo); null until then. */
   hashing: 'workers' | 'main-thread' | null;
@@ -122,7 +127,14 @@ export interface UploadProgress {
 export interface UploadInitInfo {
   uploadId: string;
   existed: boolean;
+  /** An earlier upload of this file goes on (resumedFrom says where it was found). */
   resumed: boolean;
+  /** 'local': this browser's localStorage; 'server': listUploads, matched by the metadata stored
+   * with it and checked by the MD5s of its stored parts; null: a new upload. */
+  resumedFrom: 'local' | 'server' | null;
+  /** Uploads on the server whose metadata matched this file (key, name, size) but whose stored
+   * parts hold other bytes: left alone, and this upload started fresh. */
+  refusedMatches: string[];
   /** Instant upload hit: the server completed the object at uploadInit; no part is sent. */
   instant: boolean;
   partSize: number;
@@ -151,6 +163,32 @@ export interface UploadOptions {
    * read) completes the object at once, without a part sent. A miss sends the parts without
    * hashing them again. A remembered upload (resume) goes on without it. */
   instant?: boolean;
+  /** Where an unfinished upload of this file is looked for before a new one starts. 'auto' (the
+   * default; true too): this browser's localStorage, else the server (listUploads: same key,
+   * file name and size, then the MD5s of the parts it holds must match this file's — metadata
+   * alone is never trusted). 'local', 'server': only there. false: always a new upload. The
+   * Uploader's resume: false makes false the default. */
+  resume?: 'auto' | 'local' | 'server' | boolean;
+  /** The app's own entries stored with the upload and listed by unfinished() (keys 1–64 of
+   * A–Z a–z 0–9 _ . -, not starting with 'partup.'; values strings; with the client's own
+   * entries at most 16 and 4 KiB in all). */
+  metadata?: Record<string, string>;
+}
+
+/** One upload in progress on the server, as `uploader.unfinished()` lists it. */
+export interface UnfinishedUpload {
+  uploadId: string;
+  resourceKey: string;
+  /** RFC 3339, UTC. */
+  initiated: string;
+  /** Its last activity (init or the last part stored), RFC 3339, UTC. */
+  lastModified: string;
+  partsStored: number;
+  bytesStored: number;
+  /** Everything stored with it: the app's entries and the client's own ('partup.…'). */
+  metadata: Record<string, string>;
+  /** The file it was started for, when a partup client started it; else null. */
+  file: { name: string; size: number; lastModified: number; partSize: number } | null;
 }
 
 export interface UploadResult {
@@ -162,6 +200,8 @@ export interface UploadResult {
   /** init's isExist: an object with this key existed before and was replaced. */
   existed: boolean;
   resumed: boolean;
+  resumedFrom: 'local' | 'server' | null;
+  refusedMatches: string[];
   /** Instant upload hit: completed from content the server already held, no part sent. */
   instant: boolean;
   skippedParts: number;
@@ -231,7 +271,8 @@ impl Uploader {
         file: &web_sys::Blob,
         options: UploadOptionsArg,
     ) -> Result<Upload, JsValue> {
-        let upload_options = UploadOptions::from_js(&options).map_err(|e| e.to_js())?;
+        let upload_options =
+            UploadOptions::from_js(&options, self.options.resume).map_err(|e| e.to_js())?;
         let signal = upload_options.signal.clone();
         let task = Rc::new(
             UploadTask::new(
@@ -267,6 +308,33 @@ impl Uploader {
             result
         });
         Ok(Upload { task, done })
+    }
+
+    /// The uploads in progress on the server that this client may go on with (another browser's,
+    /// another device's, or this one's before its site data was cleared), newest first, every
+    /// page of listUploads followed. Rejects with a `PartupError` like an upload would.
+    #[wasm_bindgen(unchecked_return_type = "Promise<UnfinishedUpload[]>")]
+    pub fn unfinished(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "{ prefix?: string }")] options: Option<
+            js_sys::Object,
+        >,
+    ) -> js_sys::Promise {
+        let prefix = options
+            .and_then(|o| js_sys::Reflect::get(&o, &JsValue::from_str("prefix")).ok())
+            .and_then(|p| p.as_string())
+            .unwrap_or_default();
+        let session = session::Session::new(
+            self.options.clone(),
+            self.requests.clone(),
+            self.retry_budget.clone(),
+            Box::new(|| {}),
+        );
+        future_to_promise(async move {
+            let listed = session.unfinished(&prefix).await.map_err(|e| e.to_js())?;
+            let uploads: js_sys::Array = listed.iter().map(js_glue::unfinished_object).collect();
+            Ok(uploads.into())
+        })
     }
 }
 

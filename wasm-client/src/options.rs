@@ -4,8 +4,10 @@
 use crate::error::UploadError;
 use crate::retry::RetryPolicy;
 use crate::retry_budget::DEFAULT_RETRY_BUDGET;
+use crate::server_match::RESERVED_PREFIX;
 use crate::slicing::{DEFAULT_MAX_PART_SIZE, DEFAULT_MIN_PART_SIZE, DEFAULT_PART_SIZE};
 use js_sys::{Function, Object, Reflect};
+use partup_wire::Metadata;
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Default most part requests at once: like AWS lib-storage; browsers allow 6 connections per
@@ -62,7 +64,8 @@ pub struct UploaderOptions {
     pub stall_timeout_ms: f64,
     pub headers: HeaderSource,
     pub with_credentials: bool,
-    /// Remember uploads in localStorage so a reload resumes them.
+    /// Remember uploads in localStorage so a reload resumes them, and look for unfinished uploads
+    /// (the default of each upload's `resume`).
     pub resume: bool,
     /// Workers hashing the parts (0: the page's thread).
     pub hash_workers: u32,
@@ -79,6 +82,75 @@ pub struct UploadOptions {
     /// Instant upload: hash the whole file before sending anything, so the server can complete
     /// the object at once from content it already holds.
     pub instant: bool,
+    /// Where an unfinished upload of this file is looked for.
+    pub resume: ResumeFrom,
+    /// The app's own metadata entries, stored with the upload beside the file's description.
+    pub metadata: Metadata,
+}
+
+/// The `resume` upload option: where an unfinished upload of the same file is looked for before
+/// a new one starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeFrom {
+    /// `'auto'` (the default): the entry in this browser's localStorage, else the server's
+    /// listing (another browser, a device, cleared site data).
+    LocalThenServer,
+    /// `'local'`: the localStorage entry only.
+    Local,
+    /// `'server'`: the server's listing only.
+    Server,
+    /// `false`: always a new upload.
+    Nowhere,
+}
+
+impl ResumeFrom {
+    pub fn local(self) -> bool {
+        matches!(self, ResumeFrom::LocalThenServer | ResumeFrom::Local)
+    }
+    pub fn server(self) -> bool {
+        matches!(self, ResumeFrom::LocalThenServer | ResumeFrom::Server)
+    }
+}
+
+/// `resume`: `'auto'`, `'local'`, `'server'`, or `true`/`false`; absent: the Uploader's
+/// `resume` (`true` → `'auto'`).
+fn resume_from(options: &JsValue, uploader_resumes: bool) -> Result<ResumeFrom, UploadError> {
+    let value = get(options, "resume");
+    let chosen = match (value.as_bool(), value.as_string().as_deref()) {
+        _ if value.is_undefined() || value.is_null() => uploader_resumes,
+        (Some(flag), _) => flag,
+        (_, Some("auto")) => true,
+        (_, Some("local")) => return Ok(ResumeFrom::Local),
+        (_, Some("server")) => return Ok(ResumeFrom::Server),
+        _ => {
+            return Err(invalid(format!(
+                "option resume must be 'auto', 'local', 'server', true or false, got {}",
+                describe(&value)
+            )));
+        }
+    };
+    Ok(if chosen {
+        ResumeFrom::LocalThenServer
+    } else {
+        ResumeFrom::Nowhere
+    })
+}
+
+/// `metadata`: an object of strings, none of whose keys is the client's own (`partup.…`). The
+/// server's bounds are checked with the file's entries added (`upload.rs`).
+fn app_metadata(options: &JsValue) -> Result<Metadata, UploadError> {
+    let value = get(options, "metadata");
+    let pairs = header_pairs(&value, "option metadata")?;
+    let mut metadata = Metadata::new();
+    for (key, text) in pairs {
+        if key.starts_with(RESERVED_PREFIX) {
+            return Err(invalid(format!(
+                "option metadata: keys starting with '{RESERVED_PREFIX}' are the client's own"
+            )));
+        }
+        metadata.insert(key, text);
+    }
+    Ok(metadata)
 }
 
 fn invalid(message: String) -> UploadError {
@@ -168,14 +240,14 @@ fn describe(value: &JsValue) -> String {
     }
 }
 
-/// Reads `{name: value}` pairs of strings.
+/// Reads `{name: value}` pairs of strings (headers, metadata).
 pub fn header_pairs(value: &JsValue, what: &str) -> Result<Vec<(String, String)>, UploadError> {
     if value.is_undefined() || value.is_null() {
         return Ok(Vec::new());
     }
     if !value.is_object() {
         return Err(invalid(format!(
-            "{what} must be an object of header names to strings"
+            "{what} must be an object of names to strings"
         )));
     }
     let mut pairs = Vec::new();
@@ -183,7 +255,7 @@ pub fn header_pairs(value: &JsValue, what: &str) -> Result<Vec<(String, String)>
         let entry: js_sys::Array = entry.unchecked_into();
         let name = entry.get(0).as_string().unwrap_or_default();
         let Some(text) = entry.get(1).as_string() else {
-            return Err(invalid(format!("{what}: header {name} must be a string")));
+            return Err(invalid(format!("{what}: {name} must be a string")));
         };
         pairs.push((name, text));
     }
@@ -287,7 +359,11 @@ impl UploaderOptions {
 }
 
 impl UploadOptions {
-    pub fn from_js(options: &JsValue) -> Result<UploadOptions, UploadError> {
+    /// `uploader_resumes`: the Uploader's `resume`, the default of the upload's.
+    pub fn from_js(
+        options: &JsValue,
+        uploader_resumes: bool,
+    ) -> Result<UploadOptions, UploadError> {
         let resource_key = typed(options, "resourceKey", JsValue::as_string).ok().flatten().ok_or_else(|| {
             invalid("uploader.upload(file, { resourceKey }) needs resourceKey, the object's name, e.g. 'videos/clip.mp4'".into())
         })?;
@@ -308,6 +384,8 @@ impl UploadOptions {
             on_exists: function(options, "onExists")?,
             signal,
             instant: boolean(options, "instant", false)?,
+            resume: resume_from(options, uploader_resumes)?,
+            metadata: app_metadata(options)?,
         })
     }
 }

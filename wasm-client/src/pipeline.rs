@@ -214,9 +214,44 @@ impl PartPipeline {
     /// which then only sends. Dropping the future stops the reads (pause, cancel); the parts
     /// hashed so far are kept.
     pub async fn hash_all(self: &Rc<Self>) -> Result<(), UploadError> {
-        let mut to_hash: VecDeque<u32> = (1..=self.setup.plan.part_count)
-            .filter(|n| self.digests.borrow()[*n as usize - 1].is_none())
+        let all = (1..=self.setup.plan.part_count).collect();
+        self.hash_parts(all, |_, _| true).await.map(|_| ())
+    }
+
+    /// Whether every part the server listed holds this file's bytes: those parts hashed (as many
+    /// at once as the pool hashes) and compared, stopping at the first that differs. When all
+    /// do, they count as done (skipped) and [`Self::run`] sends only the others. A resume found
+    /// by metadata alone is checked this way before anything is sent or adopted.
+    pub async fn verify_server_parts(self: &Rc<Self>) -> Result<bool, UploadError> {
+        let listed: VecDeque<u32> = (1..=self.setup.plan.part_count)
+            .filter(|n| self.setup.server_parts[*n as usize - 1].is_some())
             .collect();
+        let same =
+            (self.hash_parts(listed.clone(), |n, digest| self.already_stored(n, digest))).await?;
+        if same {
+            for n in listed {
+                self.setup.progress.part_done(n, true);
+            }
+        }
+        Ok(same)
+    }
+
+    /// Hashes `numbers` (those not hashed yet) without sending, until each was hashed and `keep`
+    /// accepted its digest (true), or `keep` refused one (false; the reads still running stop).
+    async fn hash_parts(
+        self: &Rc<Self>,
+        numbers: VecDeque<u32>,
+        keep: impl Fn(u32, &Digest) -> bool,
+    ) -> Result<bool, UploadError> {
+        let mut to_hash = VecDeque::new();
+        for n in numbers {
+            let known = self.digests.borrow()[n as usize - 1];
+            match known {
+                Some(digest) if !keep(n, &digest) => return Ok(false),
+                Some(_) => {}
+                None => to_hash.push_back(n),
+            }
+        }
         let most_hashing = self.setup.hashing.parallel_hashes();
         let mut hashing = FuturesUnordered::new();
         loop {
@@ -227,13 +262,16 @@ impl PartPipeline {
                 hashing.push(hash.boxed_local());
             }
             let Some((n, result)) = hashing.next().await else {
-                return Ok(());
+                return Ok(true);
             };
             // Its slice goes: `run` makes it again when the part is sent.
             self.let_go(n);
-            result?;
+            let digest = result?;
             self.setup.progress.update(|t| t.part_hashed(n));
             self.setup.progress.emit(false);
+            if !keep(n, &digest) {
+                return Ok(false);
+            }
         }
     }
 

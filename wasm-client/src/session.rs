@@ -1,5 +1,5 @@
-//! One upload's conversation with the server: uploadInit, listParts (resume), the part requests,
-//! uploadComplete and uploadAbort as typed calls, all retried by one loop ([`Session::retrying`]).
+//! One upload's conversation with the server: uploadInit, listParts and listUploads (resume), the
+//! part requests, uploadComplete and uploadAbort as typed calls, all retried by one loop ([`Session::retrying`]).
 //!
 //! The JSON calls go over fetch (`fetch.rs`), parts over XHR (`transport.rs`); both wait for a
 //! slot of the Uploader-wide request queue first, the JSON calls ahead of queued parts (they are
@@ -19,7 +19,8 @@ use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 use partup_wire::{
     AbortResponse, CompletePart, CompleteRequest, CompleteResponse, Endpoint, ErrorCode,
-    InitRequest, InitResponse, ListPartsResponse, PartInfo, UploadIdRequest, md5_to_hex,
+    InitRequest, InitResponse, ListPartsResponse, ListUploadsRequest, ListUploadsResponse,
+    MAX_UPLOADS_PER_PAGE, Metadata, PartInfo, UploadIdRequest, UploadSummary, md5_to_hex,
     multipart_etag,
 };
 use serde::Serialize;
@@ -39,6 +40,11 @@ const ABORT_POLICY: RetryPolicy = RetryPolicy {
     base_delay_ms: 250.0,
     max_delay_ms: 2_000.0,
 };
+
+/// listUploads pages one listing follows: a page looks at a bounded number of uploads and may hold
+/// none while more follow (SPEC.md §5), so a listing stops somewhere even on a server with
+/// uploads beyond counting.
+pub const MOST_LISTING_PAGES: usize = 20;
 
 /// What an instant upload declares at uploadInit: how its file is cut and the etag its parts
 /// complete into, so the server can find the same content.
@@ -241,13 +247,14 @@ impl Session {
         resource_key: &str,
         size: u64,
         content: Option<&ContentId>,
+        metadata: Metadata,
     ) -> Result<InitResponse, UploadError> {
         let request = InitRequest {
             resource_key: resource_key.to_string(),
             size: Some(size),
             part_size: content.map(|c| c.part_size),
             etag: content.map(|c| c.etag.clone()),
-            metadata: None,
+            metadata: Some(metadata),
         };
         let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
         let mut init: InitResponse = self
@@ -263,9 +270,10 @@ impl Session {
         Ok(init)
     }
 
-    /// Picks up `upload_id`, remembered from an earlier page: listParts, or `None` when the
-    /// server no longer knows it (expired, aborted or completed meanwhile) or it is another key's.
-    pub async fn resume(
+    /// The parts of `upload_id` (remembered from an earlier page, or found by listUploads):
+    /// `None` when the server no longer knows it (expired, aborted or completed meanwhile) or it
+    /// is another key's. The session takes it up only by [`Session::adopt`].
+    pub async fn stored_parts(
         &self,
         upload_id: &str,
         resource_key: &str,
@@ -278,14 +286,41 @@ impl Session {
             .call::<_, ListPartsResponse>(Endpoint::ListParts, &request, policy, stall)
             .await;
         match listed {
-            Ok(list) if list.resource_key == resource_key => {
-                *self.upload_id.borrow_mut() = Some(upload_id.to_string());
-                Ok(Some(list.parts))
-            }
+            Ok(list) if list.resource_key == resource_key => Ok(Some(list.parts)),
             Ok(_) => Ok(None),
             Err(e) if e.server_code() == Some(ErrorCode::NoSuchUpload) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Goes on with `upload_id` (a resume): its parts are sent, it is completed, or a cancel
+    /// aborts it. Not before it is known to be this file's: a cancel must never abort an upload
+    /// found on the server that turned out to hold other content.
+    pub fn adopt(&self, upload_id: &str) {
+        *self.upload_id.borrow_mut() = Some(upload_id.to_string());
+    }
+
+    /// Every upload in progress the caller may write under `prefix`, newest first: listUploads
+    /// page after page (at most [`MOST_LISTING_PAGES`]).
+    pub async fn unfinished(&self, prefix: &str) -> Result<Vec<UploadSummary>, UploadError> {
+        let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
+        let mut request = ListUploadsRequest {
+            prefix: Some(prefix.to_string()).filter(|p| !p.is_empty()),
+            marker: None,
+            max_uploads: Some(MAX_UPLOADS_PER_PAGE),
+        };
+        let mut found = Vec::new();
+        for _ in 0..MOST_LISTING_PAGES {
+            let page: ListUploadsResponse = self
+                .call(Endpoint::ListUploads, &request, policy, stall)
+                .await?;
+            found.extend(page.uploads);
+            match page.next_marker {
+                Some(marker) if page.is_truncated => request.marker = Some(marker),
+                _ => break,
+            }
+        }
+        Ok(found)
     }
 
     /// One attempt at one part (the pipeline retries it through [`Session::retrying`], since a

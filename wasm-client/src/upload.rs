@@ -5,22 +5,36 @@ use crate::control::{Control, RunState};
 use crate::error::{ClientCode, Reason, UploadError};
 use crate::hash_pool::{HashPool, HashingMode};
 use crate::js_glue::{Hooks, InitInfo, ProgressReporter, UploadFacts, result_object};
-use crate::options::{UploadOptions, UploaderOptions};
+use crate::options::{ResumeFrom, UploadOptions, UploaderOptions};
 use crate::pipeline::{PartPipeline, PipelineSetup};
 use crate::progress::{Phase, ProgressTracker};
 use crate::queue::Gate;
 use crate::resume_store::{self, ResumeEntry};
 use crate::retry_budget::RetryBudget;
+use crate::server_match::{self, Candidate, LocalFile};
 use crate::session::{ContentId, Session};
 use crate::slicing::PartPlan;
 use futures_util::future::{Either, select};
-use partup_wire::{CompleteResponse, ErrorCode, PartInfo, multipart_etag};
+use partup_wire::{CompleteResponse, ErrorCode, Metadata, PartInfo, multipart_etag};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
-use wasm_bindgen::JsValue;
-use web_sys::Blob;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Blob, File};
+
+/// What the browser tells of `file`, as the server-side match compares it.
+fn local_file(file: &Blob) -> LocalFile {
+    let (name, last_modified) = match file.dyn_ref::<File>() {
+        Some(f) => (f.name(), f.last_modified() as u64),
+        None => (String::new(), 0),
+    };
+    LocalFile {
+        name,
+        size: file.size() as u64,
+        last_modified,
+    }
+}
 
 fn tracker_for(plan: &PartPlan) -> ProgressTracker {
     ProgressTracker::new((1..=plan.part_count).map(|n| plan.part_len(n)).collect())
@@ -41,7 +55,13 @@ pub struct UploadTask {
     /// The plan for a fresh upload (a resumed one keeps the part size it began with).
     fresh_plan: PartPlan,
     existed: Cell<bool>,
-    resumed: Cell<bool>,
+    /// Where the upload that goes on was found: `"local"` or `"server"`.
+    resumed_from: Cell<Option<&'static str>>,
+    /// Uploads found on the server by metadata whose stored parts differ from this file.
+    refused_matches: RefCell<Vec<String>>,
+    resume: ResumeFrom,
+    /// Stored with the upload at uploadInit: the app's entries and the file's description.
+    metadata: Metadata,
     /// The `instant` option: hash the whole file before uploadInit.
     wants_instant: bool,
     /// The server completed the object at uploadInit (an instant upload's hit).
@@ -67,6 +87,13 @@ impl UploadTask {
             UploadError::client(ClientCode::FileTooLarge, Reason::FileTooLarge, e.0)
         })?;
         let resource_key = upload_options.resource_key.clone();
+        let metadata = server_match::file_metadata(
+            &local_file(&file),
+            fresh_plan.part_size,
+            &upload_options.metadata,
+        );
+        partup_wire::validate_metadata(&metadata)
+            .map_err(|why| UploadError::invalid_options(format!("option metadata: {why}")))?;
         let resume_key = resume_store::fingerprint(&file, &resource_key, &options.endpoint);
         let progress = Rc::new(ProgressReporter::new(
             tracker_for(&fresh_plan),
@@ -94,7 +121,10 @@ impl UploadTask {
             hashing,
             fresh_plan,
             existed: Cell::new(false),
-            resumed: Cell::new(false),
+            resumed_from: Cell::new(None),
+            refused_matches: RefCell::default(),
+            resume: upload_options.resume,
+            metadata,
             wants_instant: upload_options.instant,
             instant: Cell::new(false),
         })
@@ -104,7 +134,8 @@ impl UploadTask {
         UploadFacts {
             upload_id: self.session.upload_id().unwrap_or_default(),
             existed: self.existed.get(),
-            resumed: self.resumed.get(),
+            resumed_from: self.resumed_from.get(),
+            refused_matches: self.refused_matches.borrow().clone(),
             instant: self.instant.get(),
         }
     }
@@ -152,7 +183,12 @@ impl UploadTask {
     ) -> Result<Option<CompleteResponse>, UploadError> {
         let size = self.file.size() as u64;
         let init = (self.session)
-            .init(&self.resource_key, size, content.as_ref())
+            .init(
+                &self.resource_key,
+                size,
+                content.as_ref(),
+                self.metadata.clone(),
+            )
             .await?;
         self.existed.set(init.is_exist);
         if init.instant.is_some() {
@@ -164,20 +200,27 @@ impl UploadTask {
         if init.is_exist && !self.hooks.replace_existing(&init.upload_id).await? {
             return Err(self.hooks.declined_error());
         }
-        if self.options.resume {
-            let entry = ResumeEntry {
-                upload_id: init.upload_id,
-                part_size: self.fresh_plan.part_size,
-                resource_key: self.resource_key.clone(),
-                existed: init.is_exist,
-            };
-            resume_store::save(&self.resume_key, &entry);
-        }
+        self.remember(&init.upload_id, self.fresh_plan.part_size);
         Ok(None)
     }
 
-    /// Picks up a remembered upload. `None` (after forgetting it) when it is gone or unusable.
-    async fn try_resume(&self) -> Result<Option<PartPipeline>, UploadError> {
+    /// Notes the upload in localStorage, so a reload in this browser resumes it without asking
+    /// the server.
+    fn remember(&self, upload_id: &str, part_size: u64) {
+        if self.options.resume && self.resume != ResumeFrom::Nowhere {
+            let entry = ResumeEntry {
+                upload_id: upload_id.to_string(),
+                part_size,
+                resource_key: self.resource_key.clone(),
+                existed: self.existed.get(),
+            };
+            resume_store::save(&self.resume_key, &entry);
+        }
+    }
+
+    /// Picks up the upload remembered in localStorage. `None` (after forgetting it) when it is
+    /// gone or unusable.
+    async fn resume_local(&self) -> Result<Option<Rc<PartPipeline>>, UploadError> {
         let Some(entry) = resume_store::load(&self.resume_key) else {
             return Ok(None);
         };
@@ -185,20 +228,69 @@ impl UploadTask {
             .filter(|p| p.part_size <= self.options.max_part_size)
             .filter(|p| p.part_count == 1 || p.part_size >= self.options.min_part_size)
             .filter(|_| entry.resource_key == self.resource_key);
-        let listed = match usable_plan {
-            Some(_) => {
-                self.session
-                    .resume(&entry.upload_id, &self.resource_key)
-                    .await?
-            }
+        let pipeline = match usable_plan {
+            Some(plan) => self.stored_pipeline(&entry.upload_id, plan).await?,
             None => None,
         };
-        let (Some(plan), Some(listed)) = (usable_plan, listed) else {
+        let Some(pipeline) = pipeline else {
             resume_store::remove(&self.resume_key);
             return Ok(None);
         };
-        // Only parts of exactly the planned size can be reused; their MD5 is compared after
-        // hashing the local bytes, so a changed file is never stitched from stale parts.
+        // Its parts are compared with the local bytes as they are hashed (`PartPipeline::run`):
+        // a part that differs is sent again.
+        self.session.adopt(&entry.upload_id);
+        self.existed.set(entry.existed);
+        self.resumed_from.set(Some("local"));
+        Ok(Some(pipeline))
+    }
+
+    /// Finds this file's unfinished upload on the server (listUploads, matched by the metadata
+    /// stored with it) and goes on with the first whose stored parts all hold this file's bytes.
+    /// One that holds other bytes is left alone (it may be another file's, which its own
+    /// client resumes) and noted in `refused_matches`. A listing that fails (an older server
+    /// without listUploads, a token without the rights) just means a new upload.
+    async fn resume_from_server(&self) -> Result<Option<Rc<PartPipeline>>, UploadError> {
+        let Ok(listed) = self.session.unfinished(&self.resource_key).await else {
+            return Ok(None);
+        };
+        let limits = (self.options.min_part_size, self.options.max_part_size);
+        let file = local_file(&self.file);
+        for Candidate { upload_id, plan } in
+            server_match::candidates(&listed, &self.resource_key, &file, limits)
+        {
+            let Some(pipeline) = self.stored_pipeline(&upload_id, plan).await? else {
+                continue;
+            };
+            let verify = || pipeline.verify_server_parts();
+            if self.pausable_until(Phase::Hashing, verify).await? {
+                self.session.adopt(&upload_id);
+                self.resumed_from.set(Some("server"));
+                self.remember(&upload_id, plan.part_size);
+                return Ok(Some(pipeline));
+            }
+            self.refused_matches.borrow_mut().push(upload_id);
+        }
+        self.restart_progress(&self.fresh_plan);
+        Ok(None)
+    }
+
+    /// A pipeline for `upload_id` cut by `plan`, knowing the parts the server lists for it; `None`
+    /// when the server no longer has it for this key.
+    async fn stored_pipeline(
+        &self,
+        upload_id: &str,
+        plan: PartPlan,
+    ) -> Result<Option<Rc<PartPipeline>>, UploadError> {
+        let Some(listed) = self
+            .session
+            .stored_parts(upload_id, &self.resource_key)
+            .await?
+        else {
+            return Ok(None);
+        };
+        // Only parts of exactly the planned size can be reused; their MD5 is compared with the
+        // local bytes' before any is counted, so a changed file is never stitched from stale
+        // parts.
         let mut server_parts = vec![None; plan.part_count as usize];
         for part in listed {
             let n = part.part_number;
@@ -206,14 +298,30 @@ impl UploadTask {
                 server_parts[n as usize - 1] = Some(part);
             }
         }
+        self.restart_progress(&plan);
+        Ok(Some(Rc::new(self.pipeline(plan, server_parts))))
+    }
+
+    /// Progress starts over for `plan`'s parts (the retries made so far still count).
+    fn restart_progress(&self, plan: &PartPlan) {
         self.progress.update(|tracker| {
             let retries = tracker.retries;
-            *tracker = tracker_for(&plan);
+            *tracker = tracker_for(plan);
             tracker.retries = retries;
         });
-        self.existed.set(entry.existed);
-        self.resumed.set(true);
-        Ok(Some(self.pipeline(plan, server_parts)))
+    }
+
+    /// An earlier upload of this file, where the `resume` option says to look.
+    async fn resume_earlier(&self) -> Result<Option<Rc<PartPipeline>>, UploadError> {
+        if self.resume.local()
+            && let Some(pipeline) = self.resume_local().await?
+        {
+            return Ok(Some(pipeline));
+        }
+        if self.resume.server() {
+            return self.resume_from_server().await;
+        }
+        Ok(None)
     }
 
     fn call_on_init(&self, pipeline: &PartPipeline, hashing: &HashingMode) {
@@ -246,6 +354,18 @@ impl UploadTask {
     where
         F: Future<Output = Result<(), UploadError>>,
     {
+        self.pausable_until(phase, work).await
+    }
+
+    /// [`Self::pausable`] for work that answers something.
+    async fn pausable_until<T, F>(
+        &self,
+        phase: Phase,
+        work: impl Fn() -> F,
+    ) -> Result<T, UploadError>
+    where
+        F: Future<Output = Result<T, UploadError>>,
+    {
         loop {
             if self.control.state() == RunState::Paused {
                 self.progress.set_phase(Phase::Paused);
@@ -272,14 +392,10 @@ impl UploadTask {
         self.progress.set_phase(Phase::Initializing);
         // The hashing workers start while init runs, so that onInit can say how parts are hashed.
         let _workers = self.hashing.lease();
-        // A remembered upload goes on where it was: it never hashes ahead for an instant one.
-        let resumed = if self.options.resume {
-            self.unless_cancelled(self.try_resume()).await?
-        } else {
-            None
-        };
+        // An earlier upload goes on where it was: it never hashes ahead for an instant one.
+        let resumed = self.unless_cancelled(self.resume_earlier()).await?;
         let (pipeline, instant) = match resumed {
-            Some(pipeline) => (Rc::new(pipeline), None),
+            Some(pipeline) => (pipeline, None),
             None => self.start_fresh().await?,
         };
         let hashing = self.unless_cancelled(async { Ok(self.hashing.mode().await) });

@@ -753,7 +753,15 @@ fn json_requests_are_written_as_serde_json_writes_them() {
         size: Some(u64::MAX >> 11),
         part_size: None,
         etag: Some("abc-2".into()),
-        metadata: None,
+        metadata: Some(
+            [
+                ("partup.name", "\"clip\" é.mp4"),
+                ("album", "a\u{2028}b"),
+                ("empty", ""),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
+        ),
     };
     let complete = CompleteRequest {
         upload_id: "u".into(),
