@@ -30,8 +30,14 @@ done
 ensure_browsers
 ensure_npm_packages
 "$PARTUP_ROOT/scripts/build-client.sh"
-cargo build --quiet -p partup-server
-server_bin="$PARTUP_ROOT/target/debug/partup-server"
+# PARTUP_SERVER_BIN: a partup-server built elsewhere (another worktree's, say) instead of building
+# one here; it must be of the same sources.
+if [ -n "${PARTUP_SERVER_BIN:-}" ]; then
+    server_bin="$PARTUP_SERVER_BIN"
+else
+    cargo build --quiet -p partup-server
+    server_bin="$PARTUP_ROOT/target/debug/partup-server"
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/partup-page.XXXXXX")"
 remove_on_exit "$work"
