@@ -169,9 +169,13 @@ test(named('a different file with the same name and size is not taken for the li
     try {
       await listingSettled(page);
       await serverRow(page, key).waitFor();
+      // A fresh upload is cut by this session's part size: the same as the first's, so that "all
+      // its parts" are as many requests.
+      await setSettings(page, { partSize: PART });
       await page.locator('#file-input').setInputFiles(second.path);
       const upload = card(page, key); // matched by name and size: the listed upload's key
       await waitPhase(upload, 'done');
+      assert.equal(await upload.getAttribute('data-parts-total'), String(PARTS));
       assert.equal(await upload.getAttribute('data-refused-matches'), left.uploadId);
       assert.equal(await upload.getAttribute('data-resumed-from'), null, 'it did not resume');
       assert.equal(Number(await upload.getAttribute('data-skipped-parts')), 0);
