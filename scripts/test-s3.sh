@@ -22,6 +22,6 @@ kill "$GARAGE_PID"
 start_moto "$work/moto"
 PARTUP_TEST_STORE=s3 cargo test -p partup-tests --features s3-tests \
     --test api_flow --test api_errors --test auth --test concurrency --test multi_instance --test complete_hangup \
-    --test instant_upload \
+    --test instant_upload --test list_uploads \
     --test downloads
 PARTUP_TEST_STORE=s3 "$here/test-hostile.sh" --features s3-tests s3_store

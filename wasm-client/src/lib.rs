@@ -324,6 +324,7 @@ impl Uploader {
             .and_then(|o| js_sys::Reflect::get(&o, &JsValue::from_str("prefix")).ok())
             .and_then(|p| p.as_string())
             .unwrap_or_default();
+        let session_policy = self.options.retry;
         let session = session::Session::new(
             self.options.clone(),
             self.requests.clone(),
@@ -331,7 +332,8 @@ impl Uploader {
             Box::new(|| {}),
         );
         future_to_promise(async move {
-            let listed = session.unfinished(&prefix).await.map_err(|e| e.to_js())?;
+            let listed = session.unfinished(&prefix, session_policy).await;
+            let listed = listed.map_err(|e| e.to_js())?;
             let uploads: js_sys::Array = listed.iter().map(js_glue::unfinished_object).collect();
             Ok(uploads.into())
         })

@@ -301,9 +301,13 @@ impl Session {
     }
 
     /// Every upload in progress the caller may write under `prefix`, newest first: listUploads
-    /// page after page (at most [`MOST_LISTING_PAGES`]).
-    pub async fn unfinished(&self, prefix: &str) -> Result<Vec<UploadSummary>, UploadError> {
-        let (policy, stall) = (self.options.retry, self.options.stall_timeout_ms);
+    /// page after page (at most [`MOST_LISTING_PAGES`]), each retried by `policy`.
+    pub async fn unfinished(
+        &self,
+        prefix: &str,
+        policy: RetryPolicy,
+    ) -> Result<Vec<UploadSummary>, UploadError> {
+        let stall = self.options.stall_timeout_ms;
         let mut request = ListUploadsRequest {
             prefix: Some(prefix.to_string()).filter(|p| !p.is_empty()),
             marker: None,

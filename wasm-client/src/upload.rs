@@ -247,11 +247,20 @@ impl UploadTask {
     /// Finds this file's unfinished upload on the server (listUploads, matched by the metadata
     /// stored with it) and goes on with the first whose stored parts all hold this file's bytes.
     /// One that holds other bytes is left alone (it may be another file's, which its own
-    /// client resumes) and noted in `refused_matches`. A listing that fails (an older server
-    /// without listUploads, a token without the rights) just means a new upload.
+    /// client resumes) and noted in `refused_matches`. A listing the server refuses otherwise
+    /// (an older server without listUploads, a failure of its own) just means a new upload.
     async fn resume_from_server(&self) -> Result<Option<Rc<PartPipeline>>, UploadError> {
-        let Ok(listed) = self.session.unfinished(&self.resource_key).await else {
-            return Ok(None);
+        // Retried like uploadInit (the upload's first request): a flaky start must not cost the
+        // resume of gigabytes already stored.
+        let lookup = self
+            .session
+            .unfinished(&self.resource_key, self.options.retry);
+        let listed = match lookup.await {
+            Ok(listed) => listed,
+            // Credentials refused even after a refresh, or no answer at all after the retries:
+            // uploadInit would fare no better.
+            Err(e) if e.reason == Reason::Unauthorized || e.status.is_none() => return Err(e),
+            Err(_) => return Ok(None),
         };
         let limits = (self.options.min_part_size, self.options.max_part_size);
         let file = local_file(&self.file);

@@ -257,7 +257,13 @@ const BUDGET: u64 = 10;
 /// each upload's error and retries.
 async fn many_files_against(rule: Value) -> (Value, Vec<(JsValue, u64)>) {
     set_proxy_rules(proxy(), json!({ "answers": [rule] })).await;
-    let up = proxied_uploader(2, &[("retryBudget", (BUDGET as u32).into())]);
+    // No resume: each upload's first request is its uploadInit (no listUploads look-up first),
+    // so the counts below are uploadInit's alone.
+    let options = [
+        ("retryBudget", (BUDGET as u32).into()),
+        ("resume", JsValue::FALSE),
+    ];
+    let up = proxied_uploader(2, &options);
     let uploads: Vec<Upload> = (0..FILES)
         .map(|i| {
             let file = make_file(PART + i, 70 + i, "many.bin");

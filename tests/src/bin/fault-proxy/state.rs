@@ -33,6 +33,7 @@ pub struct Stats {
     pub complete_requests: u64,
     pub list_parts_requests: u64,
     pub abort_requests: u64,
+    pub list_uploads_requests: u64,
     pub other_requests: u64,
     pub injected_503: u64,
     pub resets: u64,
@@ -93,6 +94,10 @@ impl State {
             (true, "uploadAbort") => {
                 stats.abort_requests += 1;
                 (false, false, stats.abort_requests)
+            }
+            (true, "listUploads") => {
+                stats.list_uploads_requests += 1;
+                (false, false, stats.list_uploads_requests)
             }
             _ => {
                 stats.other_requests += 1;
