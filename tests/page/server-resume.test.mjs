@@ -65,6 +65,9 @@ async function startAndLeave(file, key, { atLeast = 3, engine, webdriverUrl } = 
     await page.locator('#file-input').setInputFiles(file.path);
     const upload = card(page, key);
     await waitPartsDone(upload, atLeast);
+    // Part requests from now on wait at the proxy, so the pause comes before the upload could
+    // finish however slow the browser is (the ones already on their way may still arrive).
+    proxy.partDelay = 30_000;
     await upload.locator('button.pause').click();
     await waitPhase(upload, 'paused', 30_000);
     assert.deepEqual(await page.problems(), []);
