@@ -4,9 +4,9 @@
 // another device: choosing the same file again (same name and size as the client stored in the
 // upload's metadata) resumes it under the key it was started with.
 //
-// The section's `data-state` says where the listing is — `loading`, `ready`, `failed` (a quiet note
-// says why) or `unavailable` (a client without `unfinished()`) — and `data-generation` counts the
-// listings that settled, so scripts and tests can wait for a fresh one.
+// The section's `data-state` says where the listing is, for scripts and tests to wait on:
+// `loading` (the first one), `ready`, `failed` (a quiet note says why) or `unavailable` (the client
+// did not load, or has no `unfinished()`).
 import { $, formatBytes, formatDuration, plural } from './format.js';
 import { describeError } from './errors.js';
 
@@ -17,7 +17,6 @@ let listed = [];
 let state = 'loading';
 /** Why the latest listing failed (state `failed`). */
 let failedWith = null;
-let generation = 0;
 let inFlight = null;
 let again = false;
 let settleFirst;
@@ -89,7 +88,6 @@ function settle(newState, uploads) {
   state = newState;
   if (newState !== 'failed') failedWith = null;
   listed = Array.isArray(uploads) ? uploads : [];
-  generation += 1;
   settleFirst();
   onChange();
 }
@@ -178,7 +176,6 @@ export function renderServerList() {
   const root = section();
   if (!root) return;
   root.dataset.state = state;
-  root.dataset.generation = String(generation);
   const shown = listed.filter((upload) => !isOnPage(upload));
   $('#server-uploads-list').replaceChildren(...shown.map(serverRow));
   const note = $('#server-uploads-note');
