@@ -171,6 +171,22 @@ function serverRow(upload) {
   return li;
 }
 
+/** Why the listing failed, in a sentence. Not errors.js's texts for uploads: those tell to press
+ *  "Try again" or pick another key, which means nothing here. */
+function whyNotListed(error) {
+  switch (error?.reason) {
+    case 'network':
+    case 'stalled':
+      return 'the server could not be reached.';
+    case 'unauthorized':
+      return 'the server did not accept the upload token.';
+    case 'access-denied':
+      return `the upload token may not list them (${error.description}).`;
+    default:
+      return describeError(error).text;
+  }
+}
+
 /** Draws the section from the latest listing (uploads with a card on the page are left out). */
 export function renderServerList() {
   const root = section();
@@ -180,7 +196,8 @@ export function renderServerList() {
   $('#server-uploads-list').replaceChildren(...shown.map(serverRow));
   const note = $('#server-uploads-note');
   if (state === 'failed') {
-    note.textContent = `The server's list of unfinished uploads could not be loaded: ${describeError(failedWith).text}`;
+    note.textContent = `The server's list of unfinished uploads could not be loaded: ${whyNotListed(failedWith)}`;
+    note.title = describeError(failedWith).detail; // code, status, request id: for support, not in the way
   }
   note.hidden = state !== 'failed';
   root.hidden = shown.length === 0 && state !== 'failed';

@@ -200,44 +200,57 @@ test(named('a different file with the same name and size is not taken for the li
   }
 });
 
-test(named('when the server cannot list uploads the page says so quietly, and resumes from its own memory after a reload'), LONG, async () => {
-  const file = makeFile(`unlisted-${RUN}.bin`, SIZE);
-  const { page, proxy, close } = await openPage();
-  try {
-    // An older server, without listUploads: its 404 for a path it does not know.
-    proxy.answer = (request) => new URL(request.url, 'http://x').pathname.endsWith('/listUploads')
-      ? { status: 404, body: { code: 'NotFound', message: 'no such path: listUploads', requestId: 'test-proxy' } }
-      : null;
-    await page.reload();
-    await page.waitForSelector('body[data-ready="true"]');
-    await listingSettled(page, 'failed');
-    const note = page.locator('#server-uploads-note');
-    assert.match(await note.innerText(), /^The server's list of unfinished uploads could not be loaded: .+/);
+// An older server without listUploads (its 404 for a path it does not know), and one that refuses
+// this caller the listing (403).
+const REFUSED_LISTINGS = [
+  { status: 404, code: 'NotFound', message: 'no such path: listUploads', says: /No such path: listUploads\.$/ },
+  { status: 403, code: 'AccessDenied', message: 'this token may not list uploads', says: /the upload token may not list them \(this token may not list uploads\)\.$/ },
+];
 
-    await setSettings(page, { partSize: PART, concurrency: 2 });
-    proxy.partDelay = 400;
-    await page.locator('#file-input').setInputFiles(file.path);
-    const doneBefore = await waitPartsDone(card(page, file.name), 3);
-    await page.reload();
-    await page.waitForSelector('body[data-ready="true"]');
-    await listingSettled(page, 'failed');
-    const remembered = page.locator(`#unfinished li[data-key="${file.name}"]`);
-    assert.match(await remembered.innerText(), new RegExp(escape(file.name)));
+for (const refused of REFUSED_LISTINGS) {
+  test(named(`when listUploads answers ${refused.status} ${refused.code} the page says so quietly, and resumes from its own memory after a reload`), LONG, async () => {
+    const file = makeFile(`unlisted-${refused.status}-${RUN}.bin`, SIZE);
+    const { page, proxy, close } = await openPage();
+    try {
+      proxy.answer = (request) => new URL(request.url, 'http://x').pathname.endsWith('/listUploads')
+        ? { status: refused.status, body: { code: refused.code, message: refused.message, requestId: 'test-proxy' } }
+        : null;
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      await listingSettled(page, 'failed');
+      const note = page.locator('#server-uploads-note');
+      const text = await note.innerText();
+      assert.match(text, /^The server's list of unfinished uploads could not be loaded: /);
+      assert.match(text, refused.says);
+      assert.match(await note.getAttribute('title'), new RegExp(`code ${refused.code} · HTTP ${refused.status}`));
 
-    proxy.partDelay = 0;
-    proxy.parts = 0;
-    await page.locator('#file-input').setInputFiles(file.path);
-    const upload = card(page, file.name);
-    await waitPhase(upload, 'done');
-    assert.equal(await upload.getAttribute('data-resumed-from'), 'local');
-    assert.ok(proxy.parts <= PARTS - doneBefore, `${proxy.parts} part requests; ${doneBefore} parts were stored before`);
-    assert.equal(sha256((await objectBytes(BASE, file.name)).body), file.sha256);
-    assert.deepEqual(await page.problems(), [], 'a failed listing is no error of the page');
-  } finally {
-    await close();
-    fs.rmSync(file.path, { force: true });
-  }
-});
+      // Uploads go on: the client's own look-up of the server's uploads is refused too, so it
+      // starts a new one.
+      await setSettings(page, { partSize: PART, concurrency: 2 });
+      proxy.partDelay = 400;
+      await page.locator('#file-input').setInputFiles(file.path);
+      const doneBefore = await waitPartsDone(card(page, file.name), 3);
+      await page.reload();
+      await page.waitForSelector('body[data-ready="true"]');
+      await listingSettled(page, 'failed');
+      const remembered = page.locator(`#unfinished li[data-key="${file.name}"]`);
+      assert.match(await remembered.innerText(), new RegExp(escape(file.name)));
+
+      proxy.partDelay = 0;
+      proxy.parts = 0;
+      await page.locator('#file-input').setInputFiles(file.path);
+      const upload = card(page, file.name);
+      await waitPhase(upload, 'done');
+      assert.equal(await upload.getAttribute('data-resumed-from'), 'local');
+      assert.ok(proxy.parts <= PARTS - doneBefore, `${proxy.parts} part requests; ${doneBefore} parts were stored before`);
+      assert.equal(sha256((await objectBytes(BASE, file.name)).body), file.sha256);
+      assert.deepEqual(await page.problems(), [], 'a failed listing is no error of the page');
+    } finally {
+      await close();
+      fs.rmSync(file.path, { force: true });
+    }
+  });
+}
 
 test(named('with upload tokens the list holds the uploads of the token\'s sub, and none of another sub\'s'), LONG, async () => {
   const authBase = process.env.PARTUP_AUTH_BASE_URL;
