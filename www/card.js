@@ -202,10 +202,10 @@ function renderNote(item, phase) {
   const resumedFrom = resumedFromOf(item);
   const total = item.result ? item.result.parts : p ? p.partsTotal : item.init?.partsTotal;
   if (resumedFrom === 'server') {
-    // Until the parts are checked, the count is what the server listed; then what was skipped.
-    const there = skipped > 0 ? skipped : item.init?.partsOnServer ?? 0;
-    notes.push(`Resumed from the server: ${there.toLocaleString('en')} of ${plural(total, 'part')} already there` +
-      (skipped > 0 ? ', not sent again.' : '; checking them…'));
+    // The client checked the stored parts' MD5s before it took the upload: those it skips are
+    // the ones already there (none, for an upload that had stored nothing yet).
+    notes.push(`Resumed from the server: ${skipped.toLocaleString('en')} of ${plural(total, 'part')} already there` +
+      (skipped > 0 ? ', not sent again.' : '.'));
   } else if (resumedFrom || skipped > 0) {
     notes.push(skipped > 0
       ? `Resumed: ${plural(skipped, 'part')} of ${total} were already on the server and were not sent again.`
