@@ -30,8 +30,14 @@ done
 ensure_browsers
 ensure_npm_packages
 "$PARTUP_ROOT/scripts/build-client.sh"
-cargo build --quiet -p partup-server
-server_bin="$PARTUP_ROOT/target/debug/partup-server"
+# PARTUP_SERVER_BIN: a partup-server built elsewhere (another worktree's, say) instead of building
+# one here; it must be of the same sources.
+if [ -n "${PARTUP_SERVER_BIN:-}" ]; then
+    server_bin="$PARTUP_SERVER_BIN"
+else
+    cargo build --quiet -p partup-server
+    server_bin="$PARTUP_ROOT/target/debug/partup-server"
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/partup-page.XXXXXX")"
 remove_on_exit "$work"
@@ -57,7 +63,8 @@ webkit_home="$work/webkit-home"
 mkdir -p "$webkit_home/.config" "$webkit_home/downloads"
 echo 'XDG_DOWNLOAD_DIR="$HOME/downloads"' >"$webkit_home/.config/user-dirs.dirs"
 
-suites=(harness.test.mjs page.test.mjs failures.test.mjs changed-file.test.mjs downloads.test.mjs tokens.test.mjs)
+suites=(harness.test.mjs page.test.mjs failures.test.mjs changed-file.test.mjs downloads.test.mjs tokens.test.mjs
+    server-resume.test.mjs)
 artifacts="$PARTUP_ROOT/tests/page/artifacts"
 mkdir -p "$artifacts"
 declare -A seconds outcome
@@ -81,6 +88,7 @@ run_engine() {
         PARTUP_BASE_URL="$base_url" \
         PARTUP_AUTH_BASE_URL="$auth_url" \
         PARTUP_TOKEN_URL="$token_url" \
+        PARTUP_PAGE_AUTH_SECRET="$work/secret" \
         PARTUP_SERVER_BIN="$server_bin" \
         PARTUP_WWW="$PARTUP_ROOT/www" \
         PARTUP_TMP="$work/tmp" \
@@ -108,17 +116,17 @@ fi
 
 # The summary: engine × suite → passed / failed, and each engine's time (driver start included).
 printf '\n=== page tests: summary\n'
-printf '%-9s %-10s %6s %6s %7s  %s\n' engine suite passed failed skipped time
+printf '%-9s %-14s %6s %6s %7s  %s\n' engine suite passed failed skipped time
 for engine in "${engines[@]}"; do
     results="$work/results-$engine.tsv"
     touch "$results"
     for suite in "${suites[@]}"; do
         suite=${suite%.test.mjs}
         awk -F'\t' -v e="$engine" -v s="$suite" '$1 == s { n[$2]++; ms += $3 }
-            END { printf "%-9s %-10s %6d %6d %7d  %d s\n", e, s, n["pass"], n["fail"], n["skip"], ms / 1000 }' "$results"
+            END { printf "%-9s %-14s %6d %6d %7d  %d s\n", e, s, n["pass"], n["fail"], n["skip"], ms / 1000 }' "$results"
     done
     awk -F'\t' -v e="$engine" -v t="${seconds[$engine]}" -v o="${outcome[$engine]}" '{ n[$2]++ }
-        END { printf "%-9s %-10s %6d %6d %7d  %d min %02d s  (%s)\n", e, "all", n["pass"], n["fail"], n["skip"], t / 60, t % 60, o }' "$results"
+        END { printf "%-9s %-14s %6d %6d %7d  %d min %02d s  (%s)\n", e, "all", n["pass"], n["fail"], n["skip"], t / 60, t % 60, o }' "$results"
     awk -F'\t' '$2 == "fail" { print "    failed: " $4 }' "$results"
 done
 echo "page test screenshots: $artifacts"

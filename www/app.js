@@ -1,14 +1,16 @@
 // partup's demo page: pick or drop files, watch their parts go up, pause, resume, cancel, and pick
-// an upload up again after a reload. Plain ES modules over the wasm client in ./pkg/:
-//   queue.js (the uploads and their states) · card.js (drawing one upload) · resume-list.js
-//   (unfinished uploads, for after a reload) · completed.js · settings.js · errors.js (what a
-//   failure says) · format.js · storage.js (localStorage) · auth.js (upload tokens, with ?tokenUrl=).
+// an upload up again after a reload, or in another browser. Plain ES modules over the wasm client
+// in ./pkg/:
+//   queue.js (the uploads and their states) · card.js (drawing one upload) · server-list.js
+//   (unfinished uploads the server lists) · resume-list.js (unfinished uploads this browser
+//   remembers) · completed.js · settings.js · errors.js (what a failure says) · format.js ·
+//   storage.js (localStorage) · auth.js (upload tokens, with ?tokenUrl=).
 // The client is imported dynamically so that a missing build shows a message instead of a blank page.
 import { $ } from './format.js';
 import { describeError } from './errors.js';
 import { initCompleted } from './completed.js';
 import { initSettings } from './settings.js';
-import { addFiles, clientReady, rememberRunning, showUnfinished } from './queue.js';
+import { addFiles, clientMissing, clientReady, rememberRunning, showUnfinished } from './queue.js';
 import { initAuth } from './auth.js';
 
 const fileInput = $('#file-input');
@@ -68,4 +70,5 @@ try {
     'If www/pkg/ is missing, run scripts/build-client.sh.';
   box.hidden = false;
   fileInput.disabled = true;
+  clientMissing();
 }

@@ -37,17 +37,24 @@ export function createCard(item, actions) {
     caption: $('.parts-caption', root),
   });
   root.dataset.id = String(item.id);
-  root.dataset.key = item.key;
   el.name.textContent = item.file.name;
   el.name.title = item.file.name;
-  if (item.key !== item.file.name) el.key.textContent = `→ ${item.key}`;
-  el.key.title = `Resource key: ${item.key}`;
+  renderKey(item, el);
   for (const action of ['pause', 'resume', 'cancel', 'retry', 'dismiss']) {
     el[action].addEventListener('click', () => actions[action](item));
   }
   el.replace.addEventListener('click', () => actions.answer(item, true));
   el.keep.addEventListener('click', () => actions.answer(item, false));
   return el;
+}
+
+/** The key beside the name. It can change once before the file starts: a file added while the
+ *  server's list of unfinished uploads loads takes the key of the upload it resumes. */
+function renderKey(item, el) {
+  if (el.root.dataset.key === item.key) return;
+  el.root.dataset.key = item.key;
+  el.key.textContent = item.key !== item.file.name ? `→ ${item.key}` : '';
+  el.key.title = `Resource key: ${item.key}`;
 }
 
 /** Redraws the card at the next frame (once, however often it is asked). */
@@ -142,7 +149,12 @@ export function render(item) {
   const { el } = item;
   const p = item.progress;
   const phase = phaseOf(item);
+  renderKey(item, el);
   el.root.dataset.phase = phase;
+  const resumedFrom = resumedFromOf(item);
+  if (resumedFrom) el.root.dataset.resumedFrom = resumedFrom;
+  else delete el.root.dataset.resumedFrom;
+  el.root.dataset.refusedMatches = refusedMatchesOf(item).join(' '); // their uploadIds
   if (p) {
     // For scripts and tests: the numbers behind the picture.
     el.root.dataset.partsDone = String(phase === 'done' ? p.partsTotal : p.partsDone);
@@ -171,15 +183,41 @@ export function render(item) {
   renderButtons(item, phase);
 }
 
+/** Where the upload resumed from: 'local' (this browser's memory), 'server' (an upload the server
+ *  listed), or null. A client without `resumedFrom` only says `resumed` (from its memory). */
+function resumedFromOf(item) {
+  const info = item.result ?? item.init;
+  if (!info) return null;
+  if (info.resumedFrom !== undefined) return info.resumedFrom;
+  return info.resumed ? 'local' : null;
+}
+
+/** Uploads on the server whose metadata matched this file but whose stored parts did not. */
+function refusedMatchesOf(item) {
+  return (item.result ?? item.init)?.refusedMatches ?? [];
+}
+
 function renderNote(item, phase) {
   const p = item.progress;
   const notes = [];
   const skipped = item.result ? item.result.skippedParts : p ? p.skippedParts : 0;
-  if (item.init?.resumed || skipped > 0) {
-    const total = item.result ? item.result.parts : p ? p.partsTotal : item.init.partsTotal;
+  const resumedFrom = resumedFromOf(item);
+  const total = item.result ? item.result.parts : p ? p.partsTotal : item.init?.partsTotal;
+  if (resumedFrom === 'server') {
+    // The client checked the stored parts' MD5s before it took the upload: those it skips are
+    // the ones already there (none, for an upload that had stored nothing yet).
+    notes.push(`Resumed from the server: ${skipped.toLocaleString('en')} of ${plural(total, 'part')} already there` +
+      (skipped > 0 ? ', not sent again.' : '.'));
+  } else if (resumedFrom || skipped > 0) {
     notes.push(skipped > 0
       ? `Resumed: ${plural(skipped, 'part')} of ${total} were already on the server and were not sent again.`
       : `Resuming an earlier upload: the server has ${plural(item.init.partsOnServer, 'part')} of ${total}; checking them…`);
+  }
+  const refused = refusedMatchesOf(item).length;
+  if (refused > 0) {
+    notes.push(refused === 1
+      ? 'A server upload with the same name and size held different content; this file started fresh.'
+      : `${refused} server uploads with the same name and size held different content; this file started fresh.`);
   }
   if (phase === 'done' && item.result) {
     notes.push(item.result.existed ? `Replaced the earlier “${item.key}”.` : '');

@@ -4,6 +4,10 @@ import { $ } from './format.js';
 import { createCard, render, schedule } from './card.js';
 import { addCompleted } from './completed.js';
 import { earlierKey, forget, remember, renderUnfinished } from './resume-list.js';
+import {
+  firstListing, initServerList, listedOnServer, listingSettled, refreshServerList, renderServerList,
+  serverListUnavailable, serverUploadFor,
+} from './server-list.js';
 import { keyFor, readSettings, uploaderFor } from './settings.js';
 
 const ENDPOINT = '/v1/multipart/parallel';
@@ -14,18 +18,61 @@ const items = [];
 let nextId = 1;
 /** The wasm client's `Uploader` class, once it has loaded. */
 let Uploader = null;
+/** Whether the server's first listing of unfinished uploads settled: files wait for it, as it
+ *  may hold the key they resume under. */
+let listedOnce = false;
 
 const filesOnPage = () => items.map((item) => item.file);
 
-/** Redraws the "Unfinished uploads" list (files with a card here are left out). */
-export function showUnfinished() {
-  renderUnfinished(filesOnPage);
+/** Whether `upload` (a listed one) has a card here: its own, or a file about to resume it. */
+function onPage(upload) {
+  return items.some((item) => item.uploadId === upload.uploadId ||
+    (!item.uploadId && (item.state === 'queued' || item.state === 'running') && item.key === upload.resourceKey &&
+      item.file.name === upload.file?.name && item.file.size === upload.file?.size));
 }
 
-/** The wasm client is ready: queued files start. */
+/**
+ * Redraws both unfinished lists (uploads with a card here are left out): the server's, and what
+ * this browser remembers that the server does not list (drawn once the server's listing settled,
+ * so an upload is never offered twice). Without a listing (it failed) the local list is all there is.
+ */
+export function showUnfinished() {
+  renderServerList();
+  if (listingSettled()) renderUnfinished(filesOnPage, listedOnServer);
+}
+
+/** The wasm client is ready: the server's unfinished uploads are listed, then queued files start. */
 export function clientReady(UploaderClass) {
   Uploader = UploaderClass;
-  pump();
+  firstListing.then(() => {
+    listedOnce = true;
+    pump();
+  });
+  initServerList({
+    list: () => {
+      const uploader = uploaderFor(Uploader, ENDPOINT, readSettings());
+      // A client built before listUploads existed: no server list, the local one still works.
+      return typeof uploader.unfinished === 'function' ? uploader.unfinished() : null;
+    },
+    onPage,
+    changed: showUnfinished,
+  });
+}
+
+/** The wasm client could not load: nothing to list with, only what this browser remembers. */
+export function clientMissing() {
+  serverListUnavailable();
+  showUnfinished();
+}
+
+/**
+ * The key a file uploads to: the one an unfinished upload of it used (this browser's memory, else
+ * the server's listing: same name and size), so that the client resumes it; else the setting's.
+ */
+function resolveKey(item) {
+  if (item.keyResolved) return;
+  item.key = earlierKey(item.file) ?? serverUploadFor(item.file)?.resourceKey ?? keyFor(item.file, item.settings.key);
+  item.keyResolved = true;
 }
 
 const actions = {
@@ -42,11 +89,12 @@ export function addFiles(fileList) {
   if (!files.length) return;
   const settings = readSettings();
   for (const file of files) {
-    // A file that was being uploaded before a reload goes back to the same key, so it resumes.
     const item = {
       id: nextId++,
       file,
-      key: earlierKey(file) ?? keyFor(file, settings.key),
+      key: keyFor(file, settings.key),
+      keyResolved: false,
+      uploadId: null,
       settings,
       state: 'queued',
       progress: null,
@@ -58,6 +106,8 @@ export function addFiles(fileList) {
       cells: [],
       renderQueued: false,
     };
+    // Known now unless the server's listing is still on its way (then when the file starts).
+    if (listingSettled()) resolveKey(item);
     item.el = createCard(item, actions);
     items.push(item);
     $('#uploads').append(item.el.root);
@@ -79,7 +129,8 @@ function isActive(item) {
 
 /** Starts queued files while fewer than FILES_AT_ONCE are uploading. */
 function pump() {
-  if (!Uploader) return; // the wasm client is still loading; pump() runs again once it is ready
+  // The wasm client is still loading, or the server's listing still coming: pump() runs again then.
+  if (!Uploader || !listedOnce) return;
   let active = items.filter(isActive).length;
   for (const item of items) {
     if (active >= FILES_AT_ONCE) break;
@@ -91,6 +142,7 @@ function pump() {
 }
 
 function start(item) {
+  resolveKey(item);
   Object.assign(item, { state: 'running', error: null, result: null, progress: null, init: null });
   item.startedAt = performance.now();
   let lastRemembered = 0;
@@ -111,7 +163,9 @@ function start(item) {
       },
       onInit: (info) => {
         item.init = info;
+        item.uploadId = info.uploadId;
         remember(item);
+        showUnfinished(); // the server's row of the upload it resumed goes, one it refused comes back
         schedule(item);
       },
       onExists: () => askToReplace(item),
@@ -145,6 +199,7 @@ function finished(item, result) {
   item.result = result;
   item.elapsed = (performance.now() - item.startedAt) / 1000;
   forget(item);
+  refreshServerList();
   addCompleted({
     key: result.resourceKey,
     name: item.file.name,
@@ -170,6 +225,7 @@ function failed(item, error) {
   if (item.ask) item.ask(false);
   render(item);
   showUnfinished();
+  refreshServerList();
   pump();
 }
 
@@ -201,4 +257,5 @@ function dismiss(item) {
   items.splice(items.indexOf(item), 1);
   item.el.root.remove();
   $('#uploads-empty').hidden = items.length > 0;
+  showUnfinished(); // a failed upload's card gone: it is offered in the lists again
 }

@@ -1,5 +1,6 @@
-// "Unfinished uploads": what was being uploaded before a reload, so the same file can be chosen
-// again (the wasm client then resumes it). Kept in localStorage by the file's fingerprint.
+// "Unfinished in this browser": what was being uploaded before a reload, so the same file can be
+// chosen again (the wasm client then resumes it). Kept in localStorage by the file's fingerprint.
+// Uploads the server lists (server-list.js) are offered there, with the server's numbers, not here.
 import { $, formatBytes } from './format.js';
 import { STORE, load, save } from './storage.js';
 
@@ -35,6 +36,7 @@ export function forget(item) {
 
 function unfinishedRow(entry, onForget) {
   const li = document.createElement('li');
+  li.dataset.key = entry.key;
   const percent = entry.size ? Math.floor((100 * entry.bytesDone) / entry.size) : 0;
   const what = document.createElement('span');
   what.className = 'unfinished-what';
@@ -56,19 +58,19 @@ function unfinishedRow(entry, onForget) {
 }
 
 /** Lists the unfinished uploads, except those of the files `filesOnPage()` returns (they have
- *  their own card). */
-export function renderUnfinished(filesOnPage) {
+ *  their own card) and those `listedOnServer(entry)` says the server's list shows. */
+export function renderUnfinished(filesOnPage, listedOnServer = () => false) {
   const unfinished = load(STORE.unfinished, {});
   const here = new Set(filesOnPage().map(fingerprint));
   const list = $('#unfinished-list');
   list.replaceChildren();
   for (const [fp, entry] of Object.entries(unfinished)) {
-    if (here.has(fp)) continue;
+    if (here.has(fp) || listedOnServer(entry)) continue;
     list.append(unfinishedRow(entry, () => {
       const all = load(STORE.unfinished, {});
       delete all[fp];
       save(STORE.unfinished, all);
-      renderUnfinished(filesOnPage);
+      renderUnfinished(filesOnPage, listedOnServer);
     }));
   }
   $('#unfinished').hidden = list.children.length === 0;

@@ -144,9 +144,9 @@ class Locator {
 }
 
 class Page {
-  constructor(driver, downloads, pageLoadStrategy) {
+  constructor(driver, downloads, pageLoadStrategy, engine) {
     this.driver = driver;
-    this.engine = ENGINE;
+    this.engine = engine;
     this.downloads = downloads;
     this.pageLoadStrategy = pageLoadStrategy;
   }
@@ -194,7 +194,7 @@ class Page {
    */
   async screenshot(name, { show } = {}) {
     if (show) await show.scrollIntoView();
-    const file = path.join(ARTIFACTS, `${ENGINE}-${name}`);
+    const file = path.join(ARTIFACTS, `${this.engine}-${name}`);
     fs.writeFileSync(file, Buffer.from(await this.driver.takeScreenshot(), 'base64'));
     return file;
   }
@@ -231,7 +231,7 @@ class Page {
       await this.#openPopup(width, height, w);
       [w, h] = await this.#sizeWindow(width, height);
     }
-    if (w !== width || h !== height) throw new Error(`the ${ENGINE} viewport is ${w}×${h}, not ${width}×${height}`);
+    if (w !== width || h !== height) throw new Error(`the ${this.engine} viewport is ${w}×${h}, not ${width}×${height}`);
   }
 
   /** Sizes the current window for an inner size of `width` × `height`; returns the inner size it got. */
@@ -248,7 +248,7 @@ class Page {
     const before = await this.driver.getAllWindowHandles();
     const opened = await this.evaluate(([w, h]) => window.open('about:blank', '_blank', `popup,width=${w},height=${h}`) !== null,
       [width, height]);
-    if (!opened) throw new Error(`the ${ENGINE} window is ${narrowest} px wide at least, and it blocked the popup`);
+    if (!opened) throw new Error(`the ${this.engine} window is ${narrowest} px wide at least, and it blocked the popup`);
     await this.waitForNewWindow(before);
   }
 
@@ -273,21 +273,22 @@ class Page {
 }
 
 /**
- * A new session (fresh profile) of this run's engine. Downloads are saved, without asking, into a
+ * A new session (fresh profile) of this run's engine — or of `engine` at `webdriverUrl`, a driver a
+ * test started itself (harness/other-engine.mjs). Downloads are saved, without asking, into a
  * directory of the session's own (Chromium, Firefox) or into MiniBrowser's download directory
  * (PARTUP_WEBKIT_DOWNLOADS, emptied here: sessions run one after another).
  */
-export async function openBrowser({ pageLoadStrategy = 'normal' } = {}) {
-  if (!WEBDRIVER_URL) throw new Error('PARTUP_WEBDRIVER_URL is not set: run scripts/test-page.sh');
+export async function openBrowser({ pageLoadStrategy = 'normal', engine = ENGINE, webdriverUrl = WEBDRIVER_URL } = {}) {
+  if (!webdriverUrl) throw new Error('PARTUP_WEBDRIVER_URL is not set: run scripts/test-page.sh');
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const shared = ENGINE === 'webkit' ? process.env.PARTUP_WEBKIT_DOWNLOADS : null;
-  if (ENGINE === 'webkit' && !shared) throw new Error('PARTUP_WEBKIT_DOWNLOADS is not set: run scripts/test-page.sh');
-  const dir = shared || fs.mkdtempSync(path.join(process.env.PARTUP_TMP || os.tmpdir(), `downloads-${ENGINE}-`));
+  const shared = engine === 'webkit' ? process.env.PARTUP_WEBKIT_DOWNLOADS : null;
+  if (engine === 'webkit' && !shared) throw new Error('PARTUP_WEBKIT_DOWNLOADS is not set: run scripts/test-page.sh');
+  const dir = shared || fs.mkdtempSync(path.join(process.env.PARTUP_TMP || os.tmpdir(), `downloads-${engine}-`));
   const downloads = new Downloads(dir);
   downloads.clear();
-  const driver = await new Builder().usingServer(WEBDRIVER_URL)
-    .withCapabilities(capabilities(ENGINE, { downloadDir: dir, pageLoadStrategy })).build();
-  const page = new Page(driver, downloads, pageLoadStrategy);
+  const driver = await new Builder().usingServer(webdriverUrl)
+    .withCapabilities(capabilities(engine, { downloadDir: dir, pageLoadStrategy })).build();
+  const page = new Page(driver, downloads, pageLoadStrategy, engine);
   page.ownDownloads = !shared;
   return page;
 }

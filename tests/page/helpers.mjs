@@ -47,14 +47,17 @@ export async function objectBytes(base, key) {
 /**
  * A fresh browser session on the demo page, opened through a test proxy in front of `target`
  * (harness/proxy.mjs: delays, dropped connections, request counts, the page's error recorder).
+ * `engine` and `webdriverUrl`: another engine's driver than the run's (harness/other-engine.mjs).
  * `close()` always ends the session and the proxy.
  */
-export async function openPage({ target = process.env.PARTUP_BASE_URL, width = 1100, height = 900, query = '' } = {}) {
+export async function openPage({
+  target = process.env.PARTUP_BASE_URL, width = 1100, height = 900, query = '', engine, webdriverUrl,
+} = {}) {
   if (!target) throw new Error('PARTUP_BASE_URL is not set: run scripts/test-page.sh');
   const proxy = await startTestProxy(target);
   let page;
   try {
-    page = await openBrowser();
+    page = await openBrowser({ engine, webdriverUrl });
     await page.setViewport(width, height);
     await page.goto(`${proxy.base}/${query}`);
     await page.waitForSelector('body[data-ready="true"]');

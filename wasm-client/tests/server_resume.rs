@@ -82,6 +82,19 @@ async fn stored_parts(upload_id: &str) -> u64 {
     listed["parts"].as_array().unwrap().len() as u64
 }
 
+/// Starts uploading `LEN` bytes of `seed` to `key` as another browser would: no localStorage
+/// entry, a new `File` of the same name (and another modification time), counters reset.
+async fn start_elsewhere(key: &str, seed: u64, extra: &[(&str, JsValue)]) -> Upload {
+    forget_local_entries();
+    set_proxy_rules(proxy(), serde_json::json!({})).await;
+    start(
+        &through_proxy(),
+        &make_file(LEN, seed, "clip.bin"),
+        key,
+        extra,
+    )
+}
+
 async fn unfinished(up: &Uploader, prefix: &str) -> Vec<JsValue> {
     let options = js_object(&[("prefix", prefix.into())]);
     let listed = JsFuture::from(up.unfinished(Some(options.unchecked_into())))
@@ -99,14 +112,7 @@ async fn assert_object_equals(key: &str, seed: u64) {
 async fn an_upload_started_elsewhere_resumes_from_the_server_sending_only_the_missing_parts() {
     let (key, seed) = (unique_key("elsewhere.bin"), fresh_seed());
     let (first, stored) = start_and_pause(&key, seed, 3, &[]).await;
-    forget_local_entries();
-    set_proxy_rules(proxy(), serde_json::json!({})).await;
-    let again = start(
-        &through_proxy(),
-        &make_file(LEN, seed, "clip.bin"),
-        &key,
-        &[],
-    );
+    let again = start_elsewhere(&key, seed, &[]).await;
     let result = finish(&again).await.expect("the resumed upload");
     assert_eq!(get(&result, "resumedFrom"), "server");
     assert_eq!(get(&result, "resumed"), JsValue::TRUE);
@@ -159,14 +165,7 @@ async fn a_different_file_with_the_same_name_and_size_is_not_mistaken_for_the_up
     let key = unique_key("same-name.bin");
     let (seed, other_seed) = (fresh_seed(), fresh_seed());
     let (first, stored) = start_and_pause(&key, seed, 2, &[]).await;
-    forget_local_entries();
-    set_proxy_rules(proxy(), serde_json::json!({})).await;
-    let other = start(
-        &through_proxy(),
-        &make_file(LEN, other_seed, "clip.bin"),
-        &key,
-        &[],
-    );
+    let other = start_elsewhere(&key, other_seed, &[]).await;
     let result = finish(&other).await.expect("the other file's upload");
     let first_id = first.upload_id().unwrap();
     assert_eq!(get(&result, "resumedFrom"), JsValue::NULL);
@@ -189,14 +188,7 @@ async fn resume_local_and_resume_false_never_ask_the_server() {
     for mode in [JsValue::from_str("local"), JsValue::FALSE] {
         let (key, seed) = (unique_key("not-asked.bin"), fresh_seed());
         let (first, _) = start_and_pause(&key, seed, 1, &[]).await;
-        forget_local_entries();
-        set_proxy_rules(proxy(), serde_json::json!({})).await;
-        let again = start(
-            &through_proxy(),
-            &make_file(LEN, seed, "clip.bin"),
-            &key,
-            &[("resume", mode.clone())],
-        );
+        let again = start_elsewhere(&key, seed, &[("resume", mode.clone())]).await;
         let result = finish(&again).await.expect("a new upload");
         assert_eq!(get(&result, "resumedFrom"), JsValue::NULL, "{mode:?}");
         let stats = proxy_stats_at(proxy()).await;

@@ -258,9 +258,29 @@ pub fn debris(server: &TestServer, parts: &[(&str, &[u32])]) -> Vec<PathBuf> {
             let object = path.starts_with("objects") && path.components().count() == 3;
             // A completed object's entry in the content index (instant upload).
             let indexed = path.starts_with("index") && path.components().count() == 4;
-            !(record || object || indexed || acknowledged.contains(path))
+            !(record
+                || object
+                || indexed
+                || listed_in_progress(server, path)
+                || acknowledged.contains(path))
         })
         .collect()
+}
+
+/// Whether `path` is the listUploads entry (`uploads-index/OWNER/REVTS-ID`) of an upload still in
+/// progress: its `upload.json` stored, no `completed.json`. One of an upload that ended is debris.
+fn listed_in_progress(server: &TestServer, path: &Path) -> bool {
+    let Some(id) = path
+        .starts_with("uploads-index")
+        .then_some(path)
+        .filter(|p| p.components().count() == 3)
+        .and_then(|p| p.file_name()?.to_str()?.split_once('-'))
+        .map(|(_, id)| id)
+    else {
+        return false;
+    };
+    let upload = server.data.path().join("uploads").join(id);
+    upload.join("upload.json").exists() && !upload.join("completed.json").exists()
 }
 
 /// "nothing", or what the checks found lost or left behind.
