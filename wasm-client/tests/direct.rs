@@ -472,6 +472,18 @@ async fn cancel_aborts_the_upload_on_the_server() {
 
 #[wasm_bindgen_test]
 async fn a_new_page_resumes_a_direct_upload_and_sends_only_the_missing_parts() {
+    resume_in_a_new_page(false).await;
+}
+
+#[wasm_bindgen_test]
+async fn another_browser_finds_a_direct_upload_on_the_server_and_sends_only_the_missing_parts() {
+    resume_in_a_new_page(true).await;
+}
+
+/// Stops an upload after two of its four parts, then uploads the same file from a new Uploader:
+/// as a reloaded page (its localStorage entry), or as another browser (no entry, a new `File` of
+/// the same bytes; the upload found by listUploads, its direct parts checked by their MD5s).
+async fn resume_in_a_new_page(another_browser: bool) {
     rules(
         serde_json::json!({ "delayEvery": 1, "delayMs": 300 }),
         no_faults(),
@@ -508,11 +520,20 @@ async fn a_new_page_resumes_a_direct_upload_and_sends_only_the_missing_parts() {
 
     rules(no_faults(), no_faults()).await;
     let seen = Shared::default();
-    // A new Uploader, as a reloaded page makes, and the same file: the localStorage entry.
+    // A new Uploader, as a reloaded page makes, and the same file: the localStorage entry; or,
+    // in another browser, none, and a file of the same name and bytes picked again.
+    let file = if another_browser {
+        let storage = web_sys::window().unwrap().local_storage().unwrap().unwrap();
+        storage.clear().unwrap();
+        make_file(len, seed, "reload.bin")
+    } else {
+        file
+    };
     let second = start(&direct_uploader(direct_proxy(), 2), &file, &key, &seen);
     let result = finish(&second).await.expect("resumed upload");
     assert_eq!(text(&result, "uploadId"), first_id);
-    assert_eq!(get(&result, "resumedFrom"), "local");
+    let found_in = if another_browser { "server" } else { "local" };
+    assert_eq!(get(&result, "resumedFrom"), found_in);
     assert_eq!(get(&result, "direct"), JsValue::TRUE);
     assert_eq!(num(&result, "skippedParts") as u64, stored);
     let (partup, store) = (
