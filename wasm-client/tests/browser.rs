@@ -108,6 +108,26 @@ async fn wait_parts_done(log: &SharedLog, parts: f64) {
     }
 }
 
+/// Waits until at least `parts` are done and another is being sent: a pause then has a request in
+/// flight to abort (parts start in pairs, so right after a part is done its twin may be too).
+async fn wait_parts_done_and_one_sending(upload: &Upload, parts: f64) {
+    let deadline = now_ms() + 30_000.0;
+    loop {
+        let progress = upload.progress();
+        let sending = js_sys::Array::from(&get(&progress, "parts"))
+            .iter()
+            .any(|state| state == "uploading");
+        if num(&progress, "partsDone") >= parts && sending {
+            return;
+        }
+        assert!(
+            now_ms() < deadline,
+            "timed out waiting for {parts} parts and one sending"
+        );
+        sleep_ms(5.0).await;
+    }
+}
+
 async fn list_parts(upload_id: &str) -> (u16, serde_json::Value) {
     let body = serde_json::json!({ "uploadId": upload_id }).to_string();
     fetch_json(&format!("{}/listParts", api(server())), "POST", Some(&body)).await
@@ -403,7 +423,7 @@ async fn pause_aborts_in_flight_parts_and_resume_sends_only_the_rest() {
     let log = SharedLog::default();
     let up = uploader(&api(proxy()), 32 * KIB, 2, &[]);
     let upload = start(&up, &file, &key, &log, &[]);
-    wait_parts_done(&log, 3.0).await;
+    wait_parts_done_and_one_sending(&upload, 3.0).await;
     upload.pause();
     sleep_ms(100.0).await;
     let paused = proxy_stats().await;
