@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests the demo page (www/) in three browser engines — Chromium, Firefox ESR and WebKitGTK
 # (MiniBrowser) — through one WebDriver harness (tests/page, npm selenium-webdriver): builds the wasm
-# client into www/pkg and the server, starts the servers once (plain, and with upload tokens), then
+# client into www/pkg and the server, starts the servers once (plain, with upload tokens, and one
+# with direct parts over Garage), then
 # per engine starts its driver, runs every suite of tests/page with `node --test` and stops the
 # driver with the browsers it started. One engine failing does not stop the others; at the end a
 # table gives each engine's passed and failed tests per suite and its time. Exits non-zero when any
@@ -9,7 +10,8 @@
 #   scripts/test-page.sh [--engine chromium|firefox|webkit] [arguments for node --test,
 #                        e.g. --test-name-pattern=drop]
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+# s3-store.sh sources setup.sh: Garage for the direct-parts server (direct.test.mjs).
+source "$(dirname "${BASH_SOURCE[0]}")/s3-store.sh"
 cd "$PARTUP_ROOT"
 
 engines=(chromium firefox webkit)
@@ -29,6 +31,7 @@ done
 
 ensure_browsers
 ensure_npm_packages
+ensure_garage
 "$PARTUP_ROOT/scripts/build-client.sh"
 # PARTUP_SERVER_BIN: a partup-server built elsewhere (another worktree's, say) instead of building
 # one here; it must be of the same sources.
@@ -55,6 +58,14 @@ start_service token_url "$work/tokens.log" python3 "$PARTUP_ROOT/scripts/token-e
 start_service auth_url "$work/auth-server.log" "$server_bin" --listen 127.0.0.1:0 \
     --data "$work/auth-data" --www "$PARTUP_ROOT/www" --min-part-size 65536 --auth-secret-file "$work/secret"
 wait_healthy "$auth_url/healthz" || { cat "$work/auth-server.log" >&2; exit 1; }
+# The page on a server whose parts go straight to the store (SPEC.md §6): Garage, its bucket's
+# CORS rule as the README sets it (the page's origin is a test proxy on a port of its own: any).
+start_garage "$work/garage"
+garage_allow_cors '*'
+start_service direct_url "$work/direct-server.log" "$server_bin" --listen 127.0.0.1:0 \
+    --data "$work/direct-data" --www "$PARTUP_ROOT/www" --store s3 --s3-endpoint "$PARTUP_TEST_S3_ENDPOINT" \
+    --s3-bucket "$PARTUP_TEST_S3_BUCKET" --s3-region "$PARTUP_TEST_S3_REGION" --s3-prefix page/ --direct-parts
+wait_healthy "$direct_url/healthz" || { cat "$work/direct-server.log" >&2; exit 1; }
 
 # MiniBrowser saves downloads into the XDG download directory of its $HOME and cannot be told
 # another per session: the WebKit driver gets a $HOME of its own whose download directory the
@@ -64,7 +75,7 @@ mkdir -p "$webkit_home/.config" "$webkit_home/downloads"
 echo 'XDG_DOWNLOAD_DIR="$HOME/downloads"' >"$webkit_home/.config/user-dirs.dirs"
 
 suites=(harness.test.mjs page.test.mjs failures.test.mjs changed-file.test.mjs downloads.test.mjs tokens.test.mjs
-    server-resume.test.mjs)
+    server-resume.test.mjs direct.test.mjs)
 artifacts="$PARTUP_ROOT/tests/page/artifacts"
 mkdir -p "$artifacts"
 declare -A seconds outcome
@@ -87,6 +98,7 @@ run_engine() {
         PARTUP_WEBKIT_DOWNLOADS="$webkit_home/downloads" \
         PARTUP_BASE_URL="$base_url" \
         PARTUP_AUTH_BASE_URL="$auth_url" \
+        PARTUP_DIRECT_BASE_URL="$direct_url" \
         PARTUP_TOKEN_URL="$token_url" \
         PARTUP_PAGE_AUTH_SECRET="$work/secret" \
         PARTUP_SERVER_BIN="$server_bin" \

@@ -5,7 +5,9 @@
 //! fault proxy in `--store` mode in front of it (the signed URLs name it: `--direct-endpoint`), a
 //! partup signing for it with a fault proxy in front (`PARTUP_TEST_DIRECT_PROXY`: its counters say
 //! which partup requests came), and a second partup whose signatures live 3 s
-//! (`PARTUP_TEST_SHORT_EXPIRY_SERVER`). The store proxy's counters say what reached the store:
+//! (`PARTUP_TEST_SHORT_EXPIRY_SERVER`), and two more partups over one store prefix behind a
+//! fault proxy that balances between them and kills the first on request
+//! (`PARTUP_TEST_TWINS_PROXY`). The store proxy's counters say what reached the store:
 //! `partRequests` (its part PUTs), `storeErrors` (its error answers by `<Code>`), `storeExpired`.
 
 use partup::js_glue::js_object;
@@ -56,6 +58,20 @@ fn store_proxy() -> &'static str {
         option_env!("PARTUP_TEST_STORE_PROXY"),
         "PARTUP_TEST_STORE_PROXY",
     )
+}
+
+/// A fault proxy balancing between two partups over one store prefix, the first of which it kills
+/// on `POST /__proxy/kill-upstream`.
+fn twins_proxy() -> &'static str {
+    required(
+        option_env!("PARTUP_TEST_TWINS_PROXY"),
+        "PARTUP_TEST_TWINS_PROXY",
+    )
+}
+
+/// The second of the twins, which outlives the first.
+fn twin_b() -> &'static str {
+    required(option_env!("PARTUP_TEST_TWIN_B"), "PARTUP_TEST_TWIN_B")
 }
 
 /// Sets the rules of both proxies (`store` for the store's, `partup` for partup's), zeroing their
@@ -544,4 +560,50 @@ async fn resume_in_a_new_page(another_browser: bool) {
     assert_eq!(stat(&partup, "signPartRequests"), 4 - stored, "{partup}");
     assert_eq!(stat(&store, "partRequests"), 4 - stored, "{store}");
     assert_object_equals(direct_server(), &key, len, seed).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_instance_killed_mid_upload_leaves_the_upload_to_the_other_one() {
+    rules(
+        serde_json::json!({ "delayEvery": 1, "delayMs": 300 }),
+        no_faults(),
+    )
+    .await;
+    set_proxy_rules(twins_proxy(), no_faults()).await;
+    let (key, seed) = (unique_key("twins.bin"), fresh_seed());
+    let len = 5 * PART + 3;
+    let seen = Shared::default();
+    let upload = start(
+        &direct_uploader(twins_proxy(), 2),
+        &make_file(len, seed, "twins.bin"),
+        &key,
+        &seen,
+    );
+    wait_until("two parts stored", || {
+        seen.borrow()
+            .last
+            .as_ref()
+            .is_some_and(|p| num(p, "partsDone") >= 2.0)
+    })
+    .await;
+    let before = proxy_stats_at(twins_proxy()).await;
+    let served = &before["servedBy"];
+    assert!(
+        stat(served, "0") >= 1 && stat(served, "1") >= 1,
+        "both instances served the upload before the kill: {before}"
+    );
+    let kill = format!("{}/__proxy/kill-upstream", twins_proxy());
+    let (status, killed) = fetch_json(&kill, "POST", None).await;
+    assert_eq!(status, 200, "{killed}");
+
+    let result = finish(&upload).await.expect("finished by the other instance");
+    assert_eq!(get(&result, "direct"), JsValue::TRUE);
+    assert_eq!(num(&result, "parts"), 6.0);
+    let after = proxy_stats_at(twins_proxy()).await;
+    assert_eq!(after["upstreamsDown"], serde_json::json!([0]), "{after}");
+    assert!(
+        stat(&after["servedBy"], "1") > stat(served, "1"),
+        "the second instance went on with the upload: {after}"
+    );
+    assert_object_equals(twin_b(), &key, len, seed).await;
 }

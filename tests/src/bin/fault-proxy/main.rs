@@ -2,6 +2,10 @@
 //! so the browser suite can show the client finishes byte-exact through them.
 //!
 //! `fault-proxy --listen 127.0.0.1:0 --upstream http://127.0.0.1:SERVER [--store]`
+//! `fault-proxy --listen 127.0.0.1:0 --upstream URL_A --upstream URL_B [--kill-pid PID_A]`
+//!
+//! With several upstreams it is a load balancer over partup instances that share a store, one of
+//! which a test can kill mid-upload (`balance.rs`).
 //!
 //! Port 0 picks a free port; once bound, the proxy prints `fault-proxy listening on http://ADDR → …`
 //! (scripts/test-client.sh reads the address there, as it does the server's).
@@ -42,11 +46,14 @@
 //! Control (CORS-open, so the page under test can call it):
 //! - `POST /__proxy/config` `{...rules}`: sets the rules and resets the counters;
 //! - `POST /__proxy/reset`: no faults, counters zero;
-//! - `GET /__proxy/stats` (also `/stats`): the counters, including the most part requests ever
+//! - `POST /__proxy/kill-upstream`: SIGKILL to the first upstream's process (`--kill-pid`);
+//! - `GET /__proxy/stats` (also `/stats`): the counters (with several upstreams, `servedBy`: the
+//!   requests each upstream answered, by index, and `upstreamsDown`), including the most part requests ever
 //!   in flight at once, `apiRequests` (POSTs), `answered` (by `answers`), and `log`: every POST
 //!   (the first 10,000) as `{endpoint, atMs, injected}` — milliseconds since the config was set,
 //!   and the status the proxy answered itself, if it did.
 
+mod balance;
 mod responses;
 mod rules;
 mod state;
@@ -62,6 +69,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use balance::Upstreams;
 use responses::{cors, full, injected_answer, json_response, service_unavailable, slow_down};
 use rules::{AnswerRule, FaultConfig};
 use state::{State, Stats};
@@ -74,7 +82,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 type Body = BoxBody<Bytes, Error>;
 
 struct Proxy {
-    upstream: String,
+    upstreams: Upstreams,
     /// In front of an S3 store (`--store`), not of partup.
     store: bool,
     client: Client<HttpConnector, Body>,
@@ -247,12 +255,25 @@ impl Proxy {
                 let stats = self.lock().stats.clone();
                 Ok(json_response(StatusCode::OK, &stats))
             }
+            (Method::POST, "/__proxy/kill-upstream") => match self.upstreams.kill_first() {
+                Ok(pid) => Ok(json_response(
+                    StatusCode::OK,
+                    &serde_json::json!({ "killed": pid }),
+                )),
+                Err(message) => Ok(json_response(
+                    StatusCode::CONFLICT,
+                    &serde_json::json!({"code": "NoProcess", "message": message, "requestId": "proxy"}),
+                )),
+            },
             (Method::POST, "/__proxy/reset") => {
                 let mut state = self.lock();
                 let in_flight = state.stats.parts_in_flight;
+                let down = std::mem::take(&mut state.stats.upstreams_down);
                 *state = State::default();
-                // Requests still in flight keep counting down from where they are.
+                // Requests still in flight keep counting down from where they are; a killed
+                // upstream stays down.
                 state.stats.parts_in_flight = in_flight;
+                state.stats.upstreams_down = down;
                 Ok(json_response(StatusCode::OK, &FaultConfig::default()))
             }
             (Method::POST, "/__proxy/config") => {
@@ -262,8 +283,10 @@ impl Proxy {
                         let mut state = self.lock();
                         state.config = config.clone();
                         let in_flight = state.stats.parts_in_flight;
+                        let down = std::mem::take(&mut state.stats.upstreams_down);
                         state.stats = Stats {
                             parts_in_flight: in_flight,
+                            upstreams_down: down,
                             ..Stats::default()
                         };
                         state.since = Instant::now();
@@ -368,57 +391,105 @@ impl Proxy {
 
     async fn forward(&self, request: Request<Body>) -> Result<Response<Body>, Error> {
         let (mut parts, body) = request.into_parts();
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
-        parts.uri = format!("{}{}", self.upstream, path_and_query).parse()?;
         if !self.store {
             // A store's requests keep theirs: it is signed in.
             parts.headers.remove("host");
         }
         parts.headers.remove("connection");
         parts.headers.remove("keep-alive");
-        let response = self
-            .client
-            .request(Request::from_parts(parts, body))
-            .await?;
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let response = if self.upstreams.len() == 1 {
+            parts.uri = format!("{}{path_and_query}", self.upstreams.url(0)).parse()?;
+            self.client
+                .request(Request::from_parts(parts, body))
+                .await?
+        } else {
+            self.balance(parts, body, &path_and_query).await?
+        };
         let (parts, body) = response.into_parts();
         let response = Response::from_parts(parts, body.map_err(Error::from).boxed());
         // The store's CORS headers are the bucket's rule, which the tests check.
         Ok(if self.store { response } else { cors(response) })
+    }
+
+    /// Sends the request to the upstreams in turn until one takes the connection (`balance.rs`).
+    /// The body is read first, so that it can go to the next upstream.
+    async fn balance(
+        &self,
+        parts: hyper::http::request::Parts,
+        body: Body,
+        path_and_query: &str,
+    ) -> Result<Response<Incoming>, Error> {
+        let bytes = body.collect().await?.to_bytes();
+        for index in self.upstreams.in_turn() {
+            let mut request = Request::builder()
+                .method(parts.method.clone())
+                .uri(format!("{}{path_and_query}", self.upstreams.url(index)))
+                .version(parts.version)
+                .body(full(bytes.clone()))?;
+            *request.headers_mut() = parts.headers.clone();
+            match self.client.request(request).await {
+                Ok(response) => {
+                    *self
+                        .lock()
+                        .stats
+                        .served_by
+                        .entry(index.to_string())
+                        .or_default() += 1;
+                    return Ok(response);
+                }
+                Err(error) if error.is_connect() => {
+                    let down = self.upstreams.mark_down(index);
+                    self.lock().stats.upstreams_down = down;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err("fault-proxy: no upstream takes connections".into())
     }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Error> {
     let mut listen: SocketAddr = "127.0.0.1:8081".parse()?;
-    let mut upstream = "http://127.0.0.1:8080".to_string();
+    let mut upstreams = Vec::new();
+    let mut kill_pid = None;
     let mut store = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--store" => store = true,
             "--listen" => listen = args.next().ok_or("--listen needs ADDR")?.parse()?,
-            "--upstream" => upstream = args.next().ok_or("--upstream needs URL")?,
+            "--upstream" => upstreams.push(args.next().ok_or("--upstream needs URL")?),
+            "--kill-pid" => kill_pid = Some(args.next().ok_or("--kill-pid needs PID")?.parse()?),
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: fault-proxy --listen ADDR --upstream URL [--store]"
+                    "unknown argument {other}; usage: fault-proxy --listen ADDR --upstream URL... [--store] [--kill-pid PID]"
                 )
                 .into());
             }
         }
     }
+    if upstreams.is_empty() {
+        upstreams.push("http://127.0.0.1:8080".to_string());
+    }
+    if store && upstreams.len() > 1 {
+        return Err("--store takes one --upstream".into());
+    }
+    let shown = upstreams.join(" + ");
     let proxy = Arc::new(Proxy {
-        upstream: upstream.trim_end_matches('/').to_string(),
+        upstreams: Upstreams::new(upstreams, kill_pid),
         store,
         client: Client::builder(TokioExecutor::new()).build_http(),
         state: Mutex::new(State::default()),
     });
     let listener = TcpListener::bind(listen).await?;
     println!(
-        "fault-proxy listening on http://{} → {upstream}",
+        "fault-proxy listening on http://{} → {shown}",
         listener.local_addr()?
     );
     loop {

@@ -53,6 +53,11 @@ pub struct Stats {
     /// `--store`: error answers whose message says the signature expired (AWS: "Request has
     /// expired"; Garage: "Date is too old").
     pub store_expired: u64,
+    /// Several upstreams: the requests each one answered, by its index (`"0"`, `"1"`…).
+    pub served_by: std::collections::BTreeMap<String, u64>,
+    /// Several upstreams: those taken out of the turn (they refused the connection). Kept when
+    /// the counters are reset: a killed upstream stays dead.
+    pub upstreams_down: Vec<usize>,
     pub log: Vec<LoggedRequest>,
 }
 
