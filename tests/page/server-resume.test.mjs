@@ -65,9 +65,11 @@ async function startAndLeave(file, key, { atLeast = 3, engine, webdriverUrl } = 
     await page.locator('#file-input').setInputFiles(file.path);
     const upload = card(page, key);
     await waitPartsDone(upload, atLeast);
-    // Part requests from now on wait at the proxy, so the pause comes before the upload could
-    // finish however slow the browser is (the ones already on their way may still arrive).
-    proxy.partDelay = 30_000;
+    // Part requests from now on are held at the proxy, so the pause comes before the upload could
+    // finish however slow the browser is; the pause waits until those already forwarded were
+    // answered, so the server holds exactly the parts the page knows of and none lands later.
+    proxy.holdParts = true;
+    await proxy.settled();
     await upload.locator('button.pause').click();
     await waitPhase(upload, 'paused', 30_000);
     assert.deepEqual(await page.problems(), []);

@@ -6,9 +6,10 @@
 //! convenience, never a requirement: no `localStorage` (workers, some embedded views), one that
 //! throws (Safari private mode, blocked cookies) or a full one just means no resume.
 
+use crate::server_match::LocalFile;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Blob, File, Storage};
+use web_sys::{Blob, Storage};
 
 const KEY_PREFIX: &str = "partup:v1:";
 
@@ -25,20 +26,17 @@ pub struct ResumeEntry {
 
 /// The storage key for this file, resourceKey and endpoint.
 pub fn fingerprint(file: &Blob, resource_key: &str, endpoint: &str) -> String {
-    let (name, last_modified) = match file.dyn_ref::<File>() {
-        Some(f) => (f.name(), f.last_modified()),
-        // A plain Blob has neither; size and key still tell uploads apart.
-        None => (String::new(), 0.0),
-    };
+    // A plain Blob has no name nor time; size and key still tell uploads apart.
+    let file = LocalFile::of(file);
     // JSON-quoted strings keep the fields apart whatever characters they hold.
     let quote = |s: &str| crate::json::to_json_text(s);
     format!(
         "{KEY_PREFIX}[{},{},{},{},{}]",
         quote(endpoint),
         quote(resource_key),
-        quote(&name),
-        file.size() as u64,
-        last_modified as u64
+        quote(&file.name),
+        file.size,
+        file.last_modified
     )
 }
 

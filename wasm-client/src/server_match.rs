@@ -9,6 +9,8 @@
 
 use crate::slicing::PartPlan;
 use partup_wire::{Metadata, UploadSummary};
+use wasm_bindgen::JsCast;
+use web_sys::{Blob, File};
 
 /// Metadata keys the client writes; the app's own keys (the `metadata` upload option) may not
 /// start with [`RESERVED_PREFIX`].
@@ -29,6 +31,21 @@ pub struct LocalFile {
     pub name: String,
     pub size: u64,
     pub last_modified: u64,
+}
+
+impl LocalFile {
+    /// What the browser tells of `file`: a `File`'s name and time, a plain Blob's size alone.
+    pub fn of(file: &Blob) -> LocalFile {
+        let (name, last_modified) = match file.dyn_ref::<File>() {
+            Some(f) => (f.name(), f.last_modified() as u64),
+            None => (String::new(), 0),
+        };
+        LocalFile {
+            name,
+            size: file.size() as u64,
+            last_modified,
+        }
+    }
 }
 
 /// The file an upload on the server was started for, read back from its metadata.

@@ -20,21 +20,8 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
 use std::rc::Rc;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Blob, File};
-
-/// What the browser tells of `file`, as the server-side match compares it.
-fn local_file(file: &Blob) -> LocalFile {
-    let (name, last_modified) = match file.dyn_ref::<File>() {
-        Some(f) => (f.name(), f.last_modified() as u64),
-        None => (String::new(), 0),
-    };
-    LocalFile {
-        name,
-        size: file.size() as u64,
-        last_modified,
-    }
-}
+use wasm_bindgen::JsValue;
+use web_sys::Blob;
 
 fn tracker_for(plan: &PartPlan) -> ProgressTracker {
     ProgressTracker::new((1..=plan.part_count).map(|n| plan.part_len(n)).collect())
@@ -88,7 +75,7 @@ impl UploadTask {
         })?;
         let resource_key = upload_options.resource_key.clone();
         let metadata = server_match::file_metadata(
-            &local_file(&file),
+            &LocalFile::of(&file),
             fresh_plan.part_size,
             &upload_options.metadata,
         );
@@ -264,7 +251,7 @@ impl UploadTask {
             Err(_) => return Ok(None),
         };
         let limits = (self.options.min_part_size, self.options.max_part_size);
-        let file = local_file(&self.file);
+        let file = LocalFile::of(&self.file);
         for Candidate { upload_id, plan } in
             server_match::candidates(&listed, &self.resource_key, &file, limits)
         {

@@ -3,6 +3,12 @@
 // proxy does what the tests once asked of Playwright's request interception:
 //   - counts part requests (`parts`) and delays each one (`partDelay` ms), so a test can act
 //     mid-upload and see how many requests the page sent;
+//   - holds part requests (`holdParts`: never forwarded, kept until the page gives up on them) and
+//     says when none is on its way to the server any more (`settled()`), so a test can stop an
+//     upload at a point where the server holds exactly the parts the page was told are stored: a
+//     part whose request the page aborts after the proxy forwarded it may still be stored a moment
+//     later (the server finishes a request whose body it has), and a listing taken meanwhile
+//     would count one part fewer than the server ends up with;
 //   - drops the connection of every `dropEvery`-th part request once the server's answer has begun
 //     (its head is out, the body never comes), as a flaky network would. Not before any answer
 //     byte: Chromium and Firefox then send the request again by themselves on a new connection
@@ -66,7 +72,15 @@ export async function startTestProxy(target) {
     dropEvery: 0,
     answer: null,
     stripHeaders: null,
+    holdParts: false,
+    forwardingParts: 0,
+    onSettled: [],
   };
+  /** Resolves once no part request is being forwarded to the server (at once if none is). */
+  proxy.settled = () => new Promise((resolve) => {
+    if (proxy.forwardingParts === 0) resolve();
+    else proxy.onSettled.push(resolve);
+  });
   const server = http.createServer((request, response) => {
     handle(proxy, target, request, response).catch(() => response.destroy());
   });
@@ -90,7 +104,17 @@ async function handle(proxy, target, request, response) {
     part = proxy.parts;
     trace(`part request ${part}`);
     if (proxy.partDelay) await sleep(proxy.partDelay);
+    if (proxy.holdParts) {
+      trace(`part request ${part} held`);
+      await new Promise((resolve) => (request.socket.destroyed ? resolve() : request.socket.once('close', resolve)));
+      return;
+    }
     if (request.socket.destroyed) return; // the page gave up on it meanwhile (pause, cancel, reload)
+    proxy.forwardingParts += 1;
+    response.once('close', () => {
+      proxy.forwardingParts -= 1;
+      if (proxy.forwardingParts === 0) for (const resolve of proxy.onSettled.splice(0)) resolve();
+    });
   }
   const drop = part > 0 && proxy.dropEvery > 0 && part % proxy.dropEvery === 0;
   if (drop) proxy.dropped += 1;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use partup_server::storage::upload_index::UploadEntry;
 use partup_tests::{Answer, Api, TestServer, md5_hex, test_bytes};
 use partup_wire::ListPartsResponse;
 
@@ -270,16 +271,15 @@ pub fn debris(server: &TestServer, parts: &[(&str, &[u32])]) -> Vec<PathBuf> {
 /// Whether `path` is the listUploads entry (`uploads-index/OWNER/REVTS-ID`) of an upload still in
 /// progress: its `upload.json` stored, no `completed.json`. One of an upload that ended is debris.
 fn listed_in_progress(server: &TestServer, path: &Path) -> bool {
-    let Some(id) = path
+    let Some((_, id)) = path
         .starts_with("uploads-index")
         .then_some(path)
         .filter(|p| p.components().count() == 3)
-        .and_then(|p| p.file_name()?.to_str()?.split_once('-'))
-        .map(|(_, id)| id)
+        .and_then(|p| UploadEntry::parse_name(p.file_name()?.to_str()?))
     else {
         return false;
     };
-    let upload = server.data.path().join("uploads").join(id);
+    let upload = server.data.path().join("uploads").join(id.as_str());
     upload.join("upload.json").exists() && !upload.join("completed.json").exists()
 }
 
