@@ -103,22 +103,30 @@ start_service direct_proxy_url "$direct_dir.proxy.log" "$CARGO_TARGET_DIR/debug/
   --listen 127.0.0.1:0 --upstream "$direct_url"
 wait_healthy "$direct_proxy_url/__proxy/stats" || { echo "direct server's proxy did not start"; exit 1; }
 # Two partups over one store prefix behind a fault proxy that balances between them, the first of
-# which a test kills mid-upload (`POST /__proxy/kill-upstream`: kill -9 of --kill-pid).
-remove_on_exit "$direct_dir.twin-a.log" "$direct_dir.twin-b.log" "$direct_dir.twins.log"
-twin_server() { # VAR LOG DATA
+# which a test kills mid-upload (`POST /__proxy/kill-upstream`: kill -9 of the pid in
+# --kill-pid-file). Before each engine's run the first is started again if it is gone, on the same
+# port, so the test finds two live instances in every engine.
+remove_on_exit "$direct_dir.twin-a.log" "$direct_dir.twin-b.log" "$direct_dir.twins.log" "$direct_dir.twin-a.pid"
+twin_server() { # VAR LOG DATA LISTEN
   start_service "$1" "$2" "$CARGO_TARGET_DIR/debug/partup-server" \
-    --listen 127.0.0.1:0 --data "$direct_dir/$3" --www "$direct_dir/www" --cors-origin '*' \
+    --listen "$4" --data "$direct_dir/$3" --www "$direct_dir/www" --cors-origin '*' \
     --store s3 --s3-endpoint "$PARTUP_TEST_S3_ENDPOINT" --s3-bucket "$PARTUP_TEST_S3_BUCKET" \
     --s3-region "$PARTUP_TEST_S3_REGION" --s3-prefix twins/ \
     --direct-parts --direct-endpoint "$store_proxy_url" --min-part-size 5242880
 }
-twin_server twin_a_url "$direct_dir.twin-a.log" twin-a
-twin_a_pid=$SERVICE_PID
-wait_healthy "$twin_a_url/healthz" || { echo "twin server A did not start"; cat "$direct_dir.twin-a.log"; exit 1; }
-twin_server twin_b_url "$direct_dir.twin-b.log" twin-b
+twin_a_listen=127.0.0.1:0
+ensure_twin_a() {
+  if [ -s "$direct_dir/twin-a.pid" ] && kill -0 "$(cat "$direct_dir/twin-a.pid")" 2>/dev/null; then return 0; fi
+  twin_server twin_a_url "$direct_dir.twin-a.log" twin-a "$twin_a_listen"
+  echo "$SERVICE_PID" >"$direct_dir/twin-a.pid"
+  twin_a_listen=${twin_a_url#http://}
+  wait_healthy "$twin_a_url/healthz" || { echo "twin server A did not start"; cat "$direct_dir.twin-a.log"; exit 1; }
+}
+ensure_twin_a
+twin_server twin_b_url "$direct_dir.twin-b.log" twin-b 127.0.0.1:0
 wait_healthy "$twin_b_url/healthz" || { echo "twin server B did not start"; cat "$direct_dir.twin-b.log"; exit 1; }
 start_service twins_proxy_url "$direct_dir.twins.log" "$CARGO_TARGET_DIR/debug/fault-proxy" \
-  --listen 127.0.0.1:0 --upstream "$twin_a_url" --upstream "$twin_b_url" --kill-pid "$twin_a_pid"
+  --listen 127.0.0.1:0 --upstream "$twin_a_url" --upstream "$twin_b_url" --kill-pid-file "$direct_dir/twin-a.pid"
 wait_healthy "$twins_proxy_url/__proxy/stats" || { echo "the twins' proxy did not start"; exit 1; }
 export PARTUP_TEST_TWINS_PROXY="$twins_proxy_url"
 export PARTUP_TEST_TWIN_B="$twin_b_url"
@@ -127,7 +135,7 @@ export PARTUP_TEST_DIRECT_PROXY="$direct_proxy_url"
 export PARTUP_TEST_SHORT_EXPIRY_SERVER="$short_expiry_url"
 export PARTUP_TEST_STORE_PROXY="$store_proxy_url"
 echo "direct: server $direct_url (its proxy $direct_proxy_url), 3-second signatures $short_expiry_url, store proxy $store_proxy_url → Garage $PARTUP_TEST_S3_ENDPOINT"
-echo "direct twins: $twin_a_url (pid $twin_a_pid, killed by a test) and $twin_b_url behind $twins_proxy_url"
+echo "direct twins: $twin_a_url (killed by a test, started again for each engine) and $twin_b_url behind $twins_proxy_url"
 
 export PARTUP_TEST_AUTH_SERVER="$auth_url"
 export PARTUP_TEST_AUTH_PROXY="$auth_proxy_url"
@@ -153,6 +161,7 @@ ensure_browsers
 status=0
 summary=()
 for engine in "${engines[@]}"; do
+  ensure_twin_a
   start_webdriver "$engine" driver_url
   remote_var=$(case "$engine" in chromium) echo CHROMEDRIVER_REMOTE ;; firefox) echo GECKODRIVER_REMOTE ;; webkit) echo SAFARIDRIVER_REMOTE ;; esac)
   engine_log="$data_dir.$engine.log"

@@ -596,7 +596,9 @@ async fn an_instance_killed_mid_upload_leaves_the_upload_to_the_other_one() {
     let (status, killed) = fetch_json(&kill, "POST", None).await;
     assert_eq!(status, 200, "{killed}");
 
-    let result = finish(&upload).await.expect("finished by the other instance");
+    let result = finish(&upload)
+        .await
+        .expect("finished by the other instance");
     assert_eq!(get(&result, "direct"), JsValue::TRUE);
     assert_eq!(num(&result, "parts"), 6.0);
     let after = proxy_stats_at(twins_proxy()).await;

@@ -2,7 +2,7 @@
 //! so the browser suite can show the client finishes byte-exact through them.
 //!
 //! `fault-proxy --listen 127.0.0.1:0 --upstream http://127.0.0.1:SERVER [--store]`
-//! `fault-proxy --listen 127.0.0.1:0 --upstream URL_A --upstream URL_B [--kill-pid PID_A]`
+//! `fault-proxy --listen 127.0.0.1:0 --upstream URL_A --upstream URL_B [--kill-pid-file FILE]`
 //!
 //! With several upstreams it is a load balancer over partup instances that share a store, one of
 //! which a test can kill mid-upload (`balance.rs`).
@@ -46,7 +46,7 @@
 //! Control (CORS-open, so the page under test can call it):
 //! - `POST /__proxy/config` `{...rules}`: sets the rules and resets the counters;
 //! - `POST /__proxy/reset`: no faults, counters zero;
-//! - `POST /__proxy/kill-upstream`: SIGKILL to the first upstream's process (`--kill-pid`);
+//! - `POST /__proxy/kill-upstream`: SIGKILL to the first upstream's process (its pid in `--kill-pid-file`);
 //! - `GET /__proxy/stats` (also `/stats`): the counters (with several upstreams, `servedBy`: the
 //!   requests each upstream answered, by index, and `upstreamsDown`), including the most part requests ever
 //!   in flight at once, `apiRequests` (POSTs), `answered` (by `answers`), and `log`: every POST
@@ -58,6 +58,7 @@ mod responses;
 mod rules;
 mod state;
 
+use balance::Upstreams;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, BodyStream, StreamBody, combinators::BoxBody};
@@ -69,7 +70,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use balance::Upstreams;
 use responses::{cors, full, injected_answer, json_response, service_unavailable, slow_down};
 use rules::{AnswerRule, FaultConfig};
 use state::{State, Stats};
@@ -252,7 +252,8 @@ impl Proxy {
         let path = request.uri().path().to_string();
         match (request.method().clone(), path.as_str()) {
             (Method::GET, "/__proxy/stats" | "/stats") => {
-                let stats = self.lock().stats.clone();
+                let mut stats = self.lock().stats.clone();
+                stats.upstreams_down = self.upstreams.down();
                 Ok(json_response(StatusCode::OK, &stats))
             }
             (Method::POST, "/__proxy/kill-upstream") => match self.upstreams.kill_first() {
@@ -268,12 +269,9 @@ impl Proxy {
             (Method::POST, "/__proxy/reset") => {
                 let mut state = self.lock();
                 let in_flight = state.stats.parts_in_flight;
-                let down = std::mem::take(&mut state.stats.upstreams_down);
                 *state = State::default();
-                // Requests still in flight keep counting down from where they are; a killed
-                // upstream stays down.
+                // Requests still in flight keep counting down from where they are.
                 state.stats.parts_in_flight = in_flight;
-                state.stats.upstreams_down = down;
                 Ok(json_response(StatusCode::OK, &FaultConfig::default()))
             }
             (Method::POST, "/__proxy/config") => {
@@ -283,10 +281,8 @@ impl Proxy {
                         let mut state = self.lock();
                         state.config = config.clone();
                         let in_flight = state.stats.parts_in_flight;
-                        let down = std::mem::take(&mut state.stats.upstreams_down);
                         state.stats = Stats {
                             parts_in_flight: in_flight,
-                            upstreams_down: down,
                             ..Stats::default()
                         };
                         state.since = Instant::now();
@@ -434,6 +430,7 @@ impl Proxy {
             *request.headers_mut() = parts.headers.clone();
             match self.client.request(request).await {
                 Ok(response) => {
+                    self.upstreams.mark_up(index);
                     *self
                         .lock()
                         .stats
@@ -442,10 +439,7 @@ impl Proxy {
                         .or_default() += 1;
                     return Ok(response);
                 }
-                Err(error) if error.is_connect() => {
-                    let down = self.upstreams.mark_down(index);
-                    self.lock().stats.upstreams_down = down;
-                }
+                Err(error) if error.is_connect() => self.upstreams.mark_down(index),
                 Err(error) => return Err(error.into()),
             }
         }
@@ -457,7 +451,7 @@ impl Proxy {
 async fn main() -> Result<(), Error> {
     let mut listen: SocketAddr = "127.0.0.1:8081".parse()?;
     let mut upstreams = Vec::new();
-    let mut kill_pid = None;
+    let mut kill_pid_file = None;
     let mut store = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -465,10 +459,12 @@ async fn main() -> Result<(), Error> {
             "--store" => store = true,
             "--listen" => listen = args.next().ok_or("--listen needs ADDR")?.parse()?,
             "--upstream" => upstreams.push(args.next().ok_or("--upstream needs URL")?),
-            "--kill-pid" => kill_pid = Some(args.next().ok_or("--kill-pid needs PID")?.parse()?),
+            "--kill-pid-file" => {
+                kill_pid_file = Some(args.next().ok_or("--kill-pid-file needs FILE")?.into())
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: fault-proxy --listen ADDR --upstream URL... [--store] [--kill-pid PID]"
+                    "unknown argument {other}; usage: fault-proxy --listen ADDR --upstream URL... [--store] [--kill-pid-file FILE]"
                 )
                 .into());
             }
@@ -482,7 +478,7 @@ async fn main() -> Result<(), Error> {
     }
     let shown = upstreams.join(" + ");
     let proxy = Arc::new(Proxy {
-        upstreams: Upstreams::new(upstreams, kill_pid),
+        upstreams: Upstreams::new(upstreams, kill_pid_file),
         store,
         client: Client::builder(TokioExecutor::new()).build_http(),
         state: Mutex::new(State::default()),

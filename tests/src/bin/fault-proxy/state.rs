@@ -55,8 +55,8 @@ pub struct Stats {
     pub store_expired: u64,
     /// Several upstreams: the requests each one answered, by its index (`"0"`, `"1"`…).
     pub served_by: std::collections::BTreeMap<String, u64>,
-    /// Several upstreams: those taken out of the turn (they refused the connection). Kept when
-    /// the counters are reset: a killed upstream stays dead.
+    /// Several upstreams: those whose last connection was refused (filled in when the stats are
+    /// read, from the balancer's own state: a reset does not bring a killed upstream back).
     pub upstreams_down: Vec<usize>,
     pub log: Vec<LoggedRequest>,
 }
