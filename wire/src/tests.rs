@@ -80,6 +80,7 @@ fn endpoint_paths_are_spec_paths() {
             "/v1/multipart/parallel/listParts",
             "/v1/multipart/parallel/uploadAbort",
             "/v1/multipart/parallel/listUploads",
+            "/v1/multipart/parallel/signPart",
         ]
     );
 }
