@@ -212,6 +212,13 @@ impl Storage {
         upload_id: &UploadId,
         ttl: Duration,
     ) -> AppResult<bool> {
+        // A store without direct parts (the disk) holds no direct upload: nothing to ask, and
+        // a record it cannot read is the sweep's to remove all the same (and to log). On a store
+        // with them, a record that cannot be read now keeps the upload for the next pass: it may
+        // be a direct upload whose parts are arriving.
+        if self.direct.is_none() {
+            return Ok(false);
+        }
         let Some(content) = self.backend.read_record(upload_id, Record::Upload).await? else {
             return Ok(false);
         };
