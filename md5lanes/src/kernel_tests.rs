@@ -32,7 +32,10 @@ fn kernel_matches_md5_block_function(path: Path, seed: u64, nblocks: usize) {
         }
         let blocks: Vec<&[[u8; 64]]> = data.iter().map(Vec::as_slice).collect();
         checked.compress(&mut states, &blocks, nblocks);
-        assert_eq!(states, expected, "{path} with {used} lanes, {nblocks} blocks");
+        assert_eq!(
+            states, expected,
+            "{path} with {used} lanes, {nblocks} blocks"
+        );
     }
 }
 

@@ -60,9 +60,7 @@ pub(crate) fn compress(states: &mut [[u32; 4]], blocks: &[&[[u8; 64]]], nblocks:
         let mut m = [u32x4_splat(0); 16];
         for q in 0..4 {
             let rows: [v128; 4] = core::array::from_fn(|l| {
-                let bytes: &[u8; 16] = block(l)[16 * q..16 * q + 16]
-                    .try_into()
-                    .expect("16 bytes");
+                let bytes: &[u8; 16] = block(l)[16 * q..16 * q + 16].try_into().expect("16 bytes");
                 load(bytes)
             });
             m[4 * q..4 * q + 4].copy_from_slice(&transpose(rows));

@@ -47,7 +47,10 @@ fn rfc_1321_vectors_hash_right_on_every_available_path() {
         ("a", "0cc175b9c0f1b6a831c399e269772661"),
         ("abc", "900150983cd24fb0d6963f7d28e17f72"),
         ("message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
-        ("abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"),
+        (
+            "abcdefghijklmnopqrstuvwxyz",
+            "c3fcd3d76192e4007dfb496cca67e13b",
+        ),
         (
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
             "d174ab98d277d9f5a5611c2c9f419d9f",
@@ -69,14 +72,22 @@ fn rfc_1321_vectors_hash_right_on_every_available_path() {
             assert_eq!(hex(digest_many(path, &[message.as_bytes()])[0]), expected);
             let copies = vec![message.as_bytes(); path.lanes() + 1];
             for digest in digest_many(path, &copies) {
-                assert_eq!(hex(digest), expected, "{path}: MD5({message:?}) in a full batch");
+                assert_eq!(
+                    hex(digest),
+                    expected,
+                    "{path}: MD5({message:?}) in a full batch"
+                );
             }
         }
     }
     for (message, expected) in vectors {
         let mut state = LaneState::new();
         state.update_scalar(message.as_bytes());
-        assert_eq!(hex(state.finish()), expected, "update_scalar: MD5({message:?})");
+        assert_eq!(
+            hex(state.finish()),
+            expected,
+            "update_scalar: MD5({message:?})"
+        );
     }
 }
 
@@ -97,12 +108,23 @@ fn lengths_around_block_boundaries_hash_right_on_every_path_alone_and_together()
     for path in Path::available() {
         assert_eq!(digest_many(path, &inputs), expected, "{path}, all together");
         for (input, expected) in inputs.iter().zip(&expected) {
-            assert_eq!(digest_many(path, &[input])[0], *expected, "{path}, {} alone", input.len());
+            assert_eq!(
+                digest_many(path, &[input])[0],
+                *expected,
+                "{path}, {} alone",
+                input.len()
+            );
         }
         // Fed one byte short, then the last byte: the tail top-up goes through the kernel.
         let mut states = vec![LaneState::new(); inputs.len()];
-        let heads: Vec<&[u8]> = inputs.iter().map(|i| &i[..i.len().saturating_sub(1)]).collect();
-        let lasts: Vec<&[u8]> = inputs.iter().map(|i| &i[i.len().saturating_sub(1)..]).collect();
+        let heads: Vec<&[u8]> = inputs
+            .iter()
+            .map(|i| &i[..i.len().saturating_sub(1)])
+            .collect();
+        let lasts: Vec<&[u8]> = inputs
+            .iter()
+            .map(|i| &i[i.len().saturating_sub(1)..])
+            .collect();
         update_many(path, &mut states.iter_mut().collect::<Vec<_>>(), &heads);
         update_many(path, &mut states.iter_mut().collect::<Vec<_>>(), &lasts);
         let digests: Vec<[u8; 16]> = states.into_iter().map(LaneState::finish).collect();
@@ -135,7 +157,10 @@ fn update_scalar_and_update_many_can_take_turns_on_one_stream() {
         let mut alone = LaneState::new();
         let mut other = LaneState::new();
         let mut at = 0;
-        for (i, piece) in [1usize, 63, 64, 65, 130, 7, 4000, 0, 5670].into_iter().enumerate() {
+        for (i, piece) in [1usize, 63, 64, 65, 130, 7, 4000, 0, 5670]
+            .into_iter()
+            .enumerate()
+        {
             let chunk = &data[at..at + piece];
             if i % 2 == 0 {
                 alone.update_scalar(chunk);
@@ -176,7 +201,10 @@ fn detection_picks_the_widest_available_path_and_names_round_trip() {
         assert_eq!(Path::from_name(path.name()), Ok(path));
     }
     let err = Path::from_name("sse9").unwrap_err();
-    assert!(err.to_string().contains("unknown MD5 path \"sse9\""), "{err}");
+    assert!(
+        err.to_string().contains("unknown MD5 path \"sse9\""),
+        "{err}"
+    );
     eprintln!("paths on this CPU: {:?}", Path::available());
 }
 
@@ -187,7 +215,10 @@ fn a_path_this_cpu_lacks_is_refused_by_name_and_never_run() {
             continue;
         }
         let err = Path::from_name(path.name()).unwrap_err();
-        assert!(err.to_string().contains("not supported by this CPU"), "{err}");
+        assert!(
+            err.to_string().contains("not supported by this CPU"),
+            "{err}"
+        );
         let run = std::panic::catch_unwind(|| digest_many(path, &[b"abc", b"def"]));
         assert!(run.is_err(), "{path} must not run here");
     }
