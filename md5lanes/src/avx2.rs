@@ -96,6 +96,8 @@ pub(crate) fn compress(states: &mut [[u32; 4]], blocks: &[&[[u8; 64]]], nblocks:
     let mut d = load_words(&words[3]);
     let ones = _mm256_set1_epi32(-1);
 
+    // `j` indexes the blocks of every lane, not one slice.
+    #[allow(clippy::needless_range_loop)]
     for j in 0..nblocks {
         let block = |l: usize| if l < used { &blocks[l][j] } else { &ZERO_BLOCK };
         let (lo, hi): ([__m256i; 8], [__m256i; 8]) = (

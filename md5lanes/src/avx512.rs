@@ -101,6 +101,8 @@ pub(crate) fn compress(states: &mut [[u32; 4]], blocks: &[&[[u8; 64]]], nblocks:
     let mut c = load_words(&words[2]);
     let mut d = load_words(&words[3]);
 
+    // `j` indexes the blocks of every lane, not one slice.
+    #[allow(clippy::needless_range_loop)]
     for j in 0..nblocks {
         let rows: [__m512i; 16] = core::array::from_fn(|l| {
             load_block(if l < used { &blocks[l][j] } else { &ZERO_BLOCK })

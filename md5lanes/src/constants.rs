@@ -83,6 +83,8 @@ pub(crate) const K: [u32; 64] = [
 /// `FUN` is one of the idents `F`, `G`, `H`, `I`; `M` is the kernel's array of 16 message-word
 /// vectors; the constants are literals (the kernel broadcasts `K`). The `K` values repeat
 /// [`K`] (a unit test checks that the table and the schedule agree).
+// Unused in a build without SIMD kernels (wasm without simd128, non-x86 targets).
+#[allow(unused_macros)]
 macro_rules! md5_schedule {
     ($step:ident, $a:ident, $b:ident, $c:ident, $d:ident, $m:ident) => {
         // Round 1: F, M[i], rotations 7 12 17 22.
@@ -155,6 +157,7 @@ macro_rules! md5_schedule {
         $step!(I, $b, $c, $d, $a, $m[9], 0xeb86_d391, 21);
     };
 }
+#[allow(unused_imports)]
 pub(crate) use md5_schedule;
 
 #[cfg(test)]

@@ -323,5 +323,5 @@ pub fn digest_many(path: Path, inputs: &[&[u8]]) -> Vec<[u8; 16]> {
     states.into_iter().map(LaneState::finish).collect()
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod kernel_tests;

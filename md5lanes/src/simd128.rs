@@ -55,6 +55,8 @@ pub(crate) fn compress(states: &mut [[u32; 4]], blocks: &[&[[u8; 64]]], nblocks:
     };
     let (mut a, mut b, mut c, mut d) = (word(0), word(1), word(2), word(3));
 
+    // `j` indexes the blocks of every lane, not one slice.
+    #[allow(clippy::needless_range_loop)]
     for j in 0..nblocks {
         let block = |l: usize| if l < used { &blocks[l][j] } else { &ZERO_BLOCK };
         let mut m = [u32x4_splat(0); 16];

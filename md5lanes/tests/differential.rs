@@ -1,5 +1,6 @@
 //! md5lanes against md-5 (the oracle), on every path this CPU runs: RFC 1321's vectors, lengths
 //! around block boundaries, and random stream counts, lengths, chunkings and lane mixes.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::sync::OnceLock;
 
