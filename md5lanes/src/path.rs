@@ -15,7 +15,7 @@ use core::fmt;
 /// A way to compress MD5 blocks: one stream at a time, or several streams in SIMD lanes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Path {
-    /// One stream at a time (md-5's portable compressor); runs everywhere.
+    /// One stream at a time; runs everywhere.
     Scalar,
     /// 8 streams per `__m256i` (x86_64 with AVX2).
     Avx2,
