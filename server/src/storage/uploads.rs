@@ -18,6 +18,7 @@ use crate::storage::content_index::ContentStore;
 use crate::storage::event_queue::EventQueue;
 use crate::storage::incoming_part::{IncomingPart, UploadBudget};
 use crate::storage::keyed_locks::KeyedLocks;
+use crate::storage::md5_engine::Md5Engine;
 use crate::storage::records;
 use crate::storage::space_floor::{PartRoomWatch, SpaceFloor, Write};
 use crate::storage::sweep::PartsInFlight;
@@ -54,6 +55,8 @@ pub struct Storage {
     pub(super) content: Option<Arc<dyn ContentStore>>,
     /// The index of uploads in progress, for listUploads (`list_uploads.rs`).
     pub(super) uploads_index: Option<Arc<dyn UploadIndex>>,
+    /// Hashes the parts arriving, together (`md5_engine.rs`).
+    pub(super) md5: Md5Engine,
 }
 
 impl Storage {
@@ -72,6 +75,15 @@ impl Storage {
             in_flight: Arc::default(),
             content: None,
             uploads_index: None,
+            md5: Md5Engine::detect(),
+        }
+    }
+
+    /// The same storage, hashing parts with `engine` (`--md5-path`).
+    pub fn with_md5_engine(self, engine: Md5Engine) -> Storage {
+        Storage {
+            md5: engine,
+            ..self
         }
     }
 
@@ -177,8 +189,10 @@ impl Storage {
         budget: Option<UploadBudget>,
     ) -> AppResult<IncomingPart> {
         let writer = self.backend.begin_part(destination.as_ref()).await?;
-        Ok(IncomingPart::new(writer, self.limits.max_part_size, budget)
-            .watching_room(PartRoomWatch::new(self.space.clone())))
+        Ok(
+            IncomingPart::new(writer, self.md5.part(), self.limits.max_part_size, budget)
+                .watching_room(PartRoomWatch::new(self.space.clone())),
+        )
     }
 
     /// Makes a received part the upload's part `part_number` once its MD5 matches `claimed_md5`
@@ -192,7 +206,7 @@ impl Storage {
         claimed_md5: [u8; 16],
     ) -> AppResult<PartInfo> {
         // `_in_flight` keeps the upload from the sweep until the part is committed or refused.
-        let (mut writer, digest, _in_flight) = part.finish();
+        let (mut writer, digest, _in_flight) = part.finish().await;
         if digest.md5 != claimed_md5 {
             return Err(AppError::new(
                 ErrorCode::BadDigest,
