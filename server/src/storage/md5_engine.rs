@@ -173,6 +173,11 @@ impl Md5Engine {
         self.path
     }
 
+    /// Its engine threads (0 for [`Path::Scalar`]).
+    pub fn threads(&self) -> usize {
+        self.threads.shards.len()
+    }
+
     /// A hasher for one part.
     pub fn part(&self) -> PartHasher {
         let shards = &self.threads.shards;
