@@ -259,7 +259,7 @@ fn log(message: &str) {
 }
 
 pub async fn run(settings: &Settings) -> Report {
-    let mib = if settings.quick { 16 } else { 256 };
+    let mib = if settings.quick { 32 } else { 256 };
     let rounds = if settings.quick { 2 } else { 3 };
     let streams = Arc::new(Streams {
         pool: Bytes::from(partup_testkit::test_bytes(15, POOL)),
