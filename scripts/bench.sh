@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # partup's benchmarks, side by side with their baselines, in one run on this machine:
-#   scripts/bench.sh            full run (≈ 5 minutes on 2 cores, up to 15 under load), writes BENCHMARKS.md
-#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row (≈ 1 minute); writes
+#   scripts/bench.sh            full run (≈ 8 minutes on 2 cores, up to 20 under load), writes BENCHMARKS.md
+#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row (≈ 2 minutes); writes
 #                               BENCHMARKS.md too unless --out says otherwise
 #   --out FILE                  where the markdown goes (default BENCHMARKS.md in the repo root)
 #   PARTUP_BENCH_BASELINE_REV   the git revision whose partup-server row 3 also measures, as "the
 #                               previous build" (default dc33c9c, main before the MD5 engine; "none"
 #                               skips it). Built once by scripts/build-baseline-server.sh into
-#                               ~/.cache/partup/bench-baseline/<rev> and reused by later runs.
+#                               ~/.cache/partup/bench-baseline/<rev> and reused by later runs
+#                               (the first build takes ≈ 10 minutes on 2 cores).
 # Installs what it needs (wasm tools, the three browser engines, the pinned npm packages in bench/, Garage
 # for the S3 row), builds the server and the load generator with --release, and the client package.
 # Big test files are real random bytes in a temp dir, deleted on exit.
