@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # partup's benchmarks, side by side with their baselines, in one run on this machine:
-#   scripts/bench.sh            full run (≈ 5 minutes on 2 cores, up to 15 under load), writes BENCHMARKS.md
-#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row (≈ 1 minute); writes
+#   scripts/bench.sh            full run (≈ 8 minutes on 2 cores, up to 20 under load), writes BENCHMARKS.md
+#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row (≈ 2 minutes); writes
 #                               BENCHMARKS.md too unless --out says otherwise
 #   --out FILE                  where the markdown goes (default BENCHMARKS.md in the repo root)
+#   PARTUP_BENCH_BASELINE_REV   the git revision whose partup-server row 3 also measures, as "the
+#                               previous build" (default dc33c9c, main before the MD5 engine; "none"
+#                               skips it). Built once by scripts/build-baseline-server.sh into
+#                               ~/.cache/partup/bench-baseline/<rev> and reused by later runs
+#                               (the first build takes ≈ 10 minutes on 2 cores).
 # Installs what it needs (wasm tools, the three browser engines, the pinned npm packages in bench/, Garage
 # for the S3 row), builds the server and the load generator with --release, and the client package.
 # Big test files are real random bytes in a temp dir, deleted on exit.
@@ -37,6 +42,12 @@ scripts/build-client.sh
 work="$(mktemp -d "${TMPDIR:-/tmp}/partup-bench.XXXXXX")"
 remove_on_exit "$work"
 
+baseline_rev="${PARTUP_BENCH_BASELINE_REV:-dc33c9c}"
+baseline_bin=""
+if [ "$baseline_rev" != none ]; then
+    baseline_bin="$(scripts/build-baseline-server.sh "$work" "$baseline_rev")"
+fi
+
 # The machine, for the report.
 python3 - "$work/machine.json" "$work" <<'PY'
 import json, os, platform, subprocess, sys
@@ -57,9 +68,18 @@ json.dump({
 }, open(sys.argv[1], "w"))
 PY
 
-# Server rows (3, 3-S3, 4, 5).
+# Row 14: MD5 alone (the server's engine on each path of this CPU vs md-5 vs md5sum), CPU only.
+hash_args=(--work "$work/hash" --out "$work/hash.json")
+[ "$mode" = quick ] && hash_args+=(--quick)
+"$CARGO_TARGET_DIR/release/partup-bench" hash-rows "${hash_args[@]}"
+
+# Server rows (3 with dd, the previous build and the no-HTTP floor, 3-S3, 4, 5).
 server_args=(--server-bin "$CARGO_TARGET_DIR/release/partup-server" --work "$work/server" --out "$work/server.json")
 source scripts/s3-store.sh
+if [ -n "$baseline_bin" ]; then
+    server_args+=(--baseline-server-bin "$baseline_bin"
+        --baseline-label "$(git log -1 --format='%h of %cs' "$baseline_rev^{commit}")")
+fi
 if [ "$mode" = quick ]; then
     server_args+=(--quick)
 else
@@ -136,6 +156,6 @@ m["loadAfter"] = subprocess.run("uptime | sed 's/.*load average: //'", shell=Tru
 json.dump(m, open(sys.argv[1], "w"))
 PY
 node bench/report.mjs --out "$out" --machine "$work/machine.json" --mode "$mode" \
-    --runtime "$(( $(date +%s) - started ))" "$work/server.json" "$work/browser.json" "$work/engines.json" \
+    --runtime "$(( $(date +%s) - started ))" "$work/hash.json" "$work/server.json" "$work/browser.json" "$work/engines.json" \
     "${direct_json[@]}"
 log "wrote $out ($(( $(date +%s) - started )) s)"

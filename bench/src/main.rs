@@ -6,12 +6,21 @@
 //!     upload ceiling is measured against it. Prints `partup-bench sink listening on http://ADDR/`
 //!     once bound (port 0 picks a free port).
 //! partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4]
-//!     Rows 3 (ingest vs dd), 4 (server peak RSS), 5 (uploadComplete vs cat) and, with --s3, the
-//!     S3-store ingest beside the filesystem store (Garage's endpoint and keys from the environment,
-//!     as scripts/s3-store.sh exports them). Writes the rows as JSON for bench/report.mjs.
+//!         [--baseline-server-bin PATH [--baseline-label TEXT]]
+//!     Rows 3 (ingest vs dd and vs the no-HTTP floor), 4 (server peak RSS), 5 (uploadComplete vs
+//!     cat) and, with --s3, the S3-store ingest beside the filesystem store (Garage's endpoint and
+//!     keys from the environment, as scripts/s3-store.sh exports them). With
+//!     --baseline-server-bin, row 3 also runs that server (the previous build, named by
+//!     --baseline-label in the table) in the same rounds. Writes the rows as JSON for
+//!     bench/report.mjs.
+//! partup-bench hash-rows --out FILE [--work DIR] [--quick]
+//!     Row 14: MD5 alone, the server's MD5 engine on every path of this CPU vs md-5 per stream vs
+//!     md5sum processes (its input files under --work, default a temp dir; deleted afterwards).
 //! ```
 
 mod baseline;
+mod floor;
+mod hashing;
 mod load;
 mod rows;
 mod sink;
@@ -21,7 +30,7 @@ use std::path::PathBuf;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: partup-bench sink --listen ADDR\n       partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4]"
+        "usage: partup-bench sink --listen ADDR\n       partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4] [--baseline-server-bin PATH [--baseline-label TEXT]]\n       partup-bench hash-rows --out FILE [--work DIR] [--quick]"
     );
     std::process::exit(2)
 }
@@ -31,6 +40,8 @@ fn main() {
     let command = args.next().unwrap_or_else(|| usage());
     let mut listen = None;
     let mut server_bin = None;
+    let mut baseline_server_bin = None;
+    let mut baseline_label = None;
     let mut work = None;
     let mut out = None;
     let mut quick = false;
@@ -40,6 +51,8 @@ fn main() {
         match arg.as_str() {
             "--listen" => listen = args.next(),
             "--server-bin" => server_bin = args.next().map(PathBuf::from),
+            "--baseline-server-bin" => baseline_server_bin = args.next().map(PathBuf::from),
+            "--baseline-label" => baseline_label = args.next(),
             "--work" => work = args.next().map(PathBuf::from),
             "--out" => out = args.next().map(PathBuf::from),
             "--quick" => quick = true,
@@ -54,6 +67,8 @@ fn main() {
         "server-rows" => {
             let settings = rows::Settings {
                 server_bin: server_bin.unwrap_or_else(|| usage()),
+                baseline_server_bin,
+                baseline_label: baseline_label.unwrap_or_else(|| "--baseline-server-bin".into()),
                 work: work.unwrap_or_else(|| usage()),
                 quick,
                 s3,
@@ -61,6 +76,18 @@ fn main() {
             };
             let out = out.unwrap_or_else(|| usage());
             let report = runtime.block_on(rows::run_all(&settings));
+            std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap())
+                .expect("write the results file");
+        }
+        "hash-rows" => {
+            let settings = hashing::Settings {
+                work: work.unwrap_or_else(|| {
+                    std::env::temp_dir().join(format!("partup-bench-hash.{}", std::process::id()))
+                }),
+                quick,
+            };
+            let out = out.unwrap_or_else(|| usage());
+            let report = runtime.block_on(hashing::run(&settings));
             std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap())
                 .expect("write the results file");
         }

@@ -38,7 +38,7 @@ fn help_explains_every_option() {
 
 #[test]
 fn bad_values_are_one_line_errors_with_exit_code_2() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--listen", "not-an-address"], "--listen"),
         (&["--max-part-size", "lots"], "--max-part-size"),
         (&["--min-part-size", "-5"], "--min-part-size"),
@@ -53,6 +53,7 @@ fn bad_values_are_one_line_errors_with_exit_code_2() {
             "--cors-origin",
         ),
         (&["--no-such-flag"], "--no-such-flag"),
+        (&["--md5-path", "sse9"], "--md5-path sse9"),
     ];
     for (args, mentions) in cases {
         assert_refused_at_start(args, mentions);

@@ -105,6 +105,27 @@ pub struct Config {
     )]
     pub min_part_size: u64,
 
+    /// How parts are hashed: `auto` (the fastest this CPU has: `avx512`, else `avx2`, else
+    /// `scalar`), or one of those three, refused at start when the CPU lacks it (tests and
+    /// benchmarks force each).
+    #[arg(
+        long,
+        env = "PARTUP_MD5_PATH",
+        default_value = "auto",
+        value_name = "PATH"
+    )]
+    pub md5_path: String,
+
+    /// Threads of the MD5 engine, which hash the parts arriving together in SIMD lanes; 0: one per
+    /// 8 cores. Unused with `--md5-path scalar` (each part is hashed on its own task).
+    #[arg(
+        long,
+        env = "PARTUP_MD5_THREADS",
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    pub md5_threads: usize,
+
     /// Storage backend: `fs` (local disk, the default) or `s3` (S3-compatible object store; credentials
     /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
     #[arg(
@@ -320,6 +341,7 @@ impl Config {
         }
         self.validate_direct_parts()?;
         self.limits.validate()?;
+        crate::storage::Md5Engine::check_setting(&self.md5_path)?;
         self.validate_metrics_listen()?;
         if self.upload_ttl.is_zero() {
             return Err("--upload-ttl must be longer than 0".into());

@@ -15,6 +15,9 @@
 //! | `partup_swept_uploads_total` | counter | |
 //! | `partup_instant_uploads_total` | counter | `outcome` (`hit`, `miss`) |
 //! | `partup_sweep_duration_seconds` | gauge | |
+//! | `partup_md5_rounds_total` | counter | `path` (`avx512`, `avx2`) |
+//! | `partup_md5_round_streams_total` | counter | `path` |
+//! | `partup_md5_hashed_bytes_total` | counter | `path` |
 //! | `partup_data_available_bytes` | gauge (fs store) | |
 //! | `partup_data_size_bytes` | gauge (fs store) | |
 //!
@@ -132,6 +135,12 @@ struct RefusalLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Md5PathLabels {
+    /// The MD5 engine's SIMD path (`md5lanes::Path::name`).
+    path: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     /// `ok` or `error` (sweeps), `hit` or `miss` (instant uploads).
     outcome: &'static str,
@@ -155,6 +164,9 @@ struct Metrics {
     swept_uploads: Counter,
     sweep_duration: Gauge<f64, AtomicU64>,
     instant_uploads: Family<OutcomeLabels, Counter>,
+    md5_rounds: Family<Md5PathLabels, Counter>,
+    md5_round_streams: Family<Md5PathLabels, Counter>,
+    md5_hashed_bytes: Family<Md5PathLabels, Counter>,
     data_available: Gauge,
     data_size: Gauge,
 }
@@ -184,6 +196,9 @@ impl Metrics {
             swept_uploads: Counter::default(),
             sweep_duration: Gauge::default(),
             instant_uploads: Family::default(),
+            md5_rounds: Family::default(),
+            md5_round_streams: Family::default(),
+            md5_hashed_bytes: Family::default(),
             data_available: Gauge::default(),
             data_size: Gauge::default(),
         };
@@ -276,6 +291,21 @@ impl Metrics {
             "uploadInits that declared their content (instant upload), by outcome: hit (completed from content already stored) or miss",
             self.instant_uploads.clone(),
         );
+        registry.register(
+            "md5_rounds",
+            "Calls of the MD5 engine's SIMD kernels (storage/md5_engine.rs), by path",
+            self.md5_rounds.clone(),
+        );
+        registry.register(
+            "md5_round_streams",
+            "Parts hashed together, summed over the MD5 engine's rounds: divided by md5_rounds, the lanes in use",
+            self.md5_round_streams.clone(),
+        );
+        registry.register(
+            "md5_hashed_bytes",
+            "Bytes of parts hashed by the MD5 engine's threads",
+            self.md5_hashed_bytes.clone(),
+        );
     }
 
     fn record_response(&self, path: &str, error: Option<ErrorCode>, elapsed: Duration) {
@@ -356,6 +386,20 @@ fn set_disk_space(available: u64, total: u64) {
         m.data_available
             .set(i64::try_from(available).unwrap_or(i64::MAX));
         m.data_size.set(i64::try_from(total).unwrap_or(i64::MAX));
+    }
+}
+
+/// The MD5 engine hashed `bytes` of `streams` parts together on `path`.
+pub fn record_md5_round(path: &'static str, streams: usize, bytes: usize) {
+    if let Some(m) = metrics() {
+        let labels = Md5PathLabels { path };
+        m.md5_rounds.get_or_create(&labels).inc();
+        m.md5_round_streams
+            .get_or_create(&labels)
+            .inc_by(streams as u64);
+        m.md5_hashed_bytes
+            .get_or_create(&labels)
+            .inc_by(bytes as u64);
     }
 }
 

@@ -1,13 +1,14 @@
 //! A part's bytes on their way in: counted against the part-size limit and the upload's size cap
-//! (its token's `maxSize` or `--max-object-size`), hashed, and passed to the backend's [`PartWriter`], so no backend ever has to buffer
+//! (its token's `maxSize` or `--max-object-size`), hashed (by the MD5 engine, `md5_engine.rs`,
+//! together with the other parts arriving), and passed to the backend's [`PartWriter`], so no backend ever has to buffer
 //! or re-read a part.
 
 use bytes::Bytes;
-use md5::{Digest, Md5};
 
 use crate::error::{AppError, AppResult};
 use crate::metrics;
 use crate::storage::backend::{PartDigest, PartWriter};
+use crate::storage::md5_engine::PartHasher;
 use crate::storage::space_floor::PartRoomWatch;
 use crate::storage::sweep::PartInFlight;
 
@@ -82,7 +83,7 @@ impl UploadBudget {
 
 pub struct IncomingPart {
     writer: Box<dyn PartWriter>,
-    hasher: Md5,
+    hasher: PartHasher,
     size: u64,
     max_size: u64,
     budget: Option<UploadBudget>,
@@ -95,12 +96,13 @@ pub struct IncomingPart {
 impl IncomingPart {
     pub(super) fn new(
         writer: Box<dyn PartWriter>,
+        hasher: PartHasher,
         max_size: u64,
         budget: Option<UploadBudget>,
     ) -> IncomingPart {
         IncomingPart {
             writer,
-            hasher: Md5::new(),
+            hasher,
             size: 0,
             max_size,
             budget,
@@ -140,16 +142,17 @@ impl IncomingPart {
         if let Some(room) = &mut self.room {
             room.received(self.size).await?;
         }
-        // md-5 is fastest fed in pieces; chunks from hyper are small already.
-        self.hasher.update(&chunk);
+        // The chunk goes to the writer at once; its hashing may lag a little (the engine's queue),
+        // since the digest is needed only at the end.
+        self.hasher.update(chunk.clone()).await;
         self.writer.write(chunk).await
     }
 
     /// The bytes received so far: their digest, the writer holding them, and what keeps their
     /// upload from the sweep until they are committed.
-    pub(super) fn finish(self) -> (Box<dyn PartWriter>, PartDigest, Option<PartInFlight>) {
+    pub(super) async fn finish(self) -> (Box<dyn PartWriter>, PartDigest, Option<PartInFlight>) {
         let digest = PartDigest {
-            md5: self.hasher.finalize().into(),
+            md5: self.hasher.finish().await,
             size: self.size,
         };
         (self.writer, digest, self.in_flight)

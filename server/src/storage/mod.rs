@@ -21,6 +21,7 @@ mod instant;
 mod key_length;
 mod keyed_locks;
 mod list_uploads;
+pub mod md5_engine;
 mod objects;
 mod records;
 mod recount;
@@ -44,6 +45,7 @@ pub use event_queue::{EventKey, EventQueue, EventStore};
 use fs::data_lock::LockError;
 pub use incoming_part::{CapSource, IncomingPart, SizeCap, UploadBudget};
 pub use list_uploads::{UploadsPage, UploadsQuery};
+pub use md5_engine::Md5Engine;
 pub use objects::{ByteRange, ObjectMeta, ObjectRead, ReadPlan};
 pub use records::UploadRecord;
 pub use sweep::{PartInFlight, SweepReport};
@@ -101,7 +103,11 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
     let mut storage = Storage::new(backend, limits, caps)
         .with_min_free_space(config.limits.min_free_space)
         .with_content_store(content)
-        .with_upload_index(index);
+        .with_upload_index(index)
+        .with_md5_engine(
+            Md5Engine::from_setting(&config.md5_path, config.md5_threads)
+                .map_err(StartError::Failed)?,
+        );
     if let Some(store) = direct_store {
         // Direct uploads in progress go on even once `--direct-parts` is off.
         let mode = config.direct_parts.then_some(DirectMode {

@@ -19,6 +19,7 @@ use crate::storage::direct::{DirectMode, DirectStore};
 use crate::storage::event_queue::EventQueue;
 use crate::storage::incoming_part::{IncomingPart, UploadBudget};
 use crate::storage::keyed_locks::KeyedLocks;
+use crate::storage::md5_engine::Md5Engine;
 use crate::storage::records::{self, UploadRecord};
 use crate::storage::space_floor::{PartRoomWatch, SpaceFloor, Write};
 use crate::storage::sweep::PartsInFlight;
@@ -78,6 +79,8 @@ pub struct Storage {
     pub(super) direct: Option<Arc<dyn DirectStore>>,
     /// `--direct-parts`: new uploads go direct.
     pub(super) direct_mode: Option<DirectMode>,
+    /// Hashes the parts arriving, together (`md5_engine.rs`).
+    pub(super) md5: Md5Engine,
 }
 
 impl Storage {
@@ -98,6 +101,15 @@ impl Storage {
             uploads_index: None,
             direct: None,
             direct_mode: None,
+            md5: Md5Engine::detect(),
+        }
+    }
+
+    /// The same storage, hashing parts with `engine` (`--md5-path`).
+    pub fn with_md5_engine(self, engine: Md5Engine) -> Storage {
+        Storage {
+            md5: engine,
+            ..self
         }
     }
 
@@ -239,8 +251,10 @@ impl Storage {
         budget: Option<UploadBudget>,
     ) -> AppResult<IncomingPart> {
         let writer = self.backend.begin_part(destination.as_ref()).await?;
-        Ok(IncomingPart::new(writer, self.limits.max_part_size, budget)
-            .watching_room(PartRoomWatch::new(self.space.clone())))
+        Ok(
+            IncomingPart::new(writer, self.md5.part(), self.limits.max_part_size, budget)
+                .watching_room(PartRoomWatch::new(self.space.clone())),
+        )
     }
 
     /// Makes a received part the upload's part `part_number` once its MD5 matches `claimed_md5`
@@ -254,7 +268,7 @@ impl Storage {
         claimed_md5: [u8; 16],
     ) -> AppResult<PartInfo> {
         // `_in_flight` keeps the upload from the sweep until the part is committed or refused.
-        let (mut writer, digest, _in_flight) = part.finish();
+        let (mut writer, digest, _in_flight) = part.finish().await;
         if digest.md5 != claimed_md5 {
             return Err(AppError::new(
                 ErrorCode::BadDigest,
