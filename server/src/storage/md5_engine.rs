@@ -403,7 +403,7 @@ mod tests {
             let len = (1 + lcg.next() as usize % 70_000).min(data.len() - at);
             part.update(data.slice(at..at + len)).await;
             at += len;
-            if lcg.next() % 4 == 0 {
+            if lcg.next().is_multiple_of(4) {
                 tokio::task::yield_now().await;
             }
         }
