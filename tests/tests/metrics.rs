@@ -414,3 +414,59 @@ async fn connections_cut_by_the_header_and_body_idle_timeouts_are_counted_by_rea
     // The upload is intact.
     assert_eq!(server.api().list_parts(&upload_id).await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_md5_engine_counts_every_byte_it_hashed_and_the_parts_it_hashed_together() {
+    for path in md5lanes::Path::available() {
+        let server = TestServer::start(&with_metrics(&[
+            "--md5-path",
+            path.name(),
+            "--min-part-size",
+            "1",
+        ]))
+        .await;
+        let url = server.metrics_url().await;
+        let api = server.api();
+        let upload_id = api
+            .init(&format!("md5/{}.bin", path.name()))
+            .await
+            .upload_id;
+        let parts: Vec<Vec<u8>> = (0..6)
+            .map(|i| test_bytes(i, 700_000 + i as usize))
+            .collect();
+        let sends = parts
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| api.upload_part(&upload_id, i as u32 + 1, bytes));
+        futures_util::future::join_all(sends).await;
+        let sent: usize = parts.iter().map(Vec::len).sum();
+        let done = scrape(&url).await;
+        let labels = [("path", path.name())];
+        if path == md5lanes::Path::Scalar {
+            // Each part hashed on its own task: the engine has no thread and counts nothing.
+            assert!(
+                done.all("partup_md5_hashed_bytes_total").is_empty(),
+                "{}",
+                done.text
+            );
+            continue;
+        }
+        assert_eq!(
+            done.get("partup_md5_hashed_bytes_total", &labels),
+            Some(sent as f64),
+            "{}",
+            done.text
+        );
+        let rounds = done.value("partup_md5_rounds_total", &labels);
+        let streams = done.value("partup_md5_round_streams_total", &labels);
+        assert!(
+            rounds >= 1.0 && streams >= rounds,
+            "{rounds} rounds, {streams} streams"
+        );
+        // A round hashes each part at most once: never more parts than were sent at once.
+        assert!(
+            streams <= rounds * parts.len() as f64,
+            "{streams} streams in {rounds} rounds"
+        );
+    }
+}
