@@ -141,14 +141,8 @@ impl Md5Engine {
         }
     }
 
-    /// The fastest path this CPU has, with one engine thread per 8 cores.
-    pub fn detect() -> Md5Engine {
-        Md5Engine::new(Path::detect(), default_threads())
-    }
-
-    /// The engine `--md5-path PATH --md5-threads N` ask for (`auto`, and 0 threads: [`detect`]).
-    ///
-    /// [`detect`]: Md5Engine::detect
+    /// The engine `--md5-path PATH --md5-threads N` ask for (`auto`: the fastest path this CPU
+    /// has; 0 threads: one per 8 cores).
     pub fn from_setting(path: &str, threads: usize) -> Result<Md5Engine, String> {
         let path = Md5Engine::check_setting(path)?.unwrap_or_else(Path::detect);
         let threads = if threads == 0 {
@@ -257,6 +251,14 @@ impl PartHasher {
 }
 
 impl QueuedPart {
+    /// This part's slot, under its shard's lock.
+    fn slot<'a>(&self, slots: &'a mut Slots) -> &'a mut Slot {
+        slots
+            .by_id
+            .get_mut(&self.id)
+            .expect("a part's slot lives as long as its hasher")
+    }
+
     async fn update(&mut self, chunk: Bytes) {
         if chunk.is_empty() {
             return;
@@ -264,10 +266,7 @@ impl QueuedPart {
         loop {
             {
                 let mut slots = self.shard.lock();
-                let slot = slots
-                    .by_id
-                    .get_mut(&self.id)
-                    .expect("a part's slot lives as long as its hasher");
+                let slot = self.slot(&mut slots);
                 // An empty queue takes any chunk, so a chunk over the limit cannot wait forever.
                 if slot.queued == 0 || slot.queued + chunk.len() <= QUEUE_LIMIT {
                     slot.queued += chunk.len();
@@ -287,10 +286,7 @@ impl QueuedPart {
         loop {
             {
                 let mut slots = self.shard.lock();
-                let slot = slots
-                    .by_id
-                    .get_mut(&self.id)
-                    .expect("a part's slot lives as long as its hasher");
+                let slot = self.slot(&mut slots);
                 if slot.queue.is_empty()
                     && let Some(state) = slot.state.take()
                 {

@@ -100,14 +100,13 @@ pub async fn open(config: &Config) -> Result<Arc<Storage>, StartError> {
         max_uploads: config.limits.max_uploads,
         max_uploads_per_client: config.limits.max_uploads_per_client,
     };
-    let mut storage = Storage::new(backend, limits, caps)
+    // Built once, here: its threads start with it.
+    let md5 = Md5Engine::from_setting(&config.md5_path, config.md5_threads)
+        .map_err(StartError::Failed)?;
+    let mut storage = Storage::new(backend, limits, caps, md5)
         .with_min_free_space(config.limits.min_free_space)
         .with_content_store(content)
-        .with_upload_index(index)
-        .with_md5_engine(
-            Md5Engine::from_setting(&config.md5_path, config.md5_threads)
-                .map_err(StartError::Failed)?,
-        );
+        .with_upload_index(index);
     if let Some(store) = direct_store {
         // Direct uploads in progress go on even once `--direct-parts` is off.
         let mode = config.direct_parts.then_some(DirectMode {

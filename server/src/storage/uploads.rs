@@ -84,10 +84,12 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// Storage over `backend`, its parts hashed by `md5` (`--md5-path`, `md5_engine.rs`).
     pub fn new(
         backend: Arc<dyn Backend>,
         limits: PartLimits,
         admission: AdmissionLimits,
+        md5: Md5Engine,
     ) -> Storage {
         Storage {
             space: SpaceFloor::new(backend.clone(), crate::config::FreeSpace::Bytes(0)),
@@ -101,15 +103,7 @@ impl Storage {
             uploads_index: None,
             direct: None,
             direct_mode: None,
-            md5: Md5Engine::detect(),
-        }
-    }
-
-    /// The same storage, hashing parts with `engine` (`--md5-path`).
-    pub fn with_md5_engine(self, engine: Md5Engine) -> Storage {
-        Storage {
-            md5: engine,
-            ..self
+            md5,
         }
     }
 
