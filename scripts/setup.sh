@@ -235,22 +235,32 @@ start_xvfb() {
 
 webdriver_pids=()
 webdriver_groups=()
+webdriver_tmp_dirs=()
 stop_webdrivers() {
     local pid
     for pid in "${webdriver_groups[@]}"; do stop_group "$pid"; done
     for pid in "${webdriver_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${webdriver_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "${webdriver_tmp_dirs[@]}"
     webdriver_pids=()
     webdriver_groups=()
+    webdriver_tmp_dirs=()
 }
 
 # Each driver leads a process group of its own (start_service_group), so that stopping it stops the
 # browsers it started too. WEBKIT_HOME, when set, is MiniBrowser's $HOME: it saves downloads into
 # that home's XDG download directory and cannot be told another per session.
+# Each driver and its browsers get a TMPDIR of their own, deleted when the drivers stop: a browser
+# stopped by SIGKILL leaves its profile behind (Chromium's scoped_dir, ~80 MB a session), and a few
+# hundred of those filled the disk under a CI run's 1 GiB uploads.
 start_webdriver() {
-    local __engine=$1 __out=$2 __log __port __display
+    local __engine=$1 __out=$2 __log __port __display __tmp
     __log="$(mktemp)"
     remove_on_exit "$__log"
+    __tmp="$(mktemp -d "${TMPDIR:-/tmp}/partup-browser.XXXXXX")"
+    remove_on_exit "$__tmp"
+    webdriver_tmp_dirs+=("$__tmp")
+    local -x TMPDIR="$__tmp"
     case "$__engine" in
         chromium)
             start_service_group "$__out" "$__log" /usr/bin/chromedriver --port=0 || return 1
