@@ -6,6 +6,7 @@ const START_TIMEOUT_MS = 10000;
 
 class HashWorker {
   constructor() {
+    this.scriptRan = false; // the worker said 'alive': its script loaded and runs
     // Literally this form: the one Vite and webpack 5 recognise to bundle a worker.
     this.worker = new Worker(new URL('./hash_pool.js', import.meta.url), { type: 'module', name: WORKER_NAME });
     this.waiting = null; // { resolve, reject } of `start` or of the part being hashed
@@ -19,10 +20,16 @@ class HashWorker {
     this.worker.onmessageerror = () => this.lose('the hashing worker could not read a message');
   }
 
-  // Resolves once the worker runs the wasm module.
+  // Resolves once the worker runs the wasm module. A worker that does not answer in time is lost
+  // with `timedOut` set, and says how far it got.
   start(module, glueUrl) {
     const started = this.settle();
-    const timer = setTimeout(() => this.lose(`the hashing worker did not start within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      this.timedOut = true;
+      this.lose(this.scriptRan
+        ? `the hashing worker loaded but did not start its wasm module within ${START_TIMEOUT_MS} ms`
+        : `the hashing worker did not load its script within ${START_TIMEOUT_MS} ms`);
+    }, START_TIMEOUT_MS);
     started.then(() => clearTimeout(timer), () => clearTimeout(timer));
     this.worker.postMessage({ partup: 'start', module, glueUrl });
     return started;
@@ -51,6 +58,10 @@ class HashWorker {
   }
 
   answer(data) {
+    if (data?.partup === 'alive') {
+      this.scriptRan = true;
+      return;
+    }
     const waiting = this.waiting;
     if (!waiting || typeof data?.partup !== 'string') return;
     this.waiting = null;
@@ -93,11 +104,30 @@ export class WorkerPool {
     this.workers = workers;
     this.idle = [...workers];
     try {
-      await Promise.all(workers.map(worker => worker.start(this.module, this.glueUrl)));
+      await Promise.all(workers.map((_, index) => this.startOne(workers, index)));
     } catch (error) {
       if (this.workers === workers) return this.giveUp(error.message);
     }
     return this.workers === workers ? null : 'the hashing workers were stopped while starting';
+  }
+
+  // Starts workers[index]; one that does not answer in time is replaced by a new one, once. WebKit
+  // has been seen, rarely and only while other workers were being torn down, to leave a new module
+  // worker silent for over 10 s; a worker that fails outright (CSP, no module workers) is not
+  // tried again.
+  async startOne(workers, index) {
+    const first = workers[index];
+    try {
+      return await first.start(this.module, this.glueUrl);
+    } catch (error) {
+      if (!first.timedOut || this.workers !== workers) throw error;
+      console.warn(`partup: ${error.message}; starting another in its place`);
+      first.terminate();
+      const second = new HashWorker();
+      workers[index] = second;
+      this.idle = this.idle.map(worker => (worker === first ? second : worker));
+      return await second.start(this.module, this.glueUrl);
+    }
   }
 
   // The MD5 of `blob` from a worker, why it is unreadable, or null when no worker can hash it (or
@@ -203,4 +233,6 @@ if (typeof WorkerGlobalScope === 'function' && self instanceof WorkerGlobalScope
       case 'cancel': if (running?.id === data.id) running.controller.abort(); break;
     }
   });
+  // Before the glue and the wasm module load: a worker that does not start says how far it got.
+  postMessage({ partup: 'alive' });
 }

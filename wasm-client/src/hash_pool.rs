@@ -10,7 +10,8 @@
 //! none runs any more (so also when the Uploader is freed); the next upload starts them again.
 //! Where they cannot start (no `Worker` in this scope, a Content-Security-Policy without
 //! `worker-src`, an engine without module workers, a bundle that left the worker file out, no
-//! answer within 10 s) or one stops answering, all are terminated and parts are hashed on the
+//! answer within 10 s from a worker nor from the one started in its place) or one stops answering,
+//! all are terminated and parts are hashed on the
 //! page's thread, one at a time, as with `hashWorkers: 0`, until the pool is idle again; `onInit`
 //! says why.
 

@@ -1,5 +1,6 @@
 //! Hashing in Web Workers (`src/hash_pool.rs`, `js/hash_pool.js`): the same objects as on the
-//! page's thread, the fallback when workers cannot start, pause and cancel while a worker hashes,
+//! page's thread, the fallback when workers cannot start, a worker silent while starting replaced
+//! once, pause and cancel while a worker hashes,
 //! a resume after a "reload", BadDigest re-hashing, and workers that end when nothing runs.
 //!
 //! A probe (`tests/worker_probe/`) in place of `globalThis.Worker` counts the workers started and
@@ -116,7 +117,11 @@ async fn workers_and_the_page_thread_store_identical_objects_at_edge_sizes() {
     }
     // Every upload ended, so every worker was terminated; hashWorkers: 0 never made one.
     assert_eq!(probe.count("alive"), 0);
-    assert_eq!(probe.count("started"), 3 * sizes.len() as u64);
+    assert_eq!(probe.count("ready"), 3 * sizes.len() as u64);
+    console_log!(
+        "edge sizes: {} workers replaced for not answering in time",
+        probe.count("started") - probe.count("ready")
+    );
 }
 
 #[wasm_bindgen_test]
@@ -147,6 +152,43 @@ async fn a_worker_that_fails_to_start_falls_back_to_the_page_thread() {
 }
 
 #[wasm_bindgen_test]
+async fn a_worker_silent_while_starting_is_replaced_once_and_the_upload_uses_workers() {
+    let probe = WorkerProbe::silent_first();
+    let (len, seed) = (4 * 64 * KIB + 5, 1322);
+    let (result, info) = upload_with(2, len, 64 * KIB, seed).await;
+    assert_eq!(text(&info, "hashing"), "workers");
+    assert_eq!(num(&info, "hashWorkers"), 2.0);
+    assert!(get(&info, "hashingFallback").is_null());
+    assert_eq!(
+        probe.count("started"),
+        3,
+        "the silent one and its replacement"
+    );
+    assert_eq!(probe.count("ready"), 2);
+    assert_eq!(probe.count("hashed"), 5, "every part in a worker");
+    assert_eq!(
+        probe.count("alive"),
+        0,
+        "all terminated, the silent one too"
+    );
+    assert_eq!(num(&result, "size") as u64, len);
+}
+
+#[wasm_bindgen_test]
+async fn workers_silent_twice_fall_back_to_the_page_thread_saying_how_far_they_got() {
+    let probe = WorkerProbe::silent();
+    let (len, seed) = (2 * 64 * KIB + 1, 1323);
+    let (result, info) = upload_with(2, len, 64 * KIB, seed).await;
+    assert_eq!(text(&info, "hashing"), "main-thread");
+    let why = text(&info, "hashingFallback");
+    assert!(why.contains("did not load its script within"), "{why}");
+    assert_eq!(probe.count("started"), 4, "each replaced once, no more");
+    assert_eq!(probe.count("ready"), 0);
+    assert_eq!(probe.count("alive"), 0, "all terminated");
+    assert_eq!(num(&result, "parts"), 3.0);
+}
+
+#[wasm_bindgen_test]
 async fn pause_mid_hash_tells_the_worker_to_stop_and_resume_finishes_byte_exact() {
     let probe = WorkerProbe::counting();
     // 32 MiB parts: hashing one takes a worker ~50 ms; the pause comes right after the first part
@@ -173,7 +215,7 @@ async fn pause_mid_hash_tells_the_worker_to_stop_and_resume_finishes_byte_exact(
     upload.resume();
     let result = finish(&upload).await.expect("resumed upload");
     assert_eq!(num(&result, "parts"), 2.0);
-    assert_eq!(probe.count("started"), 2);
+    assert_eq!(probe.count("ready"), 2);
     assert_object_equals(&key, len, seed).await;
     assert_eq!(probe.count("alive"), 0, "terminated once nothing runs");
 }
@@ -189,7 +231,7 @@ async fn cancel_mid_hash_ends_the_upload_and_its_workers() {
     probe.on_first_hash(move || drop(cancelling.cancel()));
     let error = finish(&upload).await.expect_err("cancelled");
     assert_eq!(error_code(&error), "Cancelled");
-    assert_eq!(probe.count("started"), 2);
+    assert_eq!(probe.count("ready"), 2);
     assert_eq!(probe.count("alive"), 0, "terminated with the last upload");
     let url = format!("{}{}/{}", server(), partup_wire::OBJECTS_PREFIX, key);
     assert_eq!(
@@ -211,7 +253,7 @@ async fn cancel_mid_hash_ends_the_upload_and_its_workers() {
     .await
     .expect("next upload");
     assert_eq!(text(&last_argument(&slot), "hashing"), "workers");
-    assert_eq!(probe.count("started"), 4);
+    assert_eq!(probe.count("ready"), 4);
     assert_eq!(probe.count("alive"), 0);
     assert_object_equals(&key, len, seed).await;
 }
@@ -236,7 +278,7 @@ async fn uploads_of_one_uploader_share_its_workers_until_the_last_ends() {
     for upload in &uploads {
         finish(upload).await.expect("upload");
     }
-    assert_eq!(probe.count("started"), 2, "one pool for the Uploader");
+    assert_eq!(probe.count("ready"), 2, "one pool for the Uploader");
     assert_eq!(probe.count("hashed"), 3 * 6);
     assert_eq!(probe.count("alive"), 0);
     for (key, len, seed) in &files {
@@ -255,7 +297,7 @@ async fn an_uploader_freed_mid_upload_still_finishes_and_its_workers_end_with_it
     finish(&upload)
         .await
         .expect("the upload outlives its Uploader");
-    assert_eq!(probe.count("started"), 2);
+    assert_eq!(probe.count("ready"), 2);
     assert_eq!(probe.count("hashed"), 10);
     assert_eq!(probe.count("alive"), 0, "terminated with the last upload");
     assert_object_equals(&key, len, seed).await;

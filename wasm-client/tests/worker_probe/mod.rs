@@ -1,5 +1,6 @@
-//! A probe in place of `globalThis.Worker` for `tests/hash_workers.rs` and `tests/instant.rs`: it counts the workers started
-//! and terminated, the parts posted to them and their answers, can make worker creation throw or
+//! A probe in place of `globalThis.Worker` for `tests/hash_workers.rs` and `tests/instant.rs`: it counts the workers started,
+//! those that said they run the wasm module (`ready`: a worker replaced for not answering in time never
+//! does) and those terminated, the parts posted to them and their answers, can make worker creation throw or
 //! workers fail to load, and is put back when dropped (also when a test panics).
 #![allow(dead_code)] // each suite that includes it uses some of its probes
 
@@ -10,7 +11,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(inline_js = r#"
 export function installWorkerProbe(kind) {
   const original = globalThis.Worker;
-  const probe = { started: 0, terminated: 0, alive: 0, posted: 0, cancelsPosted: 0, hashed: 0, cancelled: 0, onHash: null,
+  const probe = { started: 0, ready: 0, terminated: 0, alive: 0, posted: 0, cancelsPosted: 0, hashed: 0, cancelled: 0, onHash: null,
                   restore() { globalThis.Worker = original; } };
   if (kind === 'throwing') {
     globalThis.Worker = function () { throw new DOMException('refused by the test', 'SecurityError'); };
@@ -21,13 +22,20 @@ export function installWorkerProbe(kind) {
   const failing = kind === 'failing'
     ? URL.createObjectURL(new Blob(['throw new Error("refused by the test")'], { type: 'text/javascript' }))
     : null;
+  // 'silent' workers (all, or only the first one made: 'silent-first') load a script that does
+  // nothing: they never answer, as a worker that hangs while it starts.
+  const silent = kind.startsWith('silent')
+    ? URL.createObjectURL(new Blob(['// silent'], { type: 'text/javascript' }))
+    : null;
   // Wrapped per instance: the test runner's own Worker shim returns the engine's Worker from its
   // constructor, so methods of a subclass would never be reached.
   globalThis.Worker = function (url, options) {
-    const worker = new original(failing ?? url, options);
+    const silenced = kind === 'silent' || (kind === 'silent-first' && probe.started === 0);
+    const worker = new original(failing ?? (silenced ? silent : url), options);
     probe.started += 1;
     probe.alive += 1;
     worker.addEventListener('message', ({ data }) => {
+      if (data?.partup === 'ready') probe.ready += 1;
       if (data?.partup === 'hashed') probe.hashed += 1;
       if (data?.partup === 'cancelled') probe.cancelled += 1;
     });
@@ -72,6 +80,14 @@ impl WorkerProbe {
     /// Workers are created but their script fails to load.
     pub fn failing() -> WorkerProbe {
         WorkerProbe(install_worker_probe("failing"))
+    }
+    /// Every worker created runs a script that never answers.
+    pub fn silent() -> WorkerProbe {
+        WorkerProbe(install_worker_probe("silent"))
+    }
+    /// The first worker created runs a script that never answers; the others are real.
+    pub fn silent_first() -> WorkerProbe {
+        WorkerProbe(install_worker_probe("silent-first"))
     }
     pub fn count(&self, what: &str) -> u64 {
         Reflect::get(&self.0, &what.into())
