@@ -211,6 +211,14 @@ ${hashSection}
    cache). Every hasher must give every stream the same digest. CPU s/GB: getrusage user + system,
    RUSAGE_SELF for the in-process hashers, RUSAGE_CHILDREN for md5sum, over 10^9 bytes hashed. The
    order of the hashers rotates per round.
+15. \`partup-bench shaped-row\` in a network namespace whose only way out is a veth pair with a token
+   bucket (\`tc qdisc … tbf\`, the rate in the row) on the namespace's side; partup-server and the
+   project's fault proxy listen on the host's side, and the proxy holds every part request's answer
+   for the latency in the row (\`netem\` is not available here, so the latency is added in user
+   space). The same file goes up as 8 MiB parts, 4 at once (as the browser client sends them) and
+   one after another (what a client without parallel parts does), alternating per round; payload
+   MB/s against the bucket's rate, which also counts TCP/IP headers (a full link carries ≈ 95 % of
+   its rate as payload).
 `;
 fs.writeFileSync(opt('out'), md);
 console.log(table);

@@ -16,7 +16,8 @@
 #                       it), all of which is stopped on exit: a WebDriver driver and the browsers it starts
 #   stop_group PID      stops a group started so now (SIGTERM, SIGKILL what is left after 5 s)
 #   wait_healthy URL    waits until URL answers 2xx
-#   stop_on_exit PID / remove_on_exit PATH   what to stop or delete when the script exits
+#   stop_on_exit PID / remove_on_exit PATH / run_on_exit 'COMMAND'   what to stop, delete or run
+#                       when the script exits
 #   free_port / wait_for_port PORT   only for tools that must be told their ports (Garage's config)
 #   start_webdriver ENGINE VAR   starts the W3C WebDriver server of ENGINE (chromium, firefox, webkit;
 #                       webkit with its own Xvfb display and $WEBKIT_HOME as its home), in a process
@@ -110,11 +111,13 @@ ensure_npm_packages() {
 on_exit_pids=()
 on_exit_groups=()
 on_exit_paths=()
+on_exit_commands=()
 clean_up_on_exit() {
-    local pid
+    local pid command
     for pid in "${on_exit_groups[@]}"; do stop_group "$pid"; done
     for pid in "${on_exit_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${on_exit_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for command in "${on_exit_commands[@]}"; do eval "$command" || true; done
     rm -rf "${on_exit_paths[@]}"
 }
 arm_exit_trap() {
@@ -137,6 +140,9 @@ stop_group() {
     wait "$pgid" 2>/dev/null || true
 }
 remove_on_exit() { on_exit_paths+=("$@"); arm_exit_trap; }
+# run_on_exit 'COMMAND': a shell command run once the processes are stopped (e.g. a network
+# namespace deleted).
+run_on_exit() { on_exit_commands+=("$1"); arm_exit_trap; }
 
 # Whether a member of process group PGID still runs (the leader may be a zombie until waited for).
 group_alive() {

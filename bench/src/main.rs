@@ -16,6 +16,10 @@
 //! partup-bench hash-rows --out FILE [--work DIR] [--quick]
 //!     Row 14: MD5 alone, the server's MD5 engine on every path of this CPU vs md-5 per stream vs
 //!     md5sum processes (its input files under --work, default a temp dir; deleted afterwards).
+//! partup-bench shaped-row --endpoint URL --rate-mbit N --latency-ms N --parallel N --out FILE [--quick]
+//!     Row 15: one file as parallel parts and as one part after another, through a link of N
+//!     Mbit/s (scripts/bench.sh runs it in a network namespace behind a token bucket; URL is the
+//!     fault proxy before partup, which adds the latency).
 //! ```
 
 mod baseline;
@@ -23,6 +27,7 @@ mod floor;
 mod hashing;
 mod load;
 mod rows;
+mod shaped;
 mod sink;
 mod stats;
 
@@ -30,7 +35,7 @@ use std::path::PathBuf;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: partup-bench sink --listen ADDR\n       partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4] [--baseline-server-bin PATH [--baseline-label TEXT]]\n       partup-bench hash-rows --out FILE [--work DIR] [--quick]"
+        "usage: partup-bench sink --listen ADDR\n       partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4] [--baseline-server-bin PATH [--baseline-label TEXT]]\n       partup-bench hash-rows --out FILE [--work DIR] [--quick]\n       partup-bench shaped-row --endpoint URL --rate-mbit N --latency-ms N --parallel N --out FILE [--quick]"
     );
     std::process::exit(2)
 }
@@ -47,6 +52,10 @@ fn main() {
     let mut quick = false;
     let mut s3 = false;
     let mut only = None;
+    let mut endpoint = None;
+    let mut rate_mbit = None;
+    let mut latency_ms = None;
+    let mut parallel = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--listen" => listen = args.next(),
@@ -58,6 +67,10 @@ fn main() {
             "--quick" => quick = true,
             "--s3" => s3 = true,
             "--only" => only = args.next(),
+            "--endpoint" => endpoint = args.next(),
+            "--rate-mbit" => rate_mbit = args.next().and_then(|n| n.parse().ok()),
+            "--latency-ms" => latency_ms = args.next().and_then(|n| n.parse().ok()),
+            "--parallel" => parallel = args.next().and_then(|n| n.parse().ok()),
             _ => usage(),
         }
     }
@@ -88,6 +101,19 @@ fn main() {
             };
             let out = out.unwrap_or_else(|| usage());
             let report = runtime.block_on(hashing::run(&settings));
+            std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap())
+                .expect("write the results file");
+        }
+        "shaped-row" => {
+            let settings = shaped::Settings {
+                endpoint: endpoint.unwrap_or_else(|| usage()),
+                rate_mbit: rate_mbit.unwrap_or_else(|| usage()),
+                latency_ms: latency_ms.unwrap_or_else(|| usage()),
+                parallel: parallel.unwrap_or_else(|| usage()),
+                quick,
+            };
+            let out = out.unwrap_or_else(|| usage());
+            let report = runtime.block_on(shaped::run(&settings));
             std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap())
                 .expect("write the results file");
         }
