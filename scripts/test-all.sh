@@ -20,6 +20,15 @@ cargo clippy --workspace --exclude partup --all-targets --features partup-tests/
 cargo clippy -p partup-tests --test hostile --features s3-tests -- -D warnings
 cargo clippy -p partup --all-targets --target wasm32-unknown-unknown -- -D warnings
 
+step "md5lanes on wasm32, in node: the scalar build and the simd128 build's 4 lanes against md-5"
+# RUSTFLAGS differ between the two builds: each gets a target dir of its own, so neither rebuilds
+# the other's dependencies on the next run.
+for simd_flags in "" "-C target-feature=+simd128"; do
+    CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PARTUP_ROOT/target}/md5lanes-wasm${simd_flags:+-simd128}" \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner RUSTFLAGS="$simd_flags" \
+        cargo test -p md5lanes --target wasm32-unknown-unknown --test wasm
+done
+
 step "server: unit and integration tests over real HTTP, on the local disk"
 cargo build -p partup-server
 cargo test --workspace
