@@ -14,6 +14,7 @@
 
 use crate::error::{ClientCode, Reason, UploadError, js_text};
 use md5::{Digest, Md5};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ReadableStreamDefaultReader};
@@ -95,10 +96,18 @@ struct ReaderGuard {
     finished: bool,
 }
 
+thread_local! {
+    /// The rejection handler of a dropped reader's `cancel()`.
+    static IGNORE_REJECTION: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
+}
+
 impl Drop for ReaderGuard {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.reader.cancel();
+            // The cancel of a stream whose read failed rejects with that same error, which the
+            // read already reported; left unhandled, it surfaced as an uncaught "TypeError:
+            // network error" on the page.
+            IGNORE_REJECTION.with(|ignore| drop(self.reader.cancel().catch(ignore)));
         }
     }
 }

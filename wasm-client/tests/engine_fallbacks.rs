@@ -1,6 +1,8 @@
 //! The fallbacks the client picks by itself where an engine lacks something, proven in every engine
 //! by taking the feature away on the page: `Blob.prototype.stream` (Safari before 14.1) is the one
-//! the client needs for hashing; without it parts are read as ≤ 1 MiB sub-slices.
+//! the client needs for hashing; without it parts are read as ≤ 1 MiB sub-slices. And a stream
+//! that fails mid-read (a file gone, a network drive dropped): the read is refused, with nothing
+//! left unhandled on the page.
 //!
 //! Run by `scripts/test-client.sh` (`PARTUP_TEST_SERVER`) in Chromium, Firefox and WebKitGTK.
 
@@ -14,6 +16,30 @@ mod common;
 use common::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+export function blobWhoseStreamFails() {
+  const blob = new Blob([new Uint8Array(3 * 1024 * 1024)]);
+  // One chunk, then the error an engine gives when the file behind a Blob cannot be read.
+  Object.defineProperty(blob, 'stream', { value: () => new ReadableStream({
+    start(controller) { controller.enqueue(new Uint8Array(1024)); },
+    pull(controller) { controller.error(new TypeError('network error (from the test)')); },
+  }) });
+  return blob;
+}
+export function watchUnhandledRejections() {
+  const seen = [];
+  const listener = event => seen.push(String(event.reason));
+  addEventListener('unhandledrejection', listener);
+  return { seen, stop: () => removeEventListener('unhandledrejection', listener) };
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = blobWhoseStreamFails)]
+    fn blob_whose_stream_fails() -> web_sys::Blob;
+    #[wasm_bindgen(js_name = watchUnhandledRejections)]
+    fn watch_unhandled_rejections() -> JsValue;
+}
 
 /// `Blob.prototype.stream` removed while it lives, put back when dropped (also when a test panics).
 struct WithoutBlobStream {
@@ -80,4 +106,21 @@ async fn without_blob_stream_an_upload_of_ragged_parts_arrives_byte_exact() {
     assert_eq!(num(&result, "parts") as u64, len.div_ceil(part_size));
     let url = format!("{}/v1/objects/{key}", server());
     assert_download_equals(&url, len, seed).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_stream_failing_mid_read_is_a_file_read_error_and_leaves_no_unhandled_rejection() {
+    let watch = watch_unhandled_rejections();
+    let error = JsFuture::from(partup::md5_of_blob(&blob_whose_stream_fails(), None))
+        .await
+        .expect_err("the read failed");
+    assert_eq!(error_code(&error), "FileReadError");
+    // An unhandled rejection is reported once the microtasks ran: a few timer turns later.
+    for _ in 0..5 {
+        partup::timers::sleep_ms(10.0).await;
+    }
+    let seen: js_sys::Array = Reflect::get(&watch, &"seen".into()).unwrap().into();
+    let stop: js_sys::Function = Reflect::get(&watch, &"stop".into()).unwrap().into();
+    stop.call0(&watch).unwrap();
+    assert_eq!(seen.length(), 0, "unhandled: {:?}", seen.to_vec());
 }
