@@ -48,8 +48,8 @@ const s3 = {
 };
 if (!s3.keyId || !s3.secret) throw new Error('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must hold the store\'s key');
 
-/** A request to the store, signed by curl (SigV4), as scripts/s3-store.sh makes them; `out` is where
- * the answer's body goes ('-': returned). Garage wants the payload's SHA-256 header. */
+/** A request to the store, signed by curl (SigV4) as scripts/s3-store.sh signs them; returns the
+ * answer's body. Garage wants the payload's SHA-256 header. */
 function s3Request(method, pathAndQuery, { body = '', headers = [] } = {}) {
   const sha = crypto.createHash('sha256').update(body).digest('hex');
   const curlArgs = ['-sSf', '-X', method, '--aws-sigv4', `aws:amz:${s3.region}:s3`, '--user', `${s3.keyId}:${s3.secret}`,
@@ -116,6 +116,28 @@ page.on('pageerror', e => log(`page error: ${e.message}`));
 await page.goto(args.page);
 await page.waitForFunction(() => window.peersReady === true);
 const file = await page.evaluate(s => peers.makeFile(s), size);
+
+// What each contender's requests that carry file bytes say about their content, as they leave the
+// page: the integrity headers (and SigV4's payload hash in a presigned URL's query) seen on the wire.
+// Playwright watches the page's network all along, so listening costs the uploads nothing more.
+const integrityHeader = /^(content-md5|upload-checksum|x-amz-checksum-.*|x-amz-sdk-checksum-algorithm|x-amz-content-sha256|digest|content-digest|repr-digest)$/;
+const wire = {};
+let running = null;
+page.on('request', request => {
+  const url = new URL(request.url());
+  const carriesBytes = (request.method() === 'PATCH') // tus
+    || (request.method() === 'PUT' && url.searchParams.has('partNumber')) // an S3 part
+    || (request.method() === 'POST' && url.pathname.endsWith('/upload')) // a partup part
+    || (request.method() === 'POST' && running === 'raw');
+  if (!running || !carriesBytes) return;
+  const seen = (wire[running] ??= { requests: 0, integrity: new Set() });
+  seen.requests += 1;
+  for (const [name, value] of Object.entries(request.headers())) {
+    if (integrityHeader.test(name)) seen.integrity.add(`${name}: ${value}`);
+  }
+  const payloadHash = url.searchParams.get('X-Amz-Content-Sha256');
+  if (payloadHash) seen.integrity.add(`X-Amz-Content-Sha256=${payloadHash} (query)`);
+});
 if (file.size !== size) throw new Error(`the page made ${file.size} bytes, not ${size}`);
 
 /** Throws unless the stored copy is the File. */
@@ -129,6 +151,7 @@ const partSize = 8 * MIB;
 const contenders = {
   partup: {
     label: 'partup wasm client → partup-server (8 MiB parts, 4 at once)',
+    short: 'partup',
     async run() {
       const key = 'bench/peers.bin'; // the same key each round: the object is replaced, never piles up
       const r = await page.evaluate(([k, p]) => peers.partup(k, p, 4), [key, partSize]);
@@ -186,7 +209,9 @@ const speeds = Object.fromEntries(names.map(n => [n, []]));
 for (let round = 0; round < rounds; round++) {
   for (let k = 0; k < names.length; k++) {
     const name = names[(k + round) % names.length];
+    running = name;
     speeds[name].push(mbps(size, await contenders[name].run()));
+    running = null;
   }
   log(`row ${id}, round ${round + 1}: ` + names.map(n => `${n} ${speeds[n].at(-1).toFixed(1)}`).join(', ') + ' MB/s (every stored copy checked)');
 }
@@ -220,7 +245,7 @@ const rows = [{
 for (const name of [...peerNames, 'raw']) {
   rows.push({
     id: `${id} (vs ${contenders[name].short})`,
-    title: `${link}: the same uploads, partup vs ${contenders[name].short}`,
+    title: `${shaped ? 'Shaped link' : 'Loopback'}, the same uploads: partup vs ${contenders[name].short}`,
     unit: 'MB/s',
     subjectLabel: 'partup',
     subject: speeds.partup,
@@ -232,9 +257,20 @@ for (const name of [...peerNames, 'raw']) {
     detail: '',
   });
 }
-const notes = [verifies(tusExtensions)];
-if (quick) notes.push(`Quick mode: rows ${id}'s file is ${size / MIB} MiB, one round (the full run: 256 MiB, 3 rounds).`);
+const notes = [verifies(tusExtensions), `Row ${id}, on the wire: ${wireText()}.`];
+if (quick) notes.push(`Quick mode: rows 16 and 17 upload a ${size / MIB} MiB file, one round (the full run: 256 MiB, 3 rounds).`);
 fs.writeFileSync(args.out, JSON.stringify({ rows, notes }, null, 2));
+
+/** The requests that carried file bytes per contender and the integrity headers they had. */
+function wireText() {
+  return names.map(name => {
+    const seen = wire[name] ?? { requests: 0, integrity: new Set() };
+    const integrity = seen.integrity.size ? [...seen.integrity].map(h => `\`${h}\``).join(', ') : 'no integrity header';
+    // partup's digest is a field of each part's form body, which no header shows.
+    const form = name === 'partup' ? ' (each part\'s MD5 is a field of its form body)' : '';
+    return `${contenders[name].short}: ${seen.requests} request(s) with file bytes, ${integrity}${form}`;
+  }).join('; ');
+}
 
 /** What each contender checks, read from the pinned packages' code (bench/package-lock.json), with
  * the tus server's own list of extensions as it answered above. */
@@ -247,7 +283,7 @@ function verifies(extensions) {
     + `checksum extension is not in its code), and the server does not offer that extension (its \`Tus-Extension\`: ${extensions}); `
     + 'it checks the protocol\'s offsets and lengths only (a PATCH must start at the stored `Upload-Offset`; the '
     + 'upload ends at `Upload-Length`), and the file store writes without fsync. **Uppy 6.0.1 (the bundle\'s '
-    + '@uppy/aws-s3 6.1.0; 6.3.1 is the same here) → Garage 2.5.0**: no integrity option. Its presigned URLs sign '
+    + '@uppy/aws-s3 6.1.0; the latest, 6.3.1, sends none either) → Garage 2.5.0**: no integrity option. Its presigned URLs sign '
     + 'the host only, with `X-Amz-Content-Sha256: UNSIGNED-PAYLOAD`, and no request carries `Content-MD5` or '
     + '`x-amz-checksum-*`; Garage answers each part with its MD5 as the ETag, which Uppy hands to '
     + 'CompleteMultipartUpload without comparing it with anything; Garage\'s default is no fsync of data. So '
