@@ -112,17 +112,29 @@ const browser = await chromium.launch({
     `--unsafely-treat-insecure-origin-as-secure=${pageOrigin}`],
 });
 const page = await browser.newPage();
-page.on('pageerror', e => log(`page error: ${e.message}`));
+let running = null; // the contender uploading now
+page.on('pageerror', e => log(`page error${running ? ` (${running})` : ''}: ${e.name}: ${e.message}`));
+page.on('console', m => { if (m.type() === 'error' || m.type() === 'warning') log(`page console ${m.type()}: ${m.text()}`); });
+page.on('requestfailed', r => log(`request failed: ${r.method()} ${r.url().split('?')[0]}: ${r.failure()?.errorText}`));
 await page.goto(args.page);
 await page.waitForFunction(() => window.peersReady === true);
 const file = await page.evaluate(s => peers.makeFile(s), size);
+// Chromium copies the bytes of each slice of an in-memory Blob into blob storage of its own, held
+// until the page's garbage collector drops the slice; V8 does not feel that memory, so without a
+// collection between uploads the slices of earlier uploads filled the page's blob quota here
+// (net::ERR_BLOB_OUT_OF_MEMORY in the third round). Collected before each upload, untimed.
+const cdp = await page.context().newCDPSession(page);
+// The File settles first, untimed: an upload started at once after it was built saw reads of its
+// slices fail for a while ("TypeError: network error", the client's read retries), which a wait of
+// 3 s ended here; all contenders then start from the same settled File.
+await cdp.send('HeapProfiler.collectGarbage');
+await new Promise(resolve => setTimeout(resolve, 3000));
 
 // What each contender's requests that carry file bytes say about their content, as they leave the
 // page: the integrity headers (and SigV4's payload hash in a presigned URL's query) seen on the wire.
 // Playwright watches the page's network all along, so listening costs the uploads nothing more.
 const integrityHeader = /^(content-md5|upload-checksum|x-amz-checksum-.*|x-amz-sdk-checksum-algorithm|x-amz-content-sha256|digest|content-digest|repr-digest)$/;
 const wire = {};
-let running = null;
 page.on('request', request => {
   const url = new URL(request.url());
   const carriesBytes = (request.method() === 'PATCH') // tus
@@ -204,11 +216,13 @@ async function tusRun(chunkSize) {
   return r.ms;
 }
 
-const names = Object.keys(contenders);
+// --only a,b runs only those contenders (for development; the rows need all of them).
+const names = typeof args.only === 'string' ? args.only.split(',') : Object.keys(contenders);
 const speeds = Object.fromEntries(names.map(n => [n, []]));
 for (let round = 0; round < rounds; round++) {
   for (let k = 0; k < names.length; k++) {
     const name = names[(k + round) % names.length];
+    await cdp.send('HeapProfiler.collectGarbage');
     running = name;
     speeds[name].push(mbps(size, await contenders[name].run()));
     running = null;
@@ -220,6 +234,10 @@ for (let round = 0; round < rounds; round++) {
 const tusOptions = await fetch(`${args.tus}/files/`, { method: 'OPTIONS' });
 const tusExtensions = tusOptions.headers.get('tus-extension') ?? '(none)';
 await browser.close();
+if (names.length !== Object.keys(contenders).length) {
+  log('--only: no rows written');
+  process.exit(0);
+}
 
 const link = shaped
   ? `Shaped link (${args['rate-mbit']} Mbit/s token bucket; ${args['latency-ms']} ms held on every request that carries file bytes)`
@@ -268,7 +286,7 @@ function wireText() {
     const integrity = seen.integrity.size ? [...seen.integrity].map(h => `\`${h}\``).join(', ') : 'no integrity header';
     // partup's digest is a field of each part's form body, which no header shows.
     const form = name === 'partup' ? ' (each part\'s MD5 is a field of its form body)' : '';
-    return `${contenders[name].short}: ${seen.requests} request(s) with file bytes, ${integrity}${form}`;
+    return `${contenders[name].short}: ${seen.requests / rounds} request(s) with file bytes per upload, ${integrity}${form}`;
   }).join('; ');
 }
 
