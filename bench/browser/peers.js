@@ -30,11 +30,19 @@ window.peers = {
   /** partup's wasm client to the partup-server that serves this page (default hashing workers). */
   async partup(resourceKey, partSize, concurrency) {
     const uploader = new Uploader({ endpoint: '/v1/multipart/parallel', partSize, concurrency, resume: false });
+    // When the phase turned to completing: the rest is uploadComplete (assembly and fsync on the
+    // server), which the row's detail reports.
+    let completingAt = null;
+    let retries = 0;
+    const onProgress = p => {
+      if (p.phase === 'completing') completingAt ??= performance.now();
+      retries = p.retries;
+    };
     const started = performance.now();
-    const result = await uploader.upload(file, { resourceKey }).done;
-    const ms = performance.now() - started;
+    const result = await uploader.upload(file, { resourceKey, onProgress }).done;
+    const ended = performance.now();
     uploader.free();
-    return { ms, size: result.size, etag: result.etag };
+    return { ms: ended - started, completeMs: completingAt === null ? null : ended - completingAt, retries, size: result.size };
   },
 
   /** tus-js-client with its defaults (chunkSize Infinity: one PATCH with the whole file), or with

@@ -114,7 +114,12 @@ const browser = await chromium.launch({
 const page = await browser.newPage();
 let running = null; // the contender uploading now
 page.on('pageerror', e => log(`page error${running ? ` (${running})` : ''}: ${e.name}: ${e.message}`));
-page.on('console', m => { if (m.type() === 'error' || m.type() === 'warning') log(`page console ${m.type()}: ${m.text()}`); });
+page.on('console', m => {
+  // The page has no favicon.ico; its 404 says nothing about the uploads.
+  if ((m.type() === 'error' || m.type() === 'warning') && !m.location().url?.endsWith('/favicon.ico')) {
+    log(`page console ${m.type()}: ${m.text()}`);
+  }
+});
 page.on('requestfailed', r => log(`request failed: ${r.method()} ${r.url().split('?')[0]}: ${r.failure()?.errorText}`));
 await page.goto(args.page);
 await page.waitForFunction(() => window.peersReady === true);
@@ -160,6 +165,8 @@ function check(name, stored) {
 }
 
 const partSize = 8 * MIB;
+const partupCompleteMs = []; // from the phase 'completing' to done, per upload
+let partupRetries = 0;
 const contenders = {
   partup: {
     label: 'partup wasm client → partup-server (8 MiB parts, 4 at once)',
@@ -168,6 +175,8 @@ const contenders = {
       const key = 'bench/peers.bin'; // the same key each round: the object is replaced, never piles up
       const r = await page.evaluate(([k, p]) => peers.partup(k, p, 4), [key, partSize]);
       if (r.size !== size) throw new Error(`partup: uploaded ${r.size} of ${size} bytes`);
+      partupCompleteMs.push(r.completeMs);
+      partupRetries += r.retries;
       check('partup', await urlMd5(`${args.partup}/v1/objects/${encodeKey(key)}`));
       return r.ms;
     },
@@ -258,7 +267,9 @@ const rows = [{
   ratios: ratiosTo(faster),
   target: shaped ? 'ahead of both peers (> 1.0× the faster)' : '≥ 0.9× the faster peer',
   holds: shaped ? peerNames.every(n => median(ratiosTo(n)) > 1.0) : median(ratiosTo(faster)) >= 0.9,
-  detail: `peers' medians (MB/s): ${medians}; raw fetch ceiling ${median(speeds.raw).toFixed(1)} MB/s`,
+  detail: `peers' medians (MB/s): ${medians}; raw fetch ceiling ${median(speeds.raw).toFixed(1)} MB/s; `
+    + `partup's uploadComplete (assembly and fsync of the object) ${median(partupCompleteMs).toFixed(0)} ms of each upload (median), `
+    + `${partupRetries} request(s) retried in all`,
 }];
 for (const name of [...peerNames, 'raw']) {
   rows.push({
