@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # partup's benchmarks, side by side with their baselines, in one run on this machine:
 #   scripts/bench.sh            full run (≈ 8 minutes on 2 cores, up to 20 under load), writes BENCHMARKS.md
-#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row 3 or 13 (≈ 2 minutes); writes
+#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row 3 or 13 (≈ 4 minutes); writes
 #                               BENCHMARKS.md too unless --out says otherwise
 #   --out FILE                  where the markdown goes (default BENCHMARKS.md in the repo root)
 #   PARTUP_BENCH_BASELINE_REV   the git revision whose partup-server row 3 also measures, as "the
