@@ -124,10 +124,10 @@ page.on('requestfailed', r => log(`request failed: ${r.method()} ${r.url().split
 await page.goto(args.page);
 await page.waitForFunction(() => window.peersReady === true);
 const file = await page.evaluate(s => peers.makeFile(s), size);
-// Chromium copies the bytes of each slice of an in-memory Blob into blob storage of its own, held
-// until the page's garbage collector drops the slice; V8 does not feel that memory, so without a
-// collection between uploads the slices of earlier uploads filled the page's blob quota here
-// (net::ERR_BLOB_OUT_OF_MEMORY in the third round). Collected before each upload, untimed.
+// The Blobs an upload makes of the in-memory File (its slices) hold Chromium's blob store until the
+// page's garbage collector drops them, and V8 does not feel that memory: without a collection
+// between uploads, the third round here failed with net::ERR_BLOB_OUT_OF_MEMORY (Uppy's part PUTs).
+// So garbage is collected before each upload, untimed.
 const cdp = await page.context().newCDPSession(page);
 // The File settles first, untimed: an upload started at once after it was built saw reads of its
 // slices fail for a while ("TypeError: network error", the client's read retries), which a wait of
