@@ -37,7 +37,8 @@ let hashMatrix = null;
 for (const file of inputs) {
   const data = JSON.parse(fs.readFileSync(file, 'utf8'));
   rows = rows.concat(data.rows);
-  notes.push(...(data.notes ?? []));
+  // Rows 16 and 17 both say what the peers verify: the same note once.
+  for (const note of data.notes ?? []) if (!notes.includes(note)) notes.push(note);
   if (data.chromium) chromium = data.chromium;
   if (data.browsers) browsers = data.browsers;
   if (data.hashMatrix) hashMatrix = data.hashMatrix;
@@ -219,6 +220,27 @@ ${hashSection}
    one after another (what a client without parallel parts does), alternating per round; payload
    MB/s against the bucket's rate, which also counts TCP/IP headers (a full link carries ≈ 95 % of
    its rate as payload).
+16. \`bench/browser/peers.mjs\`: the peers a user would pick instead of partup, in the same page of headless
+   Chromium (\`bench/browser/peers.html\`, served by partup-server), with the same in-memory \`File\` of random
+   bytes (built in the page with \`crypto.getRandomValues\`, so no contender reads a disk): partup's wasm
+   client (8 MiB parts, 4 at once, the default hashing workers) → partup-server; tus-js-client → a node
+   \`@tus/server\` with \`@tus/file-store\` (\`bench/peers/tus-server.mjs\`), with its defaults (one \`PATCH\`
+   with the whole file) and with 8 MiB chunks; Uppy (the \`uppy\` bundle: \`@uppy/core\` with
+   \`@uppy/aws-s3\`, multipart, its default 5 MiB parts one after another) → Garage, signing in the page with
+   the store's key through the plugin's \`getCredentials\`; and one plain \`fetch\` POST of the \`File\` to the
+   discarding sink, the ceiling. Versions are pinned in \`bench/package-lock.json\`; none of the peers has an
+   integrity option to turn on (the note above says what each verifies). MB/s from the call that starts the
+   upload to the one that says it is done, the order of the five rotating per round. After each upload
+   the stored copy is read back (partup's object over HTTP, the tus file on disk, the S3 object) and its
+   MD5 compared with the \`File\`'s, computed in the page with hash-wasm, which no contender uses; the
+   sink's count of bytes read is the raw upload's check. All on loopback.
+17. Row 16 on the shaped link of row 15: Chromium runs inside its network namespace (playwright starts it
+   through \`ip netns exec\`), every server listens on the host's side, and every request that carries
+   file bytes has its answer held for the latency in the row after its body arrived: partup's parts and
+   the store's part \`PUT\`s through a fault proxy each (the store's with \`--store\`, which keeps the
+   signed \`Host\`), the tus server holding its own \`PATCH\` answers (\`--hold-answer-ms\`: the proxy knows
+   only those two protocols); the sink is reached directly. Uppy signs with \`crypto.subtle\`, which only
+   a secure context has, so Chromium treats the page's \`http://10.213.0.1\` origin as secure.
 `;
 fs.writeFileSync(opt('out'), md);
 console.log(table);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # partup's benchmarks, side by side with their baselines, in one run on this machine:
 #   scripts/bench.sh            full run (≈ 8 minutes on 2 cores, up to 20 under load), writes BENCHMARKS.md
-#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row (≈ 2 minutes); writes
+#   scripts/bench.sh --quick    smaller sizes, fewer rounds, no S3 row 3 or 13 (≈ 4 minutes); writes
 #                               BENCHMARKS.md too unless --out says otherwise
 #   --out FILE                  where the markdown goes (default BENCHMARKS.md in the repo root)
 #   PARTUP_BENCH_BASELINE_REV   the git revision whose partup-server row 3 also measures, as "the
@@ -9,10 +9,12 @@
 #                               skips it). Built once by scripts/build-baseline-server.sh into
 #                               ~/.cache/partup/bench-baseline/<rev> and reused by later runs
 #                               (the first build takes ≈ 10 minutes on 2 cores).
-# Installs what it needs (wasm tools, the three browser engines, the pinned npm packages in bench/, Garage
-# for the S3 row), builds the server and the load generator with --release, and the client package.
+# Installs what it needs (wasm tools, the three browser engines, the pinned npm packages in bench/ (the
+# peers of rows 16-17 among them), Garage for the S3 rows and Uppy's store in rows 16-17), builds the
+# server and the load generator with --release, and the client package.
 # Big test files are real random bytes in a temp dir, deleted on exit.
-# Row 15 (a shaped link) needs root for its network namespace; without it, the report says it is left out.
+# Rows 15 and 17 (a shaped link) need root for their network namespace; without it, the report says
+# they are left out.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$PARTUP_ROOT"
@@ -99,13 +101,15 @@ if [ "$mode" = full ]; then kill "$GARAGE_PID" 2>/dev/null || true; rm -rf "$wor
 shaped_rate_mbit=200
 shaped_latency_ms=50
 shaped_ns="partup-bench-$$"
+shaped_host=10.213.0.1 # the host's side of the veth pair, where the servers of rows 15 and 17 listen
+shaped_ready=no
 if [ "$(id -u)" -eq 0 ] && command -v tc >/dev/null && ip netns add "$shaped_ns" 2>/dev/null; then
     # Deleting the namespace deletes the veth pair too.
     run_on_exit "ip netns del $shaped_ns 2>/dev/null"
     host_if="pbh$$" ns_if="pbn$$" # interface names have at most 15 characters
     ip link add "$host_if" type veth peer name "$ns_if"
     ip link set "$ns_if" netns "$shaped_ns"
-    ip addr add 10.213.0.1/30 dev "$host_if"
+    ip addr add "$shaped_host/30" dev "$host_if"
     ip link set "$host_if" up
     ip netns exec "$shaped_ns" ip addr add 10.213.0.2/30 dev "$ns_if"
     ip netns exec "$shaped_ns" ip link set "$ns_if" up
@@ -118,7 +122,7 @@ if [ "$(id -u)" -eq 0 ] && command -v tc >/dev/null && ip netns add "$shaped_ns"
         --listen 127.0.0.1:0 --data "$work/shaped-data" --www "$work/shaped-data/www"
     wait_healthy "$shaped_server_url/healthz"
     start_service shaped_proxy_url "$work/shaped-proxy.log" "$CARGO_TARGET_DIR/release/fault-proxy" \
-        --listen 10.213.0.1:0 --upstream "$shaped_server_url"
+        --listen "$shaped_host:0" --upstream "$shaped_server_url"
     wait_healthy "$shaped_proxy_url/__proxy/stats"
     curl -sf -X POST "$shaped_proxy_url/__proxy/config" -H 'content-type: application/json' \
         -d "{\"delayEvery\": 1, \"delayMs\": $shaped_latency_ms, \"delayAnswer\": true}" >/dev/null
@@ -126,6 +130,7 @@ if [ "$(id -u)" -eq 0 ] && command -v tc >/dev/null && ip netns add "$shaped_ns"
         --parallel 4 --out "$work/shaped.json")
     [ "$mode" = quick ] && shaped_args+=(--quick)
     ip netns exec "$shaped_ns" "$CARGO_TARGET_DIR/release/partup-bench" shaped-row "${shaped_args[@]}"
+    shaped_ready=yes
 else
     log "row 15 (shaped link) left out: it needs root, iproute2's tc and network namespaces"
     echo '{"rows": [], "notes": ["Row 15 (shaped link) was left out: it needs root, tc and network namespaces."]}' >"$work/shaped.json"
@@ -160,6 +165,49 @@ for engine in "${BROWSER_ENGINES[@]}"; do
 done
 node bench/browser/engines.mjs "${engine_args[@]}"
 stop_webdrivers
+
+# Rows 16 and 17: partup beside the peers a user would pick instead (tus-js-client → @tus/server +
+# @tus/file-store, Uppy's @uppy/aws-s3 → Garage) and a raw fetch, the same in-memory File in the same
+# page (bench/browser/peers.html, served by partup-server like the bench page), every stored copy read
+# back and MD5-checked. Row 16 on loopback; row 17 with Chromium in row 15's namespace, every server on
+# the host's side of the shaped link and each request that carries file bytes answered
+# $shaped_latency_ms ms late, as in row 15: partup's parts and the store's through a fault proxy each, the
+# tus server holding its own answers (the proxy knows only those two protocols), the sink direct.
+cp bench/browser/peers.html bench/browser/peers.js "$work/www/bench/"
+cp bench/node_modules/tus-js-client/dist/tus.min.js bench/node_modules/uppy/dist/uppy.min.mjs "$work/www/bench/"
+ensure_garage
+start_garage "$work/garage-peers"
+peers_args=(--partup "$server_url" --s3-verify "$PARTUP_TEST_S3_ENDPOINT" --s3-bucket "$PARTUP_TEST_S3_BUCKET"
+    --s3-region "$PARTUP_TEST_S3_REGION" --work "$work/files")
+[ "$mode" = quick ] && peers_args+=(--quick)
+start_service tus_url "$work/tus.log" node bench/peers/tus-server.mjs --dir "$work/tus"
+node bench/browser/peers.mjs --id 16 --page "$server_url/bench/peers.html" --tus "$tus_url" --tus-dir "$work/tus" \
+    --s3-endpoint "$PARTUP_TEST_S3_ENDPOINT" --sink "$sink_url/sink" "${peers_args[@]}" --out "$work/peers.json"
+peers_json=("$work/peers.json")
+if [ "$shaped_ready" = yes ]; then
+    start_service peers_proxy_url "$work/peers-proxy.log" "$CARGO_TARGET_DIR/release/fault-proxy" \
+        --listen "$shaped_host:0" --upstream "$server_url"
+    start_service peers_store_url "$work/peers-store-proxy.log" "$CARGO_TARGET_DIR/release/fault-proxy" \
+        --store --listen "$shaped_host:0" --upstream "$PARTUP_TEST_S3_ENDPOINT"
+    for url in "$peers_proxy_url" "$peers_store_url"; do
+        wait_healthy "$url/__proxy/stats"
+        curl -sf -X POST "$url/__proxy/config" -H 'content-type: application/json' \
+            -d "{\"delayEvery\": 1, \"delayMs\": $shaped_latency_ms, \"delayAnswer\": true}" >/dev/null
+    done
+    start_service shaped_tus_url "$work/shaped-tus.log" node bench/peers/tus-server.mjs --dir "$work/shaped-tus" \
+        --listen "$shaped_host" --hold-answer-ms "$shaped_latency_ms"
+    start_service shaped_sink_url "$work/shaped-sink.log" "$CARGO_TARGET_DIR/release/partup-bench" sink --listen "$shaped_host:0"
+    node bench/browser/peers.mjs --id 17 --netns "$shaped_ns" --rate-mbit "$shaped_rate_mbit" --latency-ms "$shaped_latency_ms" \
+        --page "$peers_proxy_url/bench/peers.html" --tus "$shaped_tus_url" --tus-dir "$work/shaped-tus" \
+        --s3-endpoint "$peers_store_url" --sink "$shaped_sink_url/sink" "${peers_args[@]}" --out "$work/peers-shaped.json"
+    peers_json+=("$work/peers-shaped.json")
+else
+    log "row 17 (the peers on the shaped link) left out: row 15's network namespace is not there"
+    echo '{"rows": [], "notes": ["Row 17 (the peers on the shaped link) was left out: it needs the network namespace of row 15 (root, tc)."]}' >"$work/peers-shaped.json"
+    peers_json+=("$work/peers-shaped.json")
+fi
+kill "$GARAGE_PID" 2>/dev/null || true
+rm -rf "$work/garage-peers" "$work/tus" "$work/shaped-tus"
 
 # Row 13 (full mode): one browser upload through a partup instance over S3 and the same direct to
 # the store (--direct-parts), Garage behind both; each instance's CPU time and part bytes received.
@@ -198,5 +246,5 @@ json.dump(m, open(sys.argv[1], "w"))
 PY
 node bench/report.mjs --out "$out" --machine "$work/machine.json" --mode "$mode" \
     --runtime "$(( $(date +%s) - started ))" "$work/hash.json" "$work/server.json" "$work/browser.json" "$work/engines.json" \
-    "$work/shaped.json" "${direct_json[@]}"
+    "$work/shaped.json" "${peers_json[@]}" "${direct_json[@]}"
 log "wrote $out ($(( $(date +%s) - started )) s)"
