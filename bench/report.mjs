@@ -177,6 +177,11 @@ ${hashSection}
    of the 1,000 part files into one file + \`sync FILE\` (timed); its output deleted, \`sync\`, parts
    dropped from the cache again; then uploadComplete (timed until its answer, which comes after the
    object is fsynced and renamed in).
+5b. The browser's upload shape (32 parts of 8 MiB, 4 clients) to two servers, one with its data
+   on an XFS filesystem made in an image file and loop-mounted, one on the data disk; each
+   uploadComplete is timed right after its parts arrived (a global \`sync\` first), the sides
+   alternating per round. On XFS, \`copy_file_range\` shares the parts' extents with the object
+   (reflink), so complete writes no data; on ext4 it copies every byte. Both fsync the object.
 6. The page uploads a file through the wasm client while the harness samples, every 100 ms, CDP
    \`Runtime.getHeapUsage\` (used JS heap) plus the wasm memory's size; the peak of the sum is shown.
    Row "2 (workers)" is the same run's uploads, each round also uploading with \`hashWorkers: 0\`

@@ -90,6 +90,17 @@ else
     start_garage "$work/garage"
     server_args+=(--s3)
 fi
+# Row 5b: an XFS filesystem in an image file, loop-mounted (root only), whose copy_file_range
+# shares the parts' extents with the object instead of copying them.
+if [ "$(id -u)" -eq 0 ]; then
+    ensure_xfsprogs
+    mkdir -p "$work/xfs"
+    truncate -s 2G "$work/xfs.img"
+    if mkfs.xfs -q -f "$work/xfs.img" && mount -o loop "$work/xfs.img" "$work/xfs"; then
+        run_on_exit "umount '$work/xfs'"
+        server_args+=(--xfs-dir "$work/xfs")
+    fi
+fi
 "$CARGO_TARGET_DIR/release/partup-bench" server-rows "${server_args[@]}"
 if [ "$mode" = full ]; then kill "$GARAGE_PID" 2>/dev/null || true; rm -rf "$work/garage"; fi
 

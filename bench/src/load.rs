@@ -18,13 +18,17 @@ pub struct PartPool {
 }
 
 /// The API of the server at `base`, with a client for many concurrent uploads: HTTP/1.1 (as
-/// browsers upload) and an idle pool big enough that no connection is opened twice.
+/// browsers upload) and an idle pool big enough that no connection is opened twice. Idle
+/// connections are dropped after 5 s, before the server's `--header-timeout` (10 s) closes them:
+/// a connection the client reuses just as the server closes it fails the request with a broken
+/// pipe (it did, once, after a slow global `sync` between two rounds).
 pub fn load_api(base: &str) -> Api {
     Api {
         base: base.to_owned(),
         http: reqwest::Client::builder()
             .http1_only()
             .pool_max_idle_per_host(1024)
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
             .build()
             .expect("HTTP client"),
     }

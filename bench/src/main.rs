@@ -6,12 +6,13 @@
 //!     upload ceiling is measured against it. Prints `partup-bench sink listening on http://ADDR/`
 //!     once bound (port 0 picks a free port).
 //! partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4]
-//!         [--baseline-server-bin PATH [--baseline-label TEXT]]
+//!         [--baseline-server-bin PATH [--baseline-label TEXT]] [--xfs-dir DIR]
 //!     Rows 3 (ingest vs dd and vs the no-HTTP floor), 4 (server peak RSS), 5 (uploadComplete vs
 //!     cat) and, with --s3, the S3-store ingest beside the filesystem store (Garage's endpoint and
 //!     keys from the environment, as scripts/s3-store.sh exports them). With
 //!     --baseline-server-bin, row 3 also runs that server (the previous build, named by
-//!     --baseline-label in the table) in the same rounds. Writes the rows as JSON for
+//!     --baseline-label in the table) in the same rounds. With --xfs-dir (an XFS mount), row 5b:
+//!     uploadComplete there vs on --work's filesystem. Writes the rows as JSON for
 //!     bench/report.mjs.
 //! partup-bench hash-rows --out FILE [--work DIR] [--quick]
 //!     Row 14: MD5 alone, the server's MD5 engine on every path of this CPU vs md-5 per stream vs
@@ -35,7 +36,7 @@ use std::path::PathBuf;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: partup-bench sink --listen ADDR\n       partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4] [--baseline-server-bin PATH [--baseline-label TEXT]]\n       partup-bench hash-rows --out FILE [--work DIR] [--quick]\n       partup-bench shaped-row --endpoint URL --rate-mbit N --latency-ms N --parallel N --out FILE [--quick]"
+        "usage: partup-bench sink --listen ADDR\n       partup-bench server-rows --server-bin PATH --work DIR --out FILE [--quick] [--s3] [--only 3,4] [--baseline-server-bin PATH [--baseline-label TEXT]] [--xfs-dir DIR]\n       partup-bench hash-rows --out FILE [--work DIR] [--quick]\n       partup-bench shaped-row --endpoint URL --rate-mbit N --latency-ms N --parallel N --out FILE [--quick]"
     );
     std::process::exit(2)
 }
@@ -53,6 +54,7 @@ fn main() {
     let mut s3 = false;
     let mut only = None;
     let mut endpoint = None;
+    let mut xfs_dir = None;
     let mut rate_mbit = None;
     let mut latency_ms = None;
     let mut parallel = None;
@@ -68,6 +70,7 @@ fn main() {
             "--s3" => s3 = true,
             "--only" => only = args.next(),
             "--endpoint" => endpoint = args.next(),
+            "--xfs-dir" => xfs_dir = args.next().map(PathBuf::from),
             "--rate-mbit" => rate_mbit = args.next().and_then(|n| n.parse().ok()),
             "--latency-ms" => latency_ms = args.next().and_then(|n| n.parse().ok()),
             "--parallel" => parallel = args.next().and_then(|n| n.parse().ok()),
@@ -86,6 +89,7 @@ fn main() {
                 quick,
                 s3,
                 only: only.map(|list| list.split(',').map(str::to_owned).collect()),
+                xfs_dir,
             };
             let out = out.unwrap_or_else(|| usage());
             let report = runtime.block_on(rows::run_all(&settings));

@@ -10,6 +10,10 @@
 //! - 4: peak RSS of a fresh server while 8 clients upload 100 MiB parts.
 //! - 5: uploadComplete of 1,000 parts vs `cat` of the same part files into one (+ `sync FILE`),
 //!   both starting with the parts out of the page cache.
+//! - 5b (with `--xfs-dir`): the browser's upload shape, 32 parts of 8 MiB completed right after they
+//!   arrived, on an XFS filesystem (whose `copy_file_range` shares the parts' extents with the
+//!   object instead of copying them) vs on the data disk's filesystem; the same parts, rounds
+//!   interleaved.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,8 +37,10 @@ pub struct Settings {
     pub work: PathBuf,
     pub quick: bool,
     pub s3: bool,
-    /// Run only these rows ("3", "s3", "4", "5"), for development; the report needs all of them.
+    /// Run only these rows ("3", "s3", "4", "5", "5b"), for development; the report needs all of them.
     pub only: Option<Vec<String>>,
+    /// An XFS mount (reflink on) for row 5b; without it, the row is left out.
+    pub xfs_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -559,6 +565,68 @@ async fn complete_row(settings: &Settings, part_size: usize, rounds: usize) -> R
     }
 }
 
+/// Row 5b: the same upload completed on an XFS data dir and on the work dir's filesystem.
+async fn complete_on_xfs_row(settings: &Settings, xfs_dir: &Path, rounds: usize) -> Row {
+    let parts = 32u32;
+    let pool = Arc::new(PartPool::new(8 * MIB, 16));
+    let here = settings.work.join("row5b-data");
+    let on_xfs = xfs_dir.join("row5b-data");
+    let servers = [
+        start_server(&settings.server_bin, &here, &TestStore::Fs).await,
+        start_server(&settings.server_bin, &on_xfs, &TestStore::Fs).await,
+    ];
+    let (mut xfs, mut local, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let mut secs = [0.0f64; 2];
+        // The order alternates per round; each side's object goes before the next round.
+        let order = if round % 2 == 0 { [1, 0] } else { [0, 1] };
+        for side in order {
+            let api = load_api(&servers[side].base_url());
+            let run = ingest(&api, pool.clone(), 4, parts, true, "bench/complete-fs").await;
+            let (upload_id, listed) = &run.uploads[0];
+            sync_all();
+            let started = std::time::Instant::now();
+            let answer = api.complete(upload_id, listed).await;
+            secs[side] = started.elapsed().as_secs_f64();
+            assert_eq!(answer.size, run.bytes);
+            let data = if side == 0 { &here } else { &on_xfs };
+            let _ = std::fs::remove_dir_all(data.join("objects"));
+            std::fs::create_dir_all(data.join("objects")).expect("objects dir");
+            sync_all();
+        }
+        log(&format!(
+            "row 5b, round {}: complete on XFS {:.0} ms, on the data disk {:.0} ms",
+            round + 1,
+            secs[1] * 1e3,
+            secs[0] * 1e3
+        ));
+        xfs.push(secs[1] * 1e3);
+        local.push(secs[0] * 1e3);
+        ratios.push(secs[0] / secs[1]);
+    }
+    drop(servers);
+    let _ = std::fs::remove_dir_all(&here);
+    let _ = std::fs::remove_dir_all(&on_xfs);
+    Row {
+        id: "5b".into(),
+        title: format!(
+            "uploadComplete of {parts} parts of 8 MiB ({} MiB) right after they arrived, until the answer",
+            parts as usize * 8
+        ),
+        unit: "ms".into(),
+        subject_label: "on XFS (a loop-mounted image, reflink on)".into(),
+        subject: xfs,
+        baseline_label: Some("on the data disk's filesystem".into()),
+        baseline: local,
+        ratios,
+        target:
+            "reported (how much sharing extents saves; lower ms is better, ratio = data disk ÷ XFS)"
+                .into(),
+        holds: true,
+        detail: String::new(),
+    }
+}
+
 pub async fn run_all(settings: &Settings) -> Report {
     std::fs::create_dir_all(&settings.work).expect("work dir");
     let rounds = if settings.quick { 2 } else { 3 };
@@ -580,6 +648,16 @@ pub async fn run_all(settings: &Settings) -> Report {
     if settings.wants("5") {
         let complete_part = if settings.quick { 256 << 10 } else { 8 * MIB };
         rows.push(complete_row(settings, complete_part, rounds).await);
+    }
+    match &settings.xfs_dir {
+        Some(xfs_dir) if settings.wants("5b") => {
+            rows.push(complete_on_xfs_row(settings, xfs_dir, rounds).await)
+        }
+        Some(_) => {}
+        None => notes.push(
+            "Row 5b (uploadComplete on XFS) was left out: it needs an XFS mount (root, xfsprogs)."
+                .into(),
+        ),
     }
     Report { rows, notes }
 }
