@@ -33,6 +33,7 @@ pub mod hashing;
 pub mod http;
 pub mod js_glue;
 pub mod json;
+pub mod lane_hashing;
 pub mod options;
 pub mod pipeline;
 pub mod progress;
@@ -123,6 +124,7 @@ export interface UploadProgress {
   /** As in onInit (UploadInitInfo); null until then. */
   hashing: 'workers' | 'main-thread' | null;
   hashWorkers: number | null;
+  hashLanes: number | null;
   hashingFallback: string | null;
   /** As in onInit (UploadInitInfo); false until then. */
   direct: boolean;
@@ -151,6 +153,9 @@ export interface UploadInitInfo {
   hashing: 'workers' | 'main-thread';
   /** Workers hashing the parts (0 on the main thread). */
   hashWorkers: number;
+  /** Parts each worker hashes at once: 4 where the engine runs wasm SIMD128 (the package's SIMD
+   * build), else 1; 0 on the main thread. */
+  hashLanes: number;
   /** Why parts are hashed on the main thread although hashWorkers > 0 (workers could not start
    * or stopped answering); null otherwise. */
   hashingFallback: string | null;
