@@ -19,7 +19,7 @@ set -euo pipefail
 suite=()
 engines=()
 builds=()
-SIMD128_SUITES=(hash_workers lane_hashing)
+SIMD128_SUITES=(hash_workers lane_hashing instant)
 while [ $# -gt 0 ]; do
   case "$1" in
     --test) suite=(--test "${2:?--test needs a suite name}"); shift 2 ;;

@@ -9,7 +9,7 @@ class HashWorker {
     this.scriptRan = false; // the worker said 'alive': its script loaded and runs
     this.lanes = lanes; // parts it hashes at once: as asked, or fewer if its build has fewer lanes
     this.busy = 0; // parts the pool gave it that it did not answer yet
-    this.parts = new Map(); // id → { resolve } of each part it hashes
+    this.parts = new Map(); // id → { resolve, reject } of each part it was given and did not answer
     // Literally this form: the one Vite and webpack 5 recognise to bundle a worker.
     this.worker = new Worker(new URL('./hash_pool.js', import.meta.url), { type: 'module', name: WORKER_NAME });
     this.waiting = null; // { resolve, reject } of `start`
