@@ -318,7 +318,16 @@ impl LaneHasher {
 async fn drive(lanes: Rc<RefCell<Lanes>>) {
     let mut turn = Turn::None;
     let mut since_yield = now_ms();
-    while poll_fn(|cx| lanes.borrow_mut().poll_round(cx, &mut turn)).await {
+    loop {
+        let gave_turn = !matches!(turn, Turn::None);
+        if !poll_fn(|cx| lanes.borrow_mut().poll_round(cx, &mut turn)).await {
+            return;
+        }
+        if gave_turn && matches!(turn, Turn::None) {
+            // The turn came: the worker's event loop ran (a read landing alone may not mean that:
+            // a stream with chunks queued answers in a microtask).
+            since_yield = now_ms();
+        }
         let starving = lanes.borrow_mut().round();
         turn = if now_ms() - since_yield >= RUN_BEFORE_YIELD_MS {
             since_yield = now_ms();
