@@ -12,6 +12,7 @@ const wasm = await init();
 const wasmModule = await WebAssembly.compileStreaming(fetch(hashLanes() > 1 ? '../pkg/partup_simd_bg.wasm' : '../pkg/partup_bg.wasm'));
 const glueUrl = new URL('../pkg/partup.js', import.meta.url).href;
 let memoryBlob = null; // the row-1 bytes, read once from the chosen file into an in-memory Blob
+let memoryParts = null; // row 11's in-memory bytes
 
 function chosenFile() {
   return document.getElementById('file').files[0];
@@ -84,8 +85,8 @@ window.bench = {
    * of its own pool (js/hash_pool.js, parts queued in order, up to `lanes` per worker at a time,
    * at most what the build loaded hashes at once: `hashLanes()`), or 0: the page's thread, one part
    * after another. Worker start-up is not timed. */
-  async hashParts(workers, partSize, lanes = 1) {
-    const file = chosenFile();
+  async hashParts(workers, partSize, lanes = 1, inMemory = false) {
+    const file = inMemory ? memoryParts : chosenFile();
     const slices = Array.from({ length: Math.max(1, Math.ceil(file.size / partSize)) },
       (_, i) => file.slice(i * partSize, Math.min(file.size, (i + 1) * partSize)));
     const pool = workers > 0 ? new WorkerPool(workers, lanes, wasmModule, glueUrl) : null;
@@ -105,6 +106,16 @@ window.bench = {
     pool?.stop();
     const hex = digests.map(d => typeof d === 'string' ? d : Array.from(d, b => b.toString(16).padStart(2, '0')).join(''));
     return { ms, digests: hex.join(''), lanes: lanesUsed };
+  },
+
+  /** Row 11, in memory: the first `bytes` of the chosen file copied into a Blob in memory, so
+   * hashing its parts measures the hashing and not the reads from disk. */
+  async loadPartsInMemory(bytes) {
+    memoryParts = new Blob([await chosenFile().slice(0, bytes).arrayBuffer()]);
+    return memoryParts.size;
+  },
+  dropPartsInMemory() {
+    memoryParts = null;
   },
 
   /** Row 10: the page's own frame rate for `ms` with nothing else running. */

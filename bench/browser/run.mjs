@@ -296,6 +296,25 @@ if (wanted('11')) {
       log(`row 11, round ${round + 1}: ${workers} worker${workers > 1 ? 's' : ''}, ${buildLanes} lanes vs 1: ${lanes.toFixed(0)} vs ${one.toFixed(0)} MB/s, ${(lanes / one).toFixed(2)}×`);
     }
   }
+  // The same lanes vs one lane with the parts in memory: the hashing alone, without the reads from
+  // disk (which the browser does on other threads, sharing the cores).
+  const memorySize = Math.min(size, 256 * MIB);
+  await page.evaluate(([bytes]) => bench.loadPartsInMemory(bytes), [memorySize]);
+  const memoryModes = [[1, 1], [1, buildLanes]];
+  const memorySpeeds = Object.fromEntries(memoryModes.map(m => [name(m), []]));
+  let memoryExpected = null;
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < memoryModes.length; k++) {
+      const mode = memoryModes[(k + round) % memoryModes.length];
+      const r = await page.evaluate(([w, p, l]) => bench.hashParts(w, p, l, true), [mode[0], partSize, mode[1]]);
+      memoryExpected ??= r.digests;
+      if (r.digests !== memoryExpected) throw new Error(`${label(mode)} gave other part digests in memory`);
+      memorySpeeds[name(mode)].push(mbps(memorySize, r.ms));
+    }
+    const lanes = memorySpeeds[name([1, buildLanes])].at(-1), one = memorySpeeds[name([1, 1])].at(-1);
+    log(`row 11, round ${round + 1}, parts in memory: 1 worker, ${buildLanes} lanes vs 1: ${lanes.toFixed(0)} vs ${one.toFixed(0)} MB/s, ${(lanes / one).toFixed(2)}×`);
+  }
+  await page.evaluate(() => bench.dropPartsInMemory());
   fs.rmSync(file);
   const title = `MD5 of every 8 MiB part of a ${size / MIB} MiB file on disk (setInputFiles), in headless Chromium on ${os.cpus().length} cores`;
   for (const workers of [1, 2, 4]) {
@@ -331,6 +350,19 @@ if (wanted('11')) {
       detail: '',
     });
   }
+  rows.push({
+    id: `11 (in memory, 1 worker × ${buildLanes} lanes)`,
+    title: `MD5 of every 8 MiB part of ${memorySize / MIB} MiB in a Blob in memory (no disk reads), in headless Chromium on ${os.cpus().length} cores`,
+    unit: 'MB/s',
+    subjectLabel: `${label([1, buildLanes])} (SIMD128 build)`,
+    subject: memorySpeeds[name([1, buildLanes])],
+    baselineLabel: `${label([1, 1])}, same build`,
+    baseline: memorySpeeds[name([1, 1])],
+    ratios: memorySpeeds[name([1, buildLanes])].map((v, i) => v / memorySpeeds[name([1, 1])][i]),
+    target: 'reported',
+    holds: true,
+    detail: '',
+  });
 }
 
 // Row 12: instant upload of a file the server already has (hashed in the default workers, then
