@@ -209,8 +209,12 @@ ${hashSection}
 11. The same page hashes every 8 MiB part (a slice) of a file of random bytes on disk with 1, 2 and
    4 workers of the uploader's own pool (\`WorkerPool\` of \`js/hash_pool.js\`, given the compiled
    module; parts queued in order, one per worker at a time) and with \`md5OfBlob\` on the page's
-   thread, one part after another (what \`hashWorkers: 0\` does); the order rotates per round, and
-   all must give the same part digests. Worker start-up is not timed.
+   thread, one part after another (what \`hashWorkers: 0\` does); and, in the same rounds, with 1 and
+   2 workers taking up to 4 parts each at once, hashed together in wasm SIMD128 lanes (the
+   package's SIMD build, which the page loaded; \`src/lane_hashing.rs\`) against the same workers
+   given one part at a time (the \`× 4 lanes\` rows). The order rotates per round, and all must give
+   the same part digests. Then 1 worker × 4 lanes against 1 × 1 on the file's first 256 MiB copied
+   into a Blob in memory (the hashing without the reads from disk). Worker start-up is not timed.
 12. The same page uploads a file of random bytes from disk (setInputFiles; 8 MiB parts, 4 at once,
    the default hashing workers) normally to one key and with \`instant: true\` to another, alternating
    per round; the first normal upload stores the content, so every instant upload is a hit (the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Smoke test of the RELEASE package as an app uses it: builds it with
-# `wasm-pack build --release --target web`, serves it with a page from partup-server's --www, and
+# Smoke test of the RELEASE package as an app uses it: builds it with scripts/build-client-pkg.sh
+# (`wasm-pack build --release --target web`, scalar and SIMD128 builds joined), serves it with a page from partup-server's --www, and
 # drives each browser engine (Chromium, Firefox, WebKitGTK, through their WebDriver servers, plain
 # W3C WebDriver over HTTP) to upload a file with `import init, { Uploader } from './pkg/partup.js'`,
 # its parts hashed by the package's hashing workers (the default).
@@ -17,8 +17,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 work="$(mktemp -d)"
 remove_on_exit "$work"
 
-wasm-pack build --release --target web --mode no-install wasm-client
+scripts/build-client-pkg.sh wasm-client/pkg --release
 echo "partup_bg.wasm: $(stat -c %s wasm-client/pkg/partup_bg.wasm) bytes, $(gzip -9c wasm-client/pkg/partup_bg.wasm | wc -c) gzipped"
+echo "partup_simd_bg.wasm: $(stat -c %s wasm-client/pkg/partup_simd_bg.wasm) bytes, $(gzip -9c wasm-client/pkg/partup_simd_bg.wasm | wc -c) gzipped"
 echo "partup.js:      $(stat -c %s wasm-client/pkg/partup.js) bytes, $(gzip -9c wasm-client/pkg/partup.js | wc -c) gzipped"
 
 mkdir -p "$work/www" "$work/data"
@@ -42,9 +43,11 @@ engine, answer = sys.argv[1], json.load(open(sys.argv[2]))
 browser, verdict = answer["browser"], answer["verdict"]
 print(f"--- {engine} ({browser}):", json.dumps({k: v for k, v in verdict.items() if k != "engineFacts"}, indent=1))
 # Every engine here has module workers: the parts must have been hashed by the package's own
-# hashing workers (its snippet found relative to the glue), with no fallback.
+# hashing workers (its snippet found relative to the glue), with no fallback. Every engine here runs
+# wasm SIMD128 too: the glue must have loaded the SIMD build (4 parts per worker).
 ok = (verdict.get("same") is True and verdict["result"]["size"] == 3 * 1024 * 1024 + 17
       and verdict["initInfo"]["hashing"] == "workers" and verdict["initInfo"]["hashingFallback"] is None
+      and verdict["initInfo"].get("hashLanes") == 4
       and verdict["lastPhase"] == "done" and verdict["badKeyError"]["code"] == "InvalidObjectName"
       and verdict["badKeyError"]["isError"] and verdict["badKeyError"]["status"] == 400)
 print(f"release package smoke test in {engine} ({browser}):", "passed" if ok else "FAILED")

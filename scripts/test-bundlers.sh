@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The release package inside bundled apps, as an app from npm uses it: builds it with
-# `wasm-pack build --release --target web`, packs it (`npm pack`), installs the tarball into each
+# scripts/build-client-pkg.sh (`wasm-pack build --release --target web`, scalar and SIMD128 builds
+# joined), packs it (`npm pack`), installs the tarball into each
 # small app under tests/bundler/ (its bundler pinned by its package-lock.json; all share
 # tests/bundler/app.js), makes the app's production build, serves it from partup-server's --www and
 # has headless Chromium (over WebDriver) upload with it. Passes when every object reads back byte for
@@ -20,7 +21,7 @@ ensure_chromium
 
 work="$(mktemp -d)"
 remove_on_exit "$work"
-wasm-pack build --release --target web --mode no-install --out-dir "$work/pkg" wasm-client
+scripts/build-client-pkg.sh "$work/pkg" --release
 (cd "$work/pkg" && npm pack --pack-destination "$work" --loglevel=error >/dev/null)
 tarball=$(ls "$work"/partup-*.tgz)
 cargo build -p partup-server
@@ -46,8 +47,10 @@ bundler, answer = sys.argv[1], json.load(open(sys.argv[2]))
 verdict = answer["verdict"]
 print(f"--- {bundler} build in {answer['browser']}:", json.dumps(verdict, indent=1))
 uploads = verdict.get("uploads") or []
+# hashLanes 4: the bundle carries the SIMD128 build too, and Chromium loaded it.
 ok = len(uploads) == 2 and all(
     u["same"] is True and u["initInfo"]["hashing"] == "workers" and u["initInfo"]["hashWorkers"] == 2
+    and u["initInfo"].get("hashLanes") == 4
     for u in uploads) and verdict["workersSeen"]["started"] >= 2 and verdict["workersSeen"]["hashed"] == 11
 print(f"{bundler} production build uploads with hashing workers:", "passed" if ok else "FAILED")
 sys.exit(0 if ok else 1)

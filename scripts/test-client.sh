@@ -5,20 +5,34 @@
 # W3C WebDriver server, which wasm-bindgen-test-runner drives), and stops everything on exit.
 # Prints a table of passed/failed tests and minutes per engine and suite. Exits non-zero when
 # anything fails in any engine; a failing engine does not stop the others.
-#   scripts/test-client.sh [--engine chromium|firefox|webkit]... [--test SUITE] [FILTER]
+#   scripts/test-client.sh [--engine chromium|firefox|webkit]... [--build scalar|simd128]... [--test SUITE] [FILTER]
 # SUITE runs one browser suite (browser, tokens, server_answers, engine_fallbacks, memory_files, hash_workers, instant,
-# server_resume, direct:
+# server_resume, direct, lane_hashing:
 # wasm-client/tests/SUITE.rs);
 # FILTER runs only the tests whose names contain it.
+# The package ships two builds (scripts/build-client-pkg.sh): the tests are built by cargo for one set
+# of target features, so the hashing suites (SIMD128_SUITES) run a second time built with
+# `-C target-feature=+simd128` (4 parts per hashing worker), in their own CARGO_TARGET_DIR
+# ($CARGO_TARGET_DIR/simd128) so the two builds do not rebuild each other. --build picks the
+# builds (default both: every suite scalar, the hashing suites also SIMD128).
 set -euo pipefail
 suite=()
 engines=()
+builds=()
+SIMD128_SUITES=(hash_workers lane_hashing instant)
 while [ $# -gt 0 ]; do
   case "$1" in
     --test) suite=(--test "${2:?--test needs a suite name}"); shift 2 ;;
     --engine) engines+=("${2:?--engine needs chromium, firefox or webkit}"); shift 2 ;;
+    --build) builds+=("${2:?--build needs scalar or simd128}"); shift 2 ;;
     *) break ;;
   esac
+done
+[ ${#builds[@]} -gt 0 ] || builds=(scalar simd128)
+# The suites of the SIMD128 pass: the hashing suites, or the one asked for if it is one of them.
+simd128_suites=()
+for name in "${SIMD128_SUITES[@]}"; do
+  if [ ${#suite[@]} -eq 0 ] || [ "${suite[1]}" = "$name" ]; then simd128_suites+=(--test "$name"); fi
 done
 # s3-store.sh sources setup.sh: Garage for the direct parts (tests/direct.rs).
 source "$(dirname "${BASH_SOURCE[0]}")/s3-store.sh"
@@ -178,25 +192,36 @@ for engine in "${engines[@]}"; do
   first_engine=""
   start_webdriver "$engine" driver_url
   remote_var=$(case "$engine" in chromium) echo CHROMEDRIVER_REMOTE ;; firefox) echo GECKODRIVER_REMOTE ;; webkit) echo SAFARIDRIVER_REMOTE ;; esac)
-  engine_log="$data_dir.$engine.log"
-  remove_on_exit "$engine_log"
-  echo "=== wasm client suites in $engine (driver $driver_url)"
-  started=$(date +%s)
-  engine_status=0
-  # --nocapture shows the console_log lines (the fault counts) of passing tests too.
-  (cd wasm-client && env "$remote_var=$driver_url" cargo test --target wasm32-unknown-unknown "${suite[@]:---tests}" \
-    -- --nocapture "$@") 2>&1 | tee "$engine_log" || engine_status=$?
-  # The runner prints one "test result:" line per test binary, after the "Running" line naming it.
-  summary+=("$(awk -v engine="$engine" -v secs=$(( $(date +%s) - started )) '
-    /^ *Running (unittests|tests)/ { name = "" }
-    /^ *Running tests\// { match($0, /tests\/[a-z_]+\.rs/); name = substr($0, RSTART + 6, RLENGTH - 9) }
-    /test result:/ { passed = $4; failed = $6; sub(/;/, "", passed); sub(/;/, "", failed)
-      if (name != "") { line = line sprintf("%s %s/%s  ", name, passed, passed + failed) } }
-    END { printf "%-9s %4d s  %s", engine, secs, line }' "$engine_log")")
-  if [ "$engine_status" -ne 0 ]; then
-    status=$engine_status
-    summary[-1]+="  FAILED"
-  fi
+  for build in "${builds[@]}"; do
+    label=$engine
+    build_env=()
+    suites=("${suite[@]:---tests}")
+    if [ "$build" = simd128 ]; then
+      [ ${#simd128_suites[@]} -gt 0 ] || continue
+      label="$engine+simd128"
+      build_env=("RUSTFLAGS=${RUSTFLAGS:-} -C target-feature=+simd128" "CARGO_TARGET_DIR=$CARGO_TARGET_DIR/simd128")
+      suites=("${simd128_suites[@]}")
+    fi
+    engine_log="$data_dir.$label.log"
+    remove_on_exit "$engine_log"
+    echo "=== wasm client suites in $engine, $build build (driver $driver_url)"
+    started=$(date +%s)
+    engine_status=0
+    # --nocapture shows the console_log lines (the fault counts) of passing tests too.
+    (cd wasm-client && env "$remote_var=$driver_url" "${build_env[@]}" cargo test --target wasm32-unknown-unknown "${suites[@]}" \
+      -- --nocapture "$@") 2>&1 | tee "$engine_log" || engine_status=$?
+    # The runner prints one "test result:" line per test binary, after the "Running" line naming it.
+    summary+=("$(awk -v engine="$label" -v secs=$(( $(date +%s) - started )) '
+      /^ *Running (unittests|tests)/ { name = "" }
+      /^ *Running tests\// { match($0, /tests\/[a-z_]+\.rs/); name = substr($0, RSTART + 6, RLENGTH - 9) }
+      /test result:/ { passed = $4; failed = $6; sub(/;/, "", passed); sub(/;/, "", failed)
+        if (name != "") { line = line sprintf("%s %s/%s  ", name, passed, passed + failed) } }
+      END { printf "%-17s %4d s  %s", engine, secs, line }' "$engine_log")")
+    if [ "$engine_status" -ne 0 ]; then
+      status=$engine_status
+      summary[-1]+="  FAILED"
+    fi
+  done
   stop_webdrivers
 done
 echo

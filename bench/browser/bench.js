@@ -1,15 +1,18 @@
 // The page side of the browser benchmarks. Every timing is taken here with performance.now() and
 // handed back to bench/browser/run.mjs, which drives this page with playwright-core.
-import init, { Uploader, md5OfBlob } from '../pkg/partup.js';
+import init, { Uploader, md5OfBlob, hashLanes } from '../pkg/partup.js';
 // The uploader's own hashing-worker pool: scripts/bench.sh writes this module, which re-exports it
 // from the package's snippet (its directory name carries a hash).
 import { WorkerPool } from './worker-pool.js';
 
 const MIB = 1 << 20;
 const wasm = await init();
-const wasmModule = await WebAssembly.compileStreaming(fetch('../pkg/partup_bg.wasm'));
+// The build the glue chose (the SIMD128 one where the engine runs it, its workers hashing 4 parts at
+// once): the uploader's workers get the page's module, so row 11's pool gets the same build.
+const wasmModule = await WebAssembly.compileStreaming(fetch(hashLanes() > 1 ? '../pkg/partup_simd_bg.wasm' : '../pkg/partup_bg.wasm'));
 const glueUrl = new URL('../pkg/partup.js', import.meta.url).href;
 let memoryBlob = null; // the row-1 bytes, read once from the chosen file into an in-memory Blob
+let memoryParts = null; // row 11's in-memory bytes
 
 function chosenFile() {
   return document.getElementById('file').files[0];
@@ -45,6 +48,11 @@ const hashers = {
 };
 
 window.bench = {
+  /** Parts one hashing worker of the loaded build hashes at once (4: the SIMD128 build). */
+  hashLanes() {
+    return hashLanes();
+  },
+
   /** Row 1: copies the chosen file into an in-memory Blob once, so hashing measures hashing. */
   async loadHashInput() {
     memoryBlob = new Blob([await chosenFile().arrayBuffer()]);
@@ -74,13 +82,14 @@ window.bench = {
   },
 
   /** Row 11: MD5 of every part of the chosen file, as the uploader hashes them: `workers` workers
-   * of its own pool (js/hash_pool.js, parts queued in order, one per worker at a time), or 0: the
-   * page's thread, one part after another. Worker start-up is not timed. */
-  async hashParts(workers, partSize) {
-    const file = chosenFile();
+   * of its own pool (js/hash_pool.js, parts queued in order, up to `lanes` per worker at a time,
+   * at most what the build loaded hashes at once: `hashLanes()`), or 0: the page's thread, one part
+   * after another. Worker start-up is not timed. */
+  async hashParts(workers, partSize, lanes = 1, inMemory = false) {
+    const file = inMemory ? memoryParts : chosenFile();
     const slices = Array.from({ length: Math.max(1, Math.ceil(file.size / partSize)) },
       (_, i) => file.slice(i * partSize, Math.min(file.size, (i + 1) * partSize)));
-    const pool = workers > 0 ? new WorkerPool(workers, wasmModule, glueUrl) : null;
+    const pool = workers > 0 ? new WorkerPool(workers, lanes, wasmModule, glueUrl) : null;
     const why = pool && await pool.start();
     if (why) throw new Error(`the hashing workers did not start: ${why}`);
     const signal = new AbortController().signal;
@@ -93,9 +102,20 @@ window.bench = {
       for (const slice of slices) digests.push(await md5OfBlob(slice));
     }
     const ms = performance.now() - started;
+    const lanesUsed = pool ? Math.min(...pool.workers.map(worker => worker.lanes)) : 0;
     pool?.stop();
     const hex = digests.map(d => typeof d === 'string' ? d : Array.from(d, b => b.toString(16).padStart(2, '0')).join(''));
-    return { ms, digests: hex.join('') };
+    return { ms, digests: hex.join(''), lanes: lanesUsed };
+  },
+
+  /** Row 11, in memory: the first `bytes` of the chosen file copied into a Blob in memory, so
+   * hashing its parts measures the hashing and not the reads from disk. */
+  async loadPartsInMemory(bytes) {
+    memoryParts = new Blob([await chosenFile().slice(0, bytes).arrayBuffer()]);
+    return memoryParts.size;
+  },
+  dropPartsInMemory() {
+    memoryParts = null;
   },
 
   /** Row 10: the page's own frame rate for `ms` with nothing else running. */

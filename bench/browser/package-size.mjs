@@ -19,10 +19,15 @@ export function packageSize(pkg) {
   const wasmKb = gz('partup_bg.wasm');
   const jsKb = gz('partup.js');
   const snippetsKb = snippets.reduce((sum, name) => sum + gz(name), 0);
+  // A page loads one of the two builds: the scalar one is counted, the SIMD128 one (loaded where the
+  // engine runs SIMD) is reported beside it.
+  const simd = fs.existsSync(path.join(pkg, 'partup_simd_bg.wasm'))
+    ? `; the SIMD128 build's wasm (loaded instead where SIMD runs) ${gz('partup_simd_bg.wasm').toFixed(1)} KB gzipped`
+    : '';
   return {
     totalKb: wasmKb + jsKb + snippetsKb,
     detail: `wasm ${wasmKb.toFixed(1)} KB + JS glue ${jsKb.toFixed(1)} KB + ${snippets.length} snippet(s) ` +
-      `${snippetsKb.toFixed(1)} KB gzipped; raw ${raw('partup_bg.wasm').toFixed(1)} KB + ${raw('partup.js').toFixed(1)} KB`,
+      `${snippetsKb.toFixed(1)} KB gzipped; raw ${raw('partup_bg.wasm').toFixed(1)} KB + ${raw('partup.js').toFixed(1)} KB${simd}`,
   };
 }
 

@@ -263,44 +263,106 @@ if (wanted('10')) {
 }
 
 // Row 11: hashing throughput of a file's parts with 1, 2 and 4 workers of the uploader's pool vs
-// the page's thread (what the uploader does with hashWorkers: 0).
+// the page's thread (what the uploader does with hashWorkers: 0), each worker one part at a time;
+// and with the lanes of the SIMD128 build (up to 4 parts at once per worker, src/lane_hashing.rs)
+// vs one lane per worker, with 1 and 2 workers. All modes on the same page, interleaved.
 if (wanted('11')) {
   const size = (quick ? 256 : 1024) * MIB;
   const rounds = quick ? 2 : 3;
   const partSize = 8 * MIB;
   const file = randomFile(args.work, 'hash-parts.bin', size);
   await page.setInputFiles('#file', file);
-  const modes = [0, 1, 2, 4];
-  const speeds = Object.fromEntries(modes.map(n => [n, []]));
+  const buildLanes = await page.evaluate(() => bench.hashLanes());
+  if (buildLanes < 2) throw new Error(`the page loaded the scalar build (${buildLanes} lane): no SIMD128 here?`);
+  const modes = [[0, 1], [1, 1], [2, 1], [4, 1], [1, buildLanes], [2, buildLanes]];
+  const name = ([workers, lanes]) => workers ? `${workers}×${lanes}` : 'page';
+  const label = ([workers, lanes]) => workers ? `${workers} worker${workers > 1 ? 's' : ''} × ${lanes} lane${lanes > 1 ? 's' : ''}` : 'page thread';
+  const speeds = Object.fromEntries(modes.map(m => [name(m), []]));
   let expected = null;
   await page.evaluate(([p]) => bench.hashParts(1, p), [partSize]); // warm-up: page cache, compilation
+  await page.evaluate(([p, l]) => bench.hashParts(1, p, l), [partSize, buildLanes]);
   for (let round = 0; round < rounds; round++) {
     for (let k = 0; k < modes.length; k++) {
-      const workers = modes[(k + round) % modes.length];
-      const r = await page.evaluate(([w, p]) => bench.hashParts(w, p), [workers, partSize]);
+      const mode = modes[(k + round) % modes.length];
+      const r = await page.evaluate(([w, p, l]) => bench.hashParts(w, p, l), [mode[0], partSize, mode[1]]);
       expected ??= r.digests;
-      if (r.digests !== expected) throw new Error(`${workers} workers gave other part digests`);
-      speeds[workers].push(mbps(size, r.ms));
+      if (r.digests !== expected) throw new Error(`${label(mode)} gave other part digests`);
+      if (mode[0] && r.lanes !== mode[1]) throw new Error(`${label(mode)}: the workers hashed ${r.lanes} parts at once`);
+      speeds[name(mode)].push(mbps(size, r.ms));
     }
-    log(`row 11, round ${round + 1}: ` + modes.map(n => `${n ? `${n} workers` : 'page thread'} ${speeds[n].at(-1).toFixed(0)}`).join(', ') + ' MB/s');
+    log(`row 11, round ${round + 1}: ` + modes.map(m => `${label(m)} ${speeds[name(m)].at(-1).toFixed(0)}`).join(', ') + ' MB/s');
+    for (const workers of [1, 2]) {
+      const lanes = speeds[name([workers, buildLanes])].at(-1), one = speeds[name([workers, 1])].at(-1);
+      log(`row 11, round ${round + 1}: ${workers} worker${workers > 1 ? 's' : ''}, ${buildLanes} lanes vs 1: ${lanes.toFixed(0)} vs ${one.toFixed(0)} MB/s, ${(lanes / one).toFixed(2)}×`);
+    }
   }
+  // The same lanes vs one lane with the parts in memory: the hashing alone, without the reads from
+  // disk (which the browser does on other threads, sharing the cores).
+  const memorySize = Math.min(size, 256 * MIB);
+  await page.evaluate(([bytes]) => bench.loadPartsInMemory(bytes), [memorySize]);
+  const memoryModes = [[1, 1], [1, buildLanes]];
+  const memorySpeeds = Object.fromEntries(memoryModes.map(m => [name(m), []]));
+  let memoryExpected = null;
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < memoryModes.length; k++) {
+      const mode = memoryModes[(k + round) % memoryModes.length];
+      const r = await page.evaluate(([w, p, l]) => bench.hashParts(w, p, l, true), [mode[0], partSize, mode[1]]);
+      memoryExpected ??= r.digests;
+      if (r.digests !== memoryExpected) throw new Error(`${label(mode)} gave other part digests in memory`);
+      memorySpeeds[name(mode)].push(mbps(memorySize, r.ms));
+    }
+    const lanes = memorySpeeds[name([1, buildLanes])].at(-1), one = memorySpeeds[name([1, 1])].at(-1);
+    log(`row 11, round ${round + 1}, parts in memory: 1 worker, ${buildLanes} lanes vs 1: ${lanes.toFixed(0)} vs ${one.toFixed(0)} MB/s, ${(lanes / one).toFixed(2)}×`);
+  }
+  await page.evaluate(() => bench.dropPartsInMemory());
   fs.rmSync(file);
+  const title = `MD5 of every 8 MiB part of a ${size / MIB} MiB file on disk (setInputFiles), in headless Chromium on ${os.cpus().length} cores`;
   for (const workers of [1, 2, 4]) {
-    const ratios = speeds[workers].map((v, i) => v / speeds[0][i]);
+    const subject = speeds[name([workers, 1])];
     rows.push({
       id: `11 (${workers} worker${workers > 1 ? 's' : ''})`,
-      title: `MD5 of every 8 MiB part of a ${size / MIB} MiB file on disk (setInputFiles), in headless Chromium on ${os.cpus().length} cores`,
+      title,
       unit: 'MB/s',
-      subjectLabel: `${workers} hashing worker${workers > 1 ? 's' : ''} (the uploader's pool)`,
-      subject: speeds[workers],
+      subjectLabel: `${workers} hashing worker${workers > 1 ? 's' : ''} (the uploader's pool), one part each at a time`,
+      subject,
       baselineLabel: 'the page\'s thread, one part at a time',
-      baseline: speeds[0],
-      ratios,
+      baseline: speeds.page,
+      ratios: subject.map((v, i) => v / speeds.page[i]),
       target: 'reported',
       holds: true,
       detail: '',
     });
   }
+  for (const workers of [1, 2]) {
+    const subject = speeds[name([workers, buildLanes])];
+    const baseline = speeds[name([workers, 1])];
+    rows.push({
+      id: `11 (${workers} worker${workers > 1 ? 's' : ''} × ${buildLanes} lanes)`,
+      title,
+      unit: 'MB/s',
+      subjectLabel: `${label([workers, buildLanes])} (SIMD128 build: up to ${buildLanes} parts at once per worker)`,
+      subject,
+      baselineLabel: `${label([workers, 1])}, same build`,
+      baseline,
+      ratios: subject.map((v, i) => v / baseline[i]),
+      target: 'reported',
+      holds: true,
+      detail: '',
+    });
+  }
+  rows.push({
+    id: `11 (in memory, 1 worker × ${buildLanes} lanes)`,
+    title: `MD5 of every 8 MiB part of ${memorySize / MIB} MiB in a Blob in memory (no disk reads), in headless Chromium on ${os.cpus().length} cores`,
+    unit: 'MB/s',
+    subjectLabel: `${label([1, buildLanes])} (SIMD128 build)`,
+    subject: memorySpeeds[name([1, buildLanes])],
+    baselineLabel: `${label([1, 1])}, same build`,
+    baseline: memorySpeeds[name([1, 1])],
+    ratios: memorySpeeds[name([1, buildLanes])].map((v, i) => v / memorySpeeds[name([1, 1])][i]),
+    target: 'reported',
+    holds: true,
+    detail: '',
+  });
 }
 
 // Row 12: instant upload of a file the server already has (hashed in the default workers, then

@@ -5,11 +5,14 @@ const WORKER_NAME = 'partup-hash';
 const START_TIMEOUT_MS = 10000;
 
 class HashWorker {
-  constructor() {
+  constructor(lanes) {
     this.scriptRan = false; // the worker said 'alive': its script loaded and runs
+    this.lanes = lanes; // parts it hashes at once: as asked, or fewer if its build has fewer lanes
+    this.busy = 0; // parts the pool gave it that it did not answer yet
+    this.parts = new Map(); // id → { resolve, reject } of each part it was given and did not answer
     // Literally this form: the one Vite and webpack 5 recognise to bundle a worker.
     this.worker = new Worker(new URL('./hash_pool.js', import.meta.url), { type: 'module', name: WORKER_NAME });
-    this.waiting = null; // { resolve, reject } of `start` or of the part being hashed
+    this.waiting = null; // { resolve, reject } of `start`
     this.gone = null; // why the worker cannot be used any more
     this.lastId = 0;
     this.worker.onmessage = ({ data }) => this.answer(data);
@@ -31,20 +34,23 @@ class HashWorker {
         : `the hashing worker did not load its script within ${START_TIMEOUT_MS} ms`);
     }, START_TIMEOUT_MS);
     started.then(() => clearTimeout(timer), () => clearTimeout(timer));
-    this.worker.postMessage({ partup: 'start', module, glueUrl });
+    this.worker.postMessage({ partup: 'start', module, glueUrl, lanes: this.lanes });
     return started;
   }
 
-  // The MD5 (16 bytes), why the blob is unreadable (a string), or null when cancelled; rejects when
-  // the worker is gone.
+  // { id, answered }: `answered` resolves with the MD5 (16 bytes), why the blob is unreadable (a
+  // string), or null when cancelled; rejects when the worker is gone.
   hash(blob) {
-    const answered = this.settle();
-    this.worker.postMessage({ partup: 'hash', id: ++this.lastId, blob });
-    return answered;
+    const id = ++this.lastId;
+    const answered = this.gone
+      ? Promise.reject(new Error(this.gone))
+      : new Promise((resolve, reject) => this.parts.set(id, { resolve, reject }));
+    this.worker.postMessage({ partup: 'hash', id, blob });
+    return { id, answered };
   }
 
-  cancel() {
-    this.worker.postMessage({ partup: 'cancel', id: this.lastId });
+  cancel(id) {
+    if (this.parts.has(id)) this.worker.postMessage({ partup: 'cancel', id });
   }
 
   terminate() {
@@ -62,15 +68,24 @@ class HashWorker {
       this.scriptRan = true;
       return;
     }
-    const waiting = this.waiting;
-    if (!waiting || typeof data?.partup !== 'string') return;
-    this.waiting = null;
+    if (typeof data?.partup !== 'string') return;
+    if (data.partup === 'ready' || data.partup === 'failed') {
+      const waiting = this.waiting;
+      this.waiting = null;
+      if (data.partup === 'failed') this.lose(`the hashing worker did not start: ${data.message}`, waiting);
+      else {
+        this.lanes = Math.max(1, Math.min(this.lanes, data.lanes ?? 1));
+        waiting?.resolve();
+      }
+      return;
+    }
+    const part = this.parts.get(data.id);
+    if (!part) return;
+    this.parts.delete(data.id);
     switch (data.partup) {
-      case 'ready': waiting.resolve(); break;
-      case 'failed': this.lose(`the hashing worker did not start: ${data.message}`, waiting); break;
-      case 'hashed': waiting.resolve(Uint8Array.from(data.md5.match(/../g), hex => parseInt(hex, 16))); break;
-      case 'unreadable': waiting.resolve(data.message); break;
-      default: waiting.resolve(null);
+      case 'hashed': part.resolve(Uint8Array.from(data.md5.match(/../g), hex => parseInt(hex, 16))); break;
+      case 'unreadable': part.resolve(data.message); break;
+      default: part.resolve(null);
     }
   }
 
@@ -78,12 +93,15 @@ class HashWorker {
     this.gone ??= why;
     this.waiting = null;
     waiting?.reject(new Error(this.gone));
+    for (const part of this.parts.values()) part.reject(new Error(this.gone));
+    this.parts.clear();
   }
 }
 
 export class WorkerPool {
-  constructor(size, module, glueUrl) {
-    Object.assign(this, { size, module, glueUrl });
+  // `size` workers, each given up to `lanes` parts at once (at most what its build hashes at once).
+  constructor(size, lanes, module, glueUrl) {
+    Object.assign(this, { size, lanes, module, glueUrl });
     this.stop();
   }
 
@@ -97,12 +115,11 @@ export class WorkerPool {
   async spawn() {
     let workers;
     try {
-      workers = Array.from({ length: this.size }, () => new HashWorker());
+      workers = Array.from({ length: this.size }, () => new HashWorker(this.lanes));
     } catch (error) {
       return this.giveUp(`a module Worker could not be created: ${error}`);
     }
     this.workers = workers;
-    this.idle = [...workers];
     try {
       await Promise.all(workers.map((_, index) => this.startOne(workers, index)));
     } catch (error) {
@@ -123,9 +140,8 @@ export class WorkerPool {
       if (!first.timedOut || this.workers !== workers) throw error;
       console.warn(`partup: ${error.message}; starting another in its place`);
       first.terminate();
-      const second = new HashWorker();
+      const second = new HashWorker(this.lanes);
       workers[index] = second;
-      this.idle = this.idle.map(worker => (worker === first ? second : worker));
       return await second.start(this.module, this.glueUrl);
     }
   }
@@ -134,7 +150,7 @@ export class WorkerPool {
   // `signal` aborted: the worker is told to stop its read).
   async hash(blob, signal) {
     if (await this.start()) return null;
-    const worker = this.idle.shift() ?? await new Promise(take => {
+    const worker = this.take() ?? await new Promise(take => {
       this.queue.push(take);
       signal.addEventListener('abort', () => {
         this.queue = this.queue.filter(waiting => waiting !== take);
@@ -142,11 +158,12 @@ export class WorkerPool {
       });
     });
     if (!worker || signal.aborted) return worker && this.release(worker, null);
-    const stop = () => worker.cancel();
+    const { id, answered } = worker.hash(blob);
+    const stop = () => worker.cancel(id);
     signal.addEventListener('abort', stop);
     try {
-      // A worker stays busy until it answered, also when told to stop.
-      return this.release(worker, await worker.hash(blob));
+      // A part keeps its lane until its worker answered, also when told to stop.
+      return this.release(worker, await answered);
     } catch (error) {
       if (this.workers.includes(worker)) this.giveUp(error.message);
       return null;
@@ -155,11 +172,21 @@ export class WorkerPool {
     }
   }
 
-  release(worker, answer) {
-    if (this.workers.includes(worker)) {
-      const next = this.queue.shift();
-      next ? next(worker) : this.idle.push(worker);
+  // A free lane: of the worker hashing the fewest parts (two workers are two cores, the lanes of
+  // one share its core), the first such in order; null when every lane is taken.
+  take() {
+    let best = null;
+    for (const worker of this.workers) {
+      if (worker.busy < worker.lanes && (!best || worker.busy < best.busy)) best = worker;
     }
+    if (best) best.busy += 1;
+    return best;
+  }
+
+  // Frees the worker's lane for the part waiting longest, if any.
+  release(worker, answer) {
+    worker.busy -= 1;
+    if (this.workers.includes(worker) && this.queue.length > 0) this.queue.shift()(this.take());
     return answer;
   }
 
@@ -175,16 +202,17 @@ export class WorkerPool {
   stop() {
     for (const worker of this.workers ?? []) worker.terminate();
     for (const take of this.queue ?? []) take(null);
-    Object.assign(this, { workers: [], idle: [], queue: [], started: null, fallback: null });
+    Object.assign(this, { workers: [], queue: [], started: null, fallback: null });
   }
 }
 
-// The worker. It gets the page's compiled module (no second fetch or compile) and hashes one Blob
-// slice per message with md5OfBlob. The glue is `../../../partup.js` from `snippets/partup-HASH/js/`,
-// written literally so bundlers bundle it, imported only here (statically, the page would import it
-// twice); where it has another name (wasm-bindgen-test's runner), the page's URL for it is next.
-let hashBlob = null;
-let running = null; // { id, controller } of the part being hashed
+// The worker. It gets the page's compiled module (no second fetch or compile: the same build, SIMD
+// or scalar, as the page's) and hashes each Blob slice posted to it with its LaneHasher, up to its
+// lanes at once. The glue is `../../../partup.js` from `snippets/partup-HASH/js/`, written literally
+// so bundlers bundle it, imported only here (statically, the page would import it twice); where it
+// has another name (wasm-bindgen-test's runner), the page's URL for it is next.
+let hasher = null;
+const stopping = new Set(); // ids of the parts told to stop
 
 async function loadGlue(glueUrl) {
   try {
@@ -195,30 +223,47 @@ async function loadGlue(glueUrl) {
   }
 }
 
-async function startWorker({ module, glueUrl }) {
+async function startWorker({ module, glueUrl, lanes }) {
   try {
     const glue = await loadGlue(glueUrl);
     await glue.default({ module_or_path: module });
-    hashBlob = glue.md5OfBlob;
-    postMessage({ partup: 'ready' });
+    hasher = new glue.LaneHasher();
+    postMessage({ partup: 'ready', lanes: Math.min(lanes ?? 1, glue.hashLanes()) });
   } catch (error) {
     postMessage({ partup: 'failed', message: String(error) });
   }
 }
 
 async function hashInWorker({ id, blob }) {
-  const controller = new AbortController();
-  running = { id, controller };
   let answer;
   try {
-    answer = { partup: 'hashed', md5: await hashBlob(blob, { signal: controller.signal }) };
+    answer = { partup: 'hashed', id, md5: await hasher.hash(id, blob) };
   } catch (error) {
-    answer = controller.signal.aborted
-      ? { partup: 'cancelled' }
-      : { partup: 'unreadable', message: error?.description ?? String(error) };
+    answer = stopping.has(id)
+      ? { partup: 'cancelled', id }
+      : { partup: 'unreadable', id, message: error?.description ?? String(error) };
   }
-  running = null;
+  stopping.delete(id);
   postMessage(answer);
+}
+
+function stopPart(id) {
+  if (hasher?.hashedBytes(id) === undefined) return; // answered already
+  stopping.add(id);
+  hasher.cancel(id);
+}
+
+// Resolves in a new task (LaneHasher gives the worker's event loop a turn between rounds this way:
+// a MessageChannel message is not clamped as nested timers are).
+export function nextTask() {
+  return new Promise(resolve => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
 
 // Once per worker: WebKit evaluates this file again when the glue imports it (its module map keeps
@@ -230,7 +275,7 @@ if (typeof WorkerGlobalScope === 'function' && self instanceof WorkerGlobalScope
     switch (data?.partup) {
       case 'start': startWorker(data); break;
       case 'hash': hashInWorker(data); break;
-      case 'cancel': if (running?.id === data.id) running.controller.abort(); break;
+      case 'cancel': stopPart(data.id); break;
     }
   });
   // Before the glue and the wasm module load: a worker that does not start says how far it got.

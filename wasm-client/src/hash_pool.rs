@@ -1,10 +1,15 @@
-//! Hashing off the page's thread: a pool of module Workers running this same wasm module, to which
-//! the parts' Blob slices are posted (a Blob crosses to a worker without copying its bytes); each
-//! worker reads its slice as a stream and hashes it with [`md5_of_blob`], one part at a time. The
-//! page only schedules, in `js/hash_pool.js` (Worker and Promise plumbing, smaller in JS than in the
-//! .wasm), which is also the workers' entry: parts wait in order for an idle worker, so at most
-//! `hashWorkers` parts of the Uploader's uploads hash at once, and a worker told to stop (pause,
-//! cancel) stays busy until it answered, so no part queues behind a read being stopped.
+//! Hashing off the page's thread: a pool of module Workers running this same wasm module (the
+//! page's compiled module: the same build, SIMD128 or scalar), to which the parts' Blob slices are
+//! posted (a Blob crosses to a worker without copying its bytes); each worker reads its slices as
+//! streams and hashes up to [`hash_lanes`] of them at once with its [`LaneHasher`] (4 in SIMD128
+//! lanes, 1 in the scalar build). The page only schedules, in `js/hash_pool.js` (Worker and Promise
+//! plumbing, smaller in JS than in the .wasm), which is also the workers' entry: parts wait in
+//! order for a free lane, the worker with the fewest parts first (two workers are two cores, lanes
+//! share one), so at most `hashWorkers × hashLanes` parts of the Uploader's uploads hash at once,
+//! and a part told to stop (pause, cancel) keeps its lane until its worker answered, so no part
+//! queues behind a read being stopped.
+//!
+//! [`LaneHasher`]: crate::lane_hashing::LaneHasher
 //!
 //! The workers start with the first upload of the Uploader that runs and are terminated as soon as
 //! none runs any more (so also when the Uploader is freed); the next upload starts them again.
@@ -18,6 +23,7 @@
 use crate::error::{ClientCode, Reason, UploadError, js_text};
 use crate::fetch::AbortOnDrop;
 use crate::hashing::md5_of_blob;
+use crate::lane_hashing::hash_lanes;
 use crate::queue::Gate;
 use js_sys::Promise;
 use std::cell::Cell;
@@ -32,7 +38,7 @@ type Digest = [u8; 16];
 extern "C" {
     type WorkerPool;
     #[wasm_bindgen(constructor)]
-    fn new(size: usize, module: &JsValue, glue_url: &str) -> WorkerPool;
+    fn new(size: usize, lanes: usize, module: &JsValue, glue_url: &str) -> WorkerPool;
     /// Resolves with null once the workers run, or with why they cannot be used.
     #[wasm_bindgen(method)]
     fn start(this: &WorkerPool) -> Promise;
@@ -55,8 +61,8 @@ extern "C" {
 /// How the parts of an upload are hashed (`onInit`'s `hashing`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum HashingMode {
-    /// By this many workers.
-    Workers(usize),
+    /// By this many workers, each hashing up to `lanes` parts at once.
+    Workers { workers: usize, lanes: usize },
     /// On the page's thread; with why, when workers were asked for and could not be used.
     MainThread(Option<String>),
 }
@@ -66,6 +72,8 @@ pub struct HashPool {
     /// `None` with `hashWorkers: 0`.
     workers: Option<WorkerPool>,
     size: usize,
+    /// Parts one worker hashes at once.
+    lanes: usize,
     /// The page's thread hashes one part at a time (reading is disk-bound anyway).
     page_turn: Rc<Gate>,
     running_uploads: Cell<usize>,
@@ -87,19 +95,28 @@ impl Drop for PoolLease {
 impl HashPool {
     /// A pool of `size` workers (0: always the page's thread).
     pub fn new(size: usize) -> Rc<HashPool> {
-        let workers = (size > 0)
-            .then(|| WorkerPool::new(size, &wasm_bindgen::module(), &GLUE_URL.with(Clone::clone)));
+        let lanes = hash_lanes();
+        let workers = (size > 0).then(|| {
+            WorkerPool::new(
+                size,
+                lanes,
+                &wasm_bindgen::module(),
+                &GLUE_URL.with(Clone::clone),
+            )
+        });
         Rc::new(HashPool {
             workers,
             size,
+            lanes,
             page_turn: Gate::new(1),
             running_uploads: Cell::new(0),
         })
     }
 
-    /// Parts one upload may hash at once.
+    /// Parts one upload may hash at once: every lane of every worker (one on the page's thread,
+    /// where the pool falls back to it, is still fine: those wait for their turn there).
     pub fn parallel_hashes(&self) -> usize {
-        self.size.max(1)
+        (self.size * self.lanes).max(1)
     }
 
     /// Held by each running upload; starts the workers unless they run.
@@ -118,7 +135,10 @@ impl HashPool {
             .await
             .map(|why| why.as_string())
         {
-            Ok(None) => HashingMode::Workers(self.size),
+            Ok(None) => HashingMode::Workers {
+                workers: self.size,
+                lanes: self.lanes,
+            },
             Ok(Some(why)) => HashingMode::MainThread(Some(why)),
             Err(error) => HashingMode::MainThread(Some(js_text(&error))),
         }

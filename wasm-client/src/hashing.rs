@@ -23,7 +23,7 @@ use web_sys::{Blob, ReadableStreamDefaultReader};
 pub const MAX_UPDATE_BYTES: usize = 1 << 20;
 
 /// Where a part's bytes come from, chunk by chunk.
-enum Chunks {
+pub(crate) enum Chunks {
     Stream(ReaderGuard),
     /// The fallback: the next ≤ 1 MiB sub-slice of `slice` starts at `offset`.
     Slices {
@@ -33,7 +33,7 @@ enum Chunks {
 }
 
 impl Chunks {
-    fn open(slice: Blob) -> Chunks {
+    pub(crate) fn open(slice: Blob) -> Chunks {
         let has_stream = js_sys::Reflect::get(&slice, &JsValue::from_str("stream"))
             .map(|f| f.is_function())
             .unwrap_or(false);
@@ -49,7 +49,7 @@ impl Chunks {
     }
 
     /// The next chunk, `None` at the end.
-    async fn next(&mut self) -> Result<Option<js_sys::Uint8Array>, UploadError> {
+    pub(crate) async fn next(&mut self) -> Result<Option<js_sys::Uint8Array>, UploadError> {
         match self {
             Chunks::Stream(guard) => {
                 let result = JsFuture::from(guard.reader.read())
@@ -91,7 +91,7 @@ impl Chunks {
 }
 
 /// Cancels the stream when the hashing future is dropped part-way.
-struct ReaderGuard {
+pub(crate) struct ReaderGuard {
     reader: ReadableStreamDefaultReader,
     finished: bool,
 }
@@ -119,7 +119,7 @@ pub fn update_pieces(len: usize) -> impl Iterator<Item = (usize, usize)> {
         .map(move |start| (start, (len - start).min(MAX_UPDATE_BYTES)))
 }
 
-fn read_error(what: String) -> UploadError {
+pub(crate) fn read_error(what: String) -> UploadError {
     UploadError::client(
         ClientCode::FileReadError,
         Reason::FileUnreadable,

@@ -71,18 +71,19 @@ pub fn progress_object(
     object
 }
 
-/// `hashing`, `hashWorkers` and `hashingFallback` of onInit's and progress's objects; all null
+/// `hashing`, `hashWorkers`, `hashLanes` and `hashingFallback` of onInit's and progress's objects; all null
 /// while the workers are starting (the mode is not known before onInit).
 fn set_hashing_fields(object: &JsValue, mode: Option<&HashingMode>) {
     let fields = match mode {
         Some(mode) => [
             JsValue::from_str(hashing_name(mode)),
             number(hashing_workers(mode) as f64),
+            number(hashing_lanes(mode) as f64),
             hashing_fallback(mode),
         ],
-        None => [JsValue::NULL, JsValue::NULL, JsValue::NULL],
+        None => [JsValue::NULL, JsValue::NULL, JsValue::NULL, JsValue::NULL],
     };
-    for (key, value) in ["hashing", "hashWorkers", "hashingFallback"]
+    for (key, value) in ["hashing", "hashWorkers", "hashLanes", "hashingFallback"]
         .iter()
         .zip(fields)
     {
@@ -246,14 +247,22 @@ pub struct InitInfo<'a> {
 
 fn hashing_name(mode: &HashingMode) -> &'static str {
     match mode {
-        HashingMode::Workers(_) => "workers",
+        HashingMode::Workers { .. } => "workers",
         HashingMode::MainThread(_) => "main-thread",
     }
 }
 
 fn hashing_workers(mode: &HashingMode) -> usize {
     match mode {
-        HashingMode::Workers(n) => *n,
+        HashingMode::Workers { workers, .. } => *workers,
+        HashingMode::MainThread(_) => 0,
+    }
+}
+
+/// Parts one worker hashes at once (0 on the page's thread).
+fn hashing_lanes(mode: &HashingMode) -> usize {
+    match mode {
+        HashingMode::Workers { lanes, .. } => *lanes,
         HashingMode::MainThread(_) => 0,
     }
 }

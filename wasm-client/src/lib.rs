@@ -33,6 +33,7 @@ pub mod hashing;
 pub mod http;
 pub mod js_glue;
 pub mod json;
+pub mod lane_hashing;
 pub mod options;
 pub mod pipeline;
 pub mod progress;
@@ -123,6 +124,7 @@ export interface UploadProgress {
   /** As in onInit (UploadInitInfo); null until then. */
   hashing: 'workers' | 'main-thread' | null;
   hashWorkers: number | null;
+  hashLanes: number | null;
   hashingFallback: string | null;
   /** As in onInit (UploadInitInfo); false until then. */
   direct: boolean;
@@ -151,6 +153,9 @@ export interface UploadInitInfo {
   hashing: 'workers' | 'main-thread';
   /** Workers hashing the parts (0 on the main thread). */
   hashWorkers: number;
+  /** Parts each worker hashes at once: 4 where the engine runs wasm SIMD128 (the package's SIMD
+   * build), else 1; 0 on the main thread. */
+  hashLanes: number;
   /** Why parts are hashed on the main thread although hashWorkers > 0 (workers could not start
    * or stopped answering); null otherwise. */
   hashingFallback: string | null;
@@ -411,8 +416,8 @@ impl Upload {
 /// MD5 of a whole `Blob` or `File`, as 32 lowercase hex digits, hashed as the uploader hashes a
 /// part (never more than 1 MiB held). Rejects with a `PartupError`: `FileReadError` when the blob
 /// cannot be read, `Cancelled` when `options.signal` aborts (README, "md5OfBlob").
-// Not `///`: wasm-bindgen copies those into the shipped glue. The hashing workers call it, and
-// `scripts/bench.sh` times it against hash-wasm and spark-md5 (Blob.stream() → md-5 in wasm, at
+// Not `///`: wasm-bindgen copies those into the shipped glue. The page's thread hashes parts this
+// way (the workers use `LaneHasher`), and `scripts/bench.sh` times it against hash-wasm and spark-md5 (Blob.stream() → md-5 in wasm, at
 // most 1 MiB per update).
 #[wasm_bindgen(js_name = md5OfBlob, unchecked_return_type = "Promise<string>")]
 pub fn md5_of_blob(

@@ -1,6 +1,7 @@
 //! Hashing in Web Workers (`src/hash_pool.rs`, `js/hash_pool.js`): the same objects as on the
-//! page's thread, the fallback when workers cannot start, a worker silent while starting replaced
-//! once, pause and cancel while a worker hashes,
+//! page's thread, one worker hashing up to its lanes of parts at once (4 in the SIMD128 build: this
+//! suite runs in both builds, see `scripts/test-client.sh`), the fallback when workers cannot start,
+//! a worker silent while starting replaced once, pause and cancel while a worker hashes,
 //! a resume after a "reload", BadDigest re-hashing, and workers that end when nothing runs.
 //!
 //! A probe (`tests/worker_probe/`) in place of `globalThis.Worker` counts the workers started and
@@ -11,6 +12,7 @@
 //! and WebKitGTK.
 
 use partup::js_glue::js_object;
+use partup::lane_hashing::hash_lanes;
 use partup::{Upload, Uploader};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -74,7 +76,7 @@ async fn upload_with(workers: u32, len: u64, part_size: u64, seed: u64) -> (JsVa
     assert_object_equals(&key, len, seed).await;
     let info = last_argument(&slot);
     for progress in [last_argument(&reports), upload.progress()] {
-        for field in ["hashing", "hashWorkers", "hashingFallback"] {
+        for field in ["hashing", "hashWorkers", "hashLanes", "hashingFallback"] {
             assert_eq!(
                 get(&progress, field),
                 get(&info, field),
@@ -96,12 +98,14 @@ async fn workers_and_the_page_thread_store_identical_objects_at_edge_sizes() {
         let (in_workers, info) = upload_with(3, len, part, seed).await;
         assert_eq!(text(&info, "hashing"), "workers", "{len} bytes");
         assert_eq!(num(&info, "hashWorkers"), 3.0);
+        assert_eq!(num(&info, "hashLanes"), hash_lanes() as f64);
         assert!(get(&info, "hashingFallback").is_null());
         let parts = len.div_ceil(part).max(1);
         assert_eq!(probe.count("hashed") - hashed_before, parts, "{len} bytes");
         let (on_page, info) = upload_with(0, len, part, seed).await;
         assert_eq!(text(&info, "hashing"), "main-thread");
         assert_eq!(num(&info, "hashWorkers"), 0.0);
+        assert_eq!(num(&info, "hashLanes"), 0.0);
         assert!(get(&info, "hashingFallback").is_null());
         assert_eq!(
             probe.count("hashed") - hashed_before,
@@ -122,6 +126,54 @@ async fn workers_and_the_page_thread_store_identical_objects_at_edge_sizes() {
         "edge sizes: {} workers replaced for not answering in time",
         probe.count("started") - probe.count("ready")
     );
+}
+
+#[wasm_bindgen_test]
+async fn one_worker_hashes_up_to_its_lanes_of_parts_at_once_storing_identical_objects() {
+    let probe = WorkerProbe::counting();
+    let lanes = hash_lanes();
+    assert_eq!(
+        lanes,
+        if cfg!(target_feature = "simd128") {
+            4
+        } else {
+            1
+        }
+    );
+    let part = 256 * KIB;
+    // Parts of 256 KiB: several stream chunks each, so parts hashed together share rounds.
+    for (i, len) in [9 * part + 77, 4 * part, 3 * part - 1]
+        .into_iter()
+        .enumerate()
+    {
+        let seed = 1380 + i as u64;
+        let posted_before = probe.count("posted");
+        let (in_lanes, info) = upload_with(1, len, part, seed).await;
+        assert_eq!(text(&info, "hashing"), "workers");
+        assert_eq!(num(&info, "hashWorkers"), 1.0);
+        assert_eq!(num(&info, "hashLanes"), lanes as f64);
+        assert_eq!(probe.count("posted") - posted_before, len.div_ceil(part));
+        let (on_page, _) = upload_with(0, len, part, seed).await;
+        assert_eq!(
+            text(&in_lanes, "etag"),
+            text(&on_page, "etag"),
+            "{len} bytes"
+        );
+    }
+    // concurrency 4: an upload hashes up to 4 parts ahead, which a 4-lane worker takes at once.
+    let most = probe.count("maxInFlight");
+    if lanes > 1 {
+        assert!(
+            most > 1 && most <= lanes as u64,
+            "{most} parts at once in one worker"
+        );
+    } else {
+        assert_eq!(
+            most, 1,
+            "the scalar build's worker hashes one part at a time"
+        );
+    }
+    assert_eq!(probe.count("alive"), 0);
 }
 
 #[wasm_bindgen_test]

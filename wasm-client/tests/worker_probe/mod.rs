@@ -1,6 +1,7 @@
 //! A probe in place of `globalThis.Worker` for `tests/hash_workers.rs` and `tests/instant.rs`: it counts the workers started,
 //! those that said they run the wasm module (`ready`: a worker replaced for not answering in time never
-//! does) and those terminated, the parts posted to them and their answers, can make worker creation throw or
+//! does) and those terminated, the parts posted to them and their answers, the most parts one worker
+//! had at once (`maxInFlight`: its lanes in use), can make worker creation throw or
 //! workers fail to load, and is put back when dropped (also when a test panics).
 #![allow(dead_code)] // each suite that includes it uses some of its probes
 
@@ -11,7 +12,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(inline_js = r#"
 export function installWorkerProbe(kind) {
   const original = globalThis.Worker;
-  const probe = { started: 0, ready: 0, terminated: 0, alive: 0, posted: 0, cancelsPosted: 0, hashed: 0, cancelled: 0, onHash: null,
+  const probe = { started: 0, ready: 0, terminated: 0, alive: 0, posted: 0, cancelsPosted: 0, hashed: 0, cancelled: 0, maxInFlight: 0, onHash: null,
                   restore() { globalThis.Worker = original; } };
   if (kind === 'throwing') {
     globalThis.Worker = function () { throw new DOMException('refused by the test', 'SecurityError'); };
@@ -34,10 +35,12 @@ export function installWorkerProbe(kind) {
     const worker = new original(failing ?? (silenced ? silent : url), options);
     probe.started += 1;
     probe.alive += 1;
+    let inFlight = 0;
     worker.addEventListener('message', ({ data }) => {
       if (data?.partup === 'ready') probe.ready += 1;
       if (data?.partup === 'hashed') probe.hashed += 1;
       if (data?.partup === 'cancelled') probe.cancelled += 1;
+      if (['hashed', 'cancelled', 'unreadable'].includes(data?.partup)) inFlight -= 1;
     });
     const post = worker.postMessage.bind(worker);
     worker.postMessage = (message, ...rest) => {
@@ -45,6 +48,8 @@ export function installWorkerProbe(kind) {
       if (message?.partup === 'cancel') probe.cancelsPosted += 1;
       if (message?.partup === 'hash') {
         probe.posted += 1;
+        inFlight += 1;
+        probe.maxInFlight = Math.max(probe.maxInFlight, inFlight);
         probe.onHash?.();
         probe.onHash = null;
       }
