@@ -93,7 +93,7 @@ async fn start_server(binary: &Path, data_dir: &Path, store: &TestStore) -> Serv
     ServerProcess::start(command).await
 }
 
-fn log(message: &str) {
+pub(crate) fn log(message: &str) {
     eprintln!("[bench] {message}");
 }
 
@@ -182,7 +182,8 @@ async fn server_run(
     speed
 }
 
-fn per_round(a: &[f64], b: &[f64]) -> Vec<f64> {
+/// a ÷ b per round.
+pub(crate) fn per_round(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(a, b)| a / b).collect()
 }
 

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use crate::load::{PartPool, abort_all, ingest, load_api};
-use crate::rows::{Report, Row};
+use crate::rows::{Report, Row, log, per_round};
 use crate::stats::{mb_per_s, median};
 
 const MIB: usize = 1 << 20;
@@ -27,10 +27,6 @@ pub struct Settings {
     /// Parts at once on the parallel side.
     pub parallel: usize,
     pub quick: bool,
-}
-
-fn log(message: &str) {
-    eprintln!("[bench] {message}");
 }
 
 pub async fn run(settings: &Settings) -> Report {
@@ -73,11 +69,7 @@ pub async fn run(settings: &Settings) -> Report {
     }
     let fill = median(&parallel) / link_mb_per_s;
     let sequential_fill = median(&sequential) / link_mb_per_s;
-    let ratios = parallel
-        .iter()
-        .zip(&sequential)
-        .map(|(p, s)| p / s)
-        .collect();
+    let ratios = per_round(&parallel, &sequential);
     let file_mib = parts as usize * part_size / MIB;
     Report {
         rows: vec![Row {

@@ -204,8 +204,52 @@ async fn a_signature_past_its_expiry_is_refused_by_the_store() {
     );
     let listed: ListPartsResponse = server.api().list_parts(&id).await.ok();
     assert!(listed.parts.is_empty());
-    // Signed again, the same bytes go in.
-    send_part(&server, &id, 1, &bytes).await;
+    // Signed again, the same bytes go in: signed by a second instance with the default expiry,
+    // since with 1 s the store's whole-second clock leaves a new signature anywhere from 0 to 1 s.
+    let other = server.start_peer(&["--direct-parts"]).await;
+    send_part(&other, &id, 1, &bytes).await;
+}
+
+/// The store counts a signature's expiry from its X-Amz-Date, in whole seconds; the `expiresAt`
+/// signPart answers must never be later, or a client trusting it would send a refused request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_expiry_answered_is_never_later_than_the_stores() {
+    let server = direct_server(&["--direct-part-expiry", "90s"]).await;
+    let id = init_direct(&server, "direct/expires-at.bin").await;
+    for part_number in 1..=5 {
+        let signed: SignPartResponse = server
+            .api()
+            .post_json("signPart", &sign_request(&id, part_number, b"x"))
+            .await
+            .ok();
+        let query = |name: &str| {
+            let start = signed.url.find(&format!("{name}=")).unwrap() + name.len() + 1;
+            let rest = &signed.url[start..];
+            rest[..rest.find('&').unwrap_or(rest.len())].to_owned()
+        };
+        let date = query("X-Amz-Date");
+        assert_eq!(query("X-Amz-Expires"), "90");
+        // 20261126T172604Z, as RFC 3339.
+        let signed_at = humantime::parse_rfc3339(&format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &date[0..4],
+            &date[4..6],
+            &date[6..8],
+            &date[9..11],
+            &date[11..13],
+            &date[13..15]
+        ))
+        .unwrap();
+        let answered = humantime::parse_rfc3339(&signed.expires_at).unwrap();
+        let store_expiry = signed_at + Duration::from_secs(90);
+        assert!(
+            answered <= store_expiry,
+            "expiresAt {} is later than the store's {}",
+            signed.expires_at,
+            humantime::format_rfc3339_seconds(store_expiry)
+        );
+        assert!(store_expiry.duration_since(answered).unwrap() <= Duration::from_secs(1));
+    }
 }
 
 /// signPart's refusals, in SPEC order, and what stays intact after each: nothing is signed, the
