@@ -54,6 +54,7 @@ export function clientReady(UploaderClass) {
       // A client built before listUploads existed: no server list, the local one still works.
       return typeof uploader.unfinished === 'function' ? uploader.unfinished() : null;
     },
+    discard: (uploadId) => uploaderFor(Uploader, ENDPOINT, readSettings()).discardUnfinished(uploadId),
     onPage,
     changed: showUnfinished,
   });

@@ -2,7 +2,8 @@
 // (the wasm client's `uploader.unfinished()`, listUploads with every page followed). Nothing of it
 // comes from localStorage, so it works after site data was cleared, in another browser or on
 // another device: choosing the same file again (same name and size as the client stored in the
-// upload's metadata) resumes it under the key it was started with.
+// upload's metadata) resumes it under the key it was started with. "Discard" aborts one on the
+// server (asked twice: its parts are deleted for good).
 //
 // The section's `data-state` says where the listing is, for scripts and tests to wait on:
 // `loading` (the first one), `ready`, `failed` (a quiet note says why) or `unavailable` (the client
@@ -24,17 +25,19 @@ let settleFirst;
 export const firstListing = new Promise((resolve) => { settleFirst = resolve; });
 
 let listUnfinished = null;
+let discardUnfinished = null;
 let isOnPage = () => false;
 let onChange = () => renderServerList();
 
 /**
  * Starts listing. `list()` answers the client's `unfinished()` promise (or null when the client has
- * no such call); `onPage(upload)` tells the uploads that have a card on the page (they are not
+ * no such call); `discard(uploadId)` the client's `discardUnfinished()`; `onPage(upload)` tells the uploads that have a card on the page (they are not
  * offered twice); `changed()` runs after each listing settled and redraws this list (and the
  * local one, which depends on it).
  */
-export function initServerList({ list, onPage, changed }) {
+export function initServerList({ list, discard, onPage, changed }) {
   listUnfinished = list;
+  discardUnfinished = discard;
   isOnPage = onPage;
   onChange = changed;
   return refreshServerList();
@@ -168,7 +171,54 @@ function serverRow(upload) {
     choose.title = `Choose ${file.name} (${formatBytes(file.size)}) to continue this upload`;
     li.append(choose);
   }
+  if (discardUnfinished) li.append(discardButton(upload));
   return li;
+}
+
+/**
+ * "Discard": a first click asks ("Discard for good?"), a second aborts the upload on the server
+ * and lists again; leaving the button (blur) takes the question back. A refusal is said in the
+ * row, which stays.
+ */
+function discardButton(upload) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'link-button discard';
+  const label = 'Discard';
+  button.textContent = label;
+  button.title = `Abort this upload on the server and delete what it stored (${formatBytes(upload.bytesStored)})`;
+  button.addEventListener('blur', () => {
+    if (button.dataset.state === 'asking') {
+      delete button.dataset.state;
+      button.textContent = label;
+    }
+  });
+  button.addEventListener('click', async () => {
+    if (button.dataset.state !== 'asking') {
+      button.dataset.state = 'asking';
+      button.textContent = 'Discard for good?';
+      return;
+    }
+    button.dataset.state = 'discarding';
+    button.disabled = true;
+    button.textContent = 'Discarding…';
+    try {
+      await discardUnfinished(upload.uploadId);
+    } catch (error) {
+      delete button.dataset.state;
+      button.disabled = false;
+      button.textContent = label;
+      const why = button.parentElement?.querySelector('.discard-error') ?? document.createElement('span');
+      why.className = 'discard-error';
+      why.textContent = `Not discarded: ${whyNotDiscarded(error)}`;
+      why.title = describeError(error).detail;
+      button.after(why);
+      return;
+    }
+    // Gone, or already gone (completed or aborted elsewhere): either way the list is redrawn.
+    await refreshServerList();
+  });
+  return button;
 }
 
 /** Why the listing failed, in a sentence. Not errors.js's texts for uploads: those tell to press
@@ -185,6 +235,12 @@ function whyNotListed(error) {
     default:
       return describeError(error).text;
   }
+}
+
+function whyNotDiscarded(error) {
+  return error?.reason === 'access-denied'
+    ? `the upload token may not abort it (${error.description}).`
+    : whyNotListed(error);
 }
 
 /** Draws the section from the latest listing (uploads with a card on the page are left out). */

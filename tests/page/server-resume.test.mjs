@@ -2,8 +2,9 @@
 // session is listed under "Unfinished uploads on the server" in a fresh session (empty storage),
 // in this run's engine and in another one, and picking the same file there sends only the missing
 // parts (counted by the test proxy); a different file of the same name and size is never taken for
-// it; a listing that fails is a quiet note, and the page still resumes from its own memory; with
-// upload tokens the list holds the token's own uploads and none of another `sub`'s.
+// it; "Discard" (clicked twice) aborts a listed upload on the server, and a refusal leaves it
+// listed; a listing that fails is a quiet note, and the page still resumes from its own memory;
+// with upload tokens the list holds the token's own uploads and none of another `sub`'s.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -199,6 +200,64 @@ test(named('a different file with the same name and size is not taken for the li
     if (left) await api(BASE, 'uploadAbort', { uploadId: left.uploadId }).catch(() => {});
     fs.rmSync(first.path, { force: true });
     fs.rmSync(path.join(TMP, `other-${RUN}`), { recursive: true, force: true });
+  }
+});
+
+test(named('an upload discarded from the server list is aborted there, after a second click; a refusal leaves it listed and says why'), LONG, async () => {
+  const file = makeFile(`discarded-${RUN}.bin`, SIZE);
+  const key = `elsewhere/${RUN}/discarded/${file.name}`;
+  try {
+    const left = await startAndLeave(file, key, { atLeast: 2 });
+    const { page, proxy, close } = await openPage();
+    try {
+      await listingSettled(page);
+      const row = serverRow(page, key);
+      const discard = row.locator('button.discard');
+      await discard.click();
+      assert.equal(await discard.innerText(), 'Discard for good?');
+      assert.equal((await serverUploads(BASE, key)).length, 1, 'a first click discards nothing');
+
+      // Refused: the row says why and stays; the upload keeps every part it had.
+      proxy.answer = (request) => new URL(request.url, 'http://x').pathname.endsWith('/uploadAbort')
+        ? { status: 403, body: { code: 'AccessDenied', message: 'this token may not abort it', requestId: 'test-proxy' } }
+        : null;
+      await discard.click();
+      const why = row.locator('.discard-error');
+      await why.waitFor();
+      assert.equal(await why.innerText(), 'Not discarded: the upload token may not abort it (this token may not abort it).');
+      assert.equal(await discard.innerText(), 'Discard');
+      const [kept] = await serverUploads(BASE, key);
+      assert.equal(kept?.partsStored, left.partsStored, 'the refused discard changed the upload');
+
+      // Asked and confirmed again, the server answering: gone from the page and from the server.
+      proxy.answer = null;
+      await discard.click();
+      await discard.click();
+      await row.waitFor({ state: 'hidden' });
+      assert.deepEqual(await serverUploads(BASE, key), []);
+      const listed = await fetch(`${BASE}/v1/multipart/parallel/listParts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ uploadId: left.uploadId }),
+      });
+      assert.equal(listed.status, 404);
+      assert.equal((await listed.json()).code, 'NoSuchUpload');
+
+      // The same file picked again is a new upload: every part is sent.
+      await setSettings(page, { partSize: PART, concurrency: 2 });
+      proxy.parts = 0;
+      await page.locator('#file-input').setInputFiles(file.path);
+      const upload = card(page, file.name);
+      await waitPhase(upload, 'done');
+      assert.equal(await upload.getAttribute('data-resumed-from'), null);
+      assert.equal(proxy.parts, PARTS);
+      assert.equal(sha256((await objectBytes(BASE, file.name)).body), file.sha256);
+      assert.deepEqual(await page.problems(), []);
+    } finally {
+      await close();
+    }
+  } finally {
+    fs.rmSync(file.path, { force: true });
   }
 });
 

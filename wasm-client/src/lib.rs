@@ -324,6 +324,17 @@ impl Uploader {
         Ok(Upload { task, done })
     }
 
+    /// A session for calls about uploads this page is not running (listing, discarding): the
+    /// Uploader's options, request slots and retry budget, no upload of its own.
+    fn session_without_upload(&self) -> session::Session {
+        session::Session::new(
+            self.options.clone(),
+            self.requests.clone(),
+            self.retry_budget.clone(),
+            Box::new(|| {}),
+        )
+    }
+
     /// The uploads in progress on the server that this client may go on with (another browser's,
     /// another device's, or this one's before its site data was cleared), newest first, every
     /// page of listUploads followed. Rejects with a `PartupError` like an upload would.
@@ -339,17 +350,28 @@ impl Uploader {
             .and_then(|p| p.as_string())
             .unwrap_or_default();
         let session_policy = self.options.retry;
-        let session = session::Session::new(
-            self.options.clone(),
-            self.requests.clone(),
-            self.retry_budget.clone(),
-            Box::new(|| {}),
-        );
+        let session = self.session_without_upload();
         future_to_promise(async move {
             let listed = session.unfinished(&prefix, session_policy).await;
             let listed = listed.map_err(|e| e.to_js())?;
             let uploads: js_sys::Array = listed.iter().map(js_glue::unfinished_object).collect();
             Ok(uploads.into())
+        })
+    }
+
+    /// Aborts an upload in progress that `unfinished()` listed: the server deletes its parts and
+    /// lists it no more, whichever browser or device started it. Resolves with `true` when the
+    /// server aborted it, `false` when the server does not know it (completed, aborted or expired
+    /// meanwhile; another token `sub`'s, which SPEC.md answers as unknown); rejects with a
+    /// `PartupError` otherwise (e.g. `AccessDenied`: the token may not write its key). Retried like
+    /// the other calls. An upload this page is running is stopped with its own `cancel()` instead.
+    #[wasm_bindgen(js_name = discardUnfinished, unchecked_return_type = "Promise<boolean>")]
+    pub fn discard_unfinished(&self, upload_id: String) -> js_sys::Promise {
+        let policy = self.options.retry;
+        let session = self.session_without_upload();
+        future_to_promise(async move {
+            let discarded = session.discard(&upload_id, policy).await;
+            Ok(discarded.map_err(|e| e.to_js())?.into())
         })
     }
 }

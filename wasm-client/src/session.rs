@@ -384,6 +384,23 @@ impl Session {
         Ok(found)
     }
 
+    /// uploadAbort of an upload `unfinished` listed, retried by `policy`: true when the server
+    /// aborted it, false when it did not know it (`NoSuchUpload`: completed, aborted or expired
+    /// meanwhile, another `sub`'s, or a first attempt aborted it and its answer was lost). Any
+    /// other refusal is the caller's error.
+    pub async fn discard(&self, upload_id: &str, policy: RetryPolicy) -> Result<bool, UploadError> {
+        let request = UploadIdRequest {
+            upload_id: upload_id.to_string(),
+        };
+        let stall = self.options.stall_timeout_ms;
+        match (self.call::<_, AbortResponse>(Endpoint::UploadAbort, &request, policy, stall)).await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.server_code() == Some(ErrorCode::NoSuchUpload) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// One attempt at one part (the pipeline retries it through [`Session::retrying`], since a
     /// retry may need the part read and hashed again first). A 200 for other bytes than ours is
     /// never counted as stored.

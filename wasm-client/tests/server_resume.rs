@@ -257,3 +257,70 @@ async fn metadata_the_server_would_refuse_is_refused_before_any_request() {
     assert_eq!(error_code(&refused), "InvalidOptions");
     assert_eq!(stat(&proxy_stats_at(proxy()).await, "apiRequests"), 0);
 }
+
+/// `uploader.discardUnfinished(id)` with `rules` at the proxy: what it resolved with, or the
+/// error it rejected with.
+async fn discard(rules: serde_json::Value, upload_id: &str) -> Result<JsValue, JsValue> {
+    set_proxy_rules(proxy(), rules).await;
+    JsFuture::from(through_proxy().discard_unfinished(upload_id.to_string())).await
+}
+
+/// listParts straight to the server: its status and error code (`None` when it answered 200).
+async fn list_parts_status(upload_id: &str) -> (u16, Option<String>) {
+    let body = serde_json::json!({ "uploadId": upload_id }).to_string();
+    let url = format!("{}/listParts", api(server()));
+    let (status, answer) = fetch_json(&url, "POST", Some(&body)).await;
+    (status, answer["code"].as_str().map(str::to_owned))
+}
+
+#[wasm_bindgen_test]
+async fn an_unfinished_upload_discarded_from_another_browser_is_gone_from_the_server() {
+    let (key, seed) = (unique_key("discarded.bin"), fresh_seed());
+    let (first, stored) = start_and_pause(&key, seed, 2, &[]).await;
+    let upload_id = first.upload_id().unwrap();
+    forget_local_entries();
+    let listed = unfinished(&through_proxy(), &key).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(text(&listed[0], "uploadId"), upload_id);
+
+    // Refused: the page is told why, and the upload is intact on the server.
+    let denied = serde_json::json!({ "answers": [
+        { "endpoint": "uploadAbort", "status": 403, "code": "AccessDenied" }
+    ] });
+    let refused = discard(denied, &upload_id).await.expect_err("refused");
+    assert_eq!(error_code(&refused), "AccessDenied");
+    assert_eq!(stored_parts(&upload_id).await, stored);
+    // An id the server does not know (as another `sub`'s upload is unknown to this caller).
+    let unknown = discard(serde_json::json!({}), &"0".repeat(32)).await;
+    assert_eq!(unknown.expect("resolves"), JsValue::FALSE);
+    let not_an_id = discard(serde_json::json!({}), "not-an-upload-id").await;
+    assert_eq!(not_an_id.expect("resolves"), JsValue::FALSE);
+    assert_eq!(stored_parts(&upload_id).await, stored);
+    assert_eq!(unfinished(&through_proxy(), &key).await.len(), 1);
+
+    // A 503 on the way is retried, and the upload is aborted.
+    let busy = serde_json::json!({ "answers": [
+        { "endpoint": "uploadAbort", "status": 503, "code": "ServiceUnavailable", "first": 1 }
+    ] });
+    let discarded = discard(busy, &upload_id).await.expect("discarded");
+    assert_eq!(discarded, JsValue::TRUE);
+    let stats = proxy_stats_at(proxy()).await;
+    assert_eq!(stat(&stats, "abortRequests"), 2, "{stats}");
+    assert_eq!(
+        list_parts_status(&upload_id).await,
+        (404, Some("NoSuchUpload".to_owned()))
+    );
+    assert!(unfinished(&through_proxy(), &key).await.is_empty());
+
+    // Discarded again: the server no longer knows it.
+    let again = discard(serde_json::json!({}), &upload_id).await;
+    assert_eq!(again.expect("resolves"), JsValue::FALSE);
+    // The same file picked again starts a new upload and sends every part.
+    let fresh = start_elsewhere(&key, seed, &[]).await;
+    let result = finish(&fresh).await.expect("a new upload");
+    assert_eq!(get(&result, "resumedFrom"), JsValue::NULL);
+    assert_ne!(text(&result, "uploadId"), upload_id);
+    let stats = proxy_stats_at(proxy()).await;
+    assert_eq!(stat(&stats, "partRequests"), PARTS, "{stats}");
+    assert_object_equals(&key, seed).await;
+}
