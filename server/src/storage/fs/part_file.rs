@@ -14,7 +14,9 @@ use partup_wire::{md5_to_hex, parse_md5_hex};
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 
-use super::durable_file::{HEADER_LEN, blocking, read_header, sync_dir, write_header};
+use super::durable_file::{
+    HEADER_LEN, blocking, read_header, start_writeback, sync_dir, write_header,
+};
 use super::layout::Layout;
 use crate::error::{AppError, AppResult};
 use crate::storage::backend::{PartDigest, PartWriter, StoredPart};
@@ -71,12 +73,15 @@ impl FsPartWriter {
         let file = self.file.clone();
         let offset = self.offset;
         self.offset = blocking(move || {
-            let mut offset = offset;
+            let mut end = offset;
             for chunk in chunks {
-                file.write_all_at(&chunk, offset)?;
-                offset += chunk.len() as u64;
+                file.write_all_at(&chunk, end)?;
+                end += chunk.len() as u64;
             }
-            Ok(offset)
+            // The disk starts on this batch while the next one arrives: the part's fsync, which
+            // its answer waits for, then has about one batch left to write instead of the part.
+            start_writeback(&file, offset, end - offset);
+            Ok(end)
         })
         .await?;
         self.pending_len = 0;
