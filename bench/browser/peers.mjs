@@ -22,7 +22,9 @@ import { chromium } from 'playwright-core';
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { accumulate, cpuBetween, snapshot } from './cpu-profile.mjs';
 import { log, mbps, median } from './measure.mjs';
 
 const MIB = 1 << 20;
@@ -173,7 +175,7 @@ const contenders = {
     short: 'partup',
     async run() {
       const key = 'bench/peers.bin'; // the same key each round: the object is replaced, never piles up
-      const r = await page.evaluate(([k, p]) => peers.partup(k, p, 4), [key, partSize]);
+      const r = await profiled(() => page.evaluate(([k, p]) => peers.partup(k, p, 4), [key, partSize]));
       if (r.size !== size) throw new Error(`partup: uploaded ${r.size} of ${size} bytes`);
       partupCompleteMs.push(r.completeMs);
       partupRetries += r.retries;
@@ -195,8 +197,8 @@ const contenders = {
     label: 'Uppy @uppy/aws-s3 multipart → Garage (S3), defaults',
     short: 'Uppy → S3',
     async run() {
-      const r = await page.evaluate(([e, g, k, s]) => peers.uppy(e, g, k, s),
-        [`${s3.endpoint}/${s3.bucket}`, s3.region, s3.keyId, s3.secret]);
+      const r = await profiled(() => page.evaluate(([e, g, k, s]) => peers.uppy(e, g, k, s),
+        [`${s3.endpoint}/${s3.bucket}`, s3.region, s3.keyId, s3.secret]));
       if (!r.key) throw new Error(`Uppy: no key in its result (location ${r.location})`);
       check('uppy', await s3ObjectMd5(r.key));
       s3Request('DELETE', encodeKey(r.key));
@@ -207,7 +209,7 @@ const contenders = {
     label: 'one fetch POST of the File → discarding sink',
     short: 'raw fetch',
     async run() {
-      const r = await page.evaluate(u => peers.raw(u), args.sink);
+      const r = await profiled(() => page.evaluate(u => peers.raw(u), args.sink));
       // The sink keeps nothing to compare: its count of the bytes it read is the check.
       if (r.size !== size) throw new Error(`raw: the sink read ${r.size} of ${size} bytes`);
       return r.ms;
@@ -216,7 +218,7 @@ const contenders = {
 };
 
 async function tusRun(chunkSize) {
-  const r = await page.evaluate(([e, c]) => peers.tus(e, c), [`${args.tus}/files/`, chunkSize]);
+  const r = await profiled(() => page.evaluate(([e, c]) => peers.tus(e, c), [`${args.tus}/files/`, chunkSize]));
   const uploadId = new URL(r.url).pathname.split('/').pop();
   const stored = path.join(args['tus-dir'], uploadId);
   check(chunkSize ? 'tus-8mib' : 'tus', await digestOf(fs.createReadStream(stored)));
@@ -228,6 +230,17 @@ async function tusRun(chunkSize) {
 // --only a,b runs only those contenders (for development; the rows need all of them).
 const names = typeof args.only === 'string' ? args.only.split(',') : Object.keys(contenders);
 const speeds = Object.fromEntries(names.map(n => [n, []]));
+// CPU seconds by kind of process, summed over the rounds (cpu-profile.mjs), for the uploads alone:
+// the read-back checks of the stored copies are outside `profiled`.
+const cpu = Object.fromEntries(names.map(n => [n, {}]));
+
+/** Runs the upload `upload()` starts, adding the CPU the machine spent meanwhile to `running`'s. */
+async function profiled(upload) {
+  const before = snapshot();
+  const result = await upload();
+  accumulate(cpu[running], cpuBetween(before, snapshot()));
+  return result;
+}
 for (let round = 0; round < rounds; round++) {
   for (let k = 0; k < names.length; k++) {
     const name = names[(k + round) % names.length];
@@ -286,9 +299,23 @@ for (const name of [...peerNames, 'raw']) {
     detail: '',
   });
 }
-const notes = [verifies(tusExtensions), `Row ${id}, on the wire: ${wireText()}.`];
+const notes = [verifies(tusExtensions), `Row ${id}, on the wire: ${wireText()}.`, `Row ${id}, where the CPU goes: ${cpuText()}.`];
 if (quick) notes.push(`Quick mode: rows 16 and 17 upload a ${size / MIB} MiB file, one round (the full run: 256 MiB, 3 rounds).`);
 fs.writeFileSync(args.out, JSON.stringify({ rows, notes }, null, 2));
+
+/** CPU seconds per upload (mean over the rounds) by kind of process, per contender, biggest first;
+ * kinds under 0.05 s left out. */
+function cpuText() {
+  const profile = names.map(name => {
+    const perUpload = Object.entries(cpu[name]).map(([kind, s]) => [kind, s / rounds]);
+    const total = perUpload.reduce((sum, [, s]) => sum + s, 0);
+    const parts = perUpload.filter(([, s]) => s >= 0.05).sort((a, b) => b[1] - a[1])
+      .map(([kind, s]) => `${kind} ${s.toFixed(2)}`).join(', ');
+    return `${contenders[name].short}: **${total.toFixed(2)} CPU s** per upload (${parts})`;
+  }).join('; ');
+  return `user + system seconds from /proc, by process, per upload of ${size / MIB} MiB (the whole `
+    + `machine while it ran, ${os.cpus().length} cores); ${profile}`;
+}
 
 /** The requests that carried file bytes per contender and the integrity headers they had. */
 function wireText() {
