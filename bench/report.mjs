@@ -106,24 +106,44 @@ ${table}
 
 ${notes.map(n => `- ${n}`).join('\n')}
 ${hashSection}
-## Why the missed targets are missed (profiled on this machine, 2026-11-25; rows 3 and 16 revised 2026-11-26)
+## Why the missed targets are missed (profiled on this machine, 2026-11-25; rows 3, 7, 11 and 16 revised 2026-11-26)
 
-- **Row 3, server ingest vs \`dd\`.** Before the MD5 engine (2026-11-25), \`perf\` on partup-server
-  during ingest showed 57 % of its CPU in \`md5::compress\`, ~40 % in the kernel's socket receive and
-  page-cache copies, ~1 % elsewhere. The engine (issue 15) hashes the parts in flight together in
-  AVX-512/AVX2 lanes (row 14: 0.16–0.22 CPU s/GB against md-5's 1.56), and part bytes now reach the
-  disk without the two user-space copies of a \`BufWriter\` over \`tokio::fs::File\`: server CPU per GB
-  is half the previous build's, and ingest at 32 clients ~1.8× it. What is left is mostly the
+- **Row 3, server ingest vs \`dd\` (met in the run of 2026-11-26).** Before the MD5 engine
+  (2026-11-25), \`perf\` on partup-server during ingest showed 57 % of its CPU in \`md5::compress\`,
+  ~40 % in the kernel's socket receive and page-cache copies, ~1 % elsewhere. The engine (issue 15)
+  hashes the parts in flight together in AVX-512/AVX2 lanes (row 14: 0.16–0.22 CPU s/GB against
+  md-5's 1.56); part bytes reach the disk without the two user-space copies of a \`BufWriter\` over
+  \`tokio::fs::File\`; and the disk starts writing each ~1 MiB of a part as it lands
+  (\`sync_file_range\`), so the fsync before a part's answer waits for about one batch. Server CPU per
+  GB is half the previous build's, and ingest at 32 clients ~1.8× it. What is left is mostly the
   kernel's work (socket receive, page-cache copy, one fsync per part), which \`dd\` does less of (no
-  socket, one fsync), with the load generator on the same two cores; \`dd\`'s own figure also swings
-  between runs (≈ 0.7–1.4 GB/s on this disk). The profile after the engine is not redone yet.
-- **Row 16, partup vs tus on loopback.** partup hashes every part twice (the page, the server),
-  fsyncs every part before answering, and copies the parts into the object at complete (a median of
-  239 ms of each ~2 s upload on this ext4 disk; 9 ms instead of 143 ms on XFS, where the copy shares
-  extents: row 5b); tus's file store does none of these. tus's own figure swings from ~150 to
-  ~400 MB/s between rounds as its unsynced writes meet writeback. On the shaped link (row 17) the
-  link is the limit and partup reaches 0.96× tus's single PATCH, ahead of tus with 8 MiB chunks and
-  of Uppy.
+  socket, one fsync), with the load generator on the same two cores; \`dd\`'s own figure swings
+  between runs (≈ 0.7–2.0 GB/s on this disk), and so does this row's verdict.
+  The early writeback alone, measured against the same build without it
+  (\`partup-bench server-rows --only 3 --server-bin NEW --baseline-server-bin OLD\`, 3 interleaved
+  rounds): ingest 1.37× at 8 clients (p50 part latency 61 against 81 ms, p99 0.80–0.83×), 1.12× at
+  32 and 1.25× at 128 clients, for ~3 % more server CPU per GB.
+- **Row 16, partup vs tus on loopback** (profiled 2026-11-26, after the MD5 engine, the SIMD128
+  lanes and the early writeback). On 2 cores these uploads are CPU-bound, and the note "Row 16,
+  where the CPU goes" above is the gap: a 256 MiB upload costs partup ≈ 2.6 CPU s, tus's single
+  PATCH ≈ 1.0 and its 8 MiB chunks ≈ 1.6. partup's extra, by process: the renderer ≈ 0.6 s (the
+  hashing worker's MD5 of every part; tus hashes nothing), Chromium's browser process ≈ 0.6 s
+  against 0.2–0.5 (each part's Blob is read twice, to hash and to send), and partup-server ≈ 0.9 s
+  against tus's node server 0.5–0.7. \`perf record -g\` on partup-server during three such uploads
+  (and the read-back of each stored copy): 66 % in the kernel (socket receive and page-cache
+  copies; the per-part fsyncs; the copy of the parts into the object at complete, ~230 ms of each
+  upload on this ext4 disk against 9 ms on XFS, where the copy shares extents: row 5b), 22 % MD5
+  (with 4 parts in flight the lanes are seldom full: 13 % single-stream, 9 % AVX2), and ~19 %
+  scheduling (context switches between the runtime's threads, the blocking pool's writes and the
+  MD5 engine's thread). Gathering each part's chunks into 256 KiB batches before the engine cut
+  that thread's wake-ups 5× (17,660 to 3,505 for three uploads) but moved neither this row nor
+  row 3 beyond their noise, so it was not kept. What would close most of the gap breaks a
+  promise: no MD5 in the page (no end-to-end check), no fsync before the 200 (an acknowledged part
+  could be lost), no single object. tus's own figure swings widely between rounds as its unsynced
+  writes meet writeback. On the shaped link (row 17) the link is the limit: partup reaches ~0.97×
+  tus's single PATCH and ~0.96× a raw fetch, ahead of tus with 8 MiB chunks and of Uppy; what it
+  lacks is the last part's fsync and the complete (≈ 0.25 s of ≈ 11.7 s) and the 50 ms wait for
+  each part's answer when parts finish together.
 - **Row 2, whole browser upload vs the raw ceiling.** With both cores busy, the CPU goes to the
   browser process (serving Blob reads), the renderer (MD5 in wasm), the network service and the
   server (MD5 + write + fsync); the raw ceiling does none of the hashing and no server work. Reading
@@ -135,23 +155,28 @@ ${hashSection}
   the client with opt-level 3 instead of "z" did not change the speed (only the size, +8 KB
   gzipped). The rest is wasm vs native code and the Blob read (browser process → renderer) sharing
   the two cores.
-- **Row 7, package size.** Over budget at 84.6 KB once the hashing workers and the read retries were
-  in; back under it by dropping gloo-net (and the \`http\` crate) and serde_json from the \`.wasm\`,
-  a deserializer that no longer links every visitor of every wire type, and one retry loop instead
-  of one per caller (wasm-client/README.md, "Size", says what each saved and what was tried).
-  \`node bench/browser/package-size.mjs www/pkg\` prints this row alone.
-- **Row 11, hashing on 2 cores.** One worker hashes about as fast as the page's thread (≈ 300 MB/s):
-  in one thread a part's read (the browser process serving the file over IPC) and its hashing take
-  turns. More workers overlap one part's read with another's hashing; 4 reach ≈ 430 MB/s, about
-  one core of \`md5sum\` here (row 1), with the reads, the renderer and the other processes sharing
-  the 2 cores: nothing near 2× is left. The default (half the reported cores: 1 worker here) is
-  for the page's sake, not speed: a whole upload here runs at ~120 MB/s, bounded by the server and
-  the network stack (row 2), far below one worker's rate, and is as fast with it as without.
-- **Row 5 (met in the full run).** uploadComplete now takes a completed upload's parts out of
-  \`uploads/\` with one rename and deletes them after answering, and starts writeback of each copied
-  part (\`sync_file_range\`) so the final fsync waits for the tail only. With 256 KiB parts (quick
-  mode) the 1,000 per-part opens and the extra durability fsyncs (directory, completion record) keep
-  it at about 1.0× \`cat\`.
+- **Row 7, package size.** Under the budget once (79.1 KB, after dropping gloo-net, serde_json and
+  one retry loop per caller); over it again since resume from the server (its wire types'
+  deserializers and the metadata map), direct parts and the SIMD128 lanes (\`md5lanes\` and
+  \`LaneHasher\` in the wasm, the choice of build in the glue). wasm-client/README.md, "Size", gives
+  each step's figure and what was tried; \`node bench/browser/package-size.mjs www/pkg\` prints this
+  row alone. A page loads one of the two \`.wasm\` files, never both.
+- **Row 11, hashing on 2 cores.** One worker hashing one part at a time is about as fast as the
+  page's thread: in one thread a part's read (the browser process serving the file over IPC) and
+  its hashing take turns. More workers overlap one part's read with another's hashing. SIMD128
+  lanes (each worker hashes up to 4 parts at once, \`LaneHasher\` over \`md5lanes::update_many\`)
+  raise one worker by ≈ 1.5× on a file from disk and ≈ 1.7× on parts in memory, where no disk
+  read stands between the rounds; 2 workers × 4 lanes are the fastest here. With the reads, the
+  renderer and the other processes sharing the 2 cores, nothing near 2× per worker is left. The
+  default (half the reported cores: 1 worker here) is for the page's sake, not speed: a whole
+  upload here is bounded by the server and the network stack (row 2), below one worker's rate.
+- **Row 5, complete vs \`cat\` (met in the run of 2026-11-25, 0.96× in that of 2026-11-26).**
+  uploadComplete takes a completed upload's parts out of \`uploads/\` with one rename and deletes them
+  after answering, and starts writeback of each copied part (\`sync_file_range\`) so the final fsync
+  waits for the tail only: the same copy and fsync as \`cat … && sync FILE\`, plus the durability
+  fsyncs of a directory and the completion record. The two trade places from round to round
+  (0.68–1.14× in the last run) as the disk's writeback meets them; on XFS the copy shares extents
+  and takes 9 ms instead (row 5b).
 
 ## How each figure is taken
 
