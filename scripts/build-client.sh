@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the wasm client package (both builds: scripts/build-client-pkg.sh) into www/pkg/ (where the demo page imports it from), only when its
-# sources changed since the last build.  Usage: scripts/build-client.sh [--dev]
+# Builds the wasm client package (both builds: scripts/build-client-pkg.sh) into www/pkg/ (where
+# the demo page imports it from), only when its sources changed since the last build.
+#   Usage: scripts/build-client.sh [--dev]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$PARTUP_ROOT"

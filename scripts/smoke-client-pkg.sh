@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the RELEASE package as an app uses it: builds it with scripts/build-client-pkg.sh
-# (`wasm-pack build --release --target web`, scalar and SIMD128 builds joined), serves it with a page from partup-server's --www, and
+# (`wasm-pack build --release --target web`, scalar and SIMD128 builds joined), serves it with a
+# page from partup-server's --www, and
 # drives each browser engine (Chromium, Firefox, WebKitGTK, through their WebDriver servers, plain
 # W3C WebDriver over HTTP) to upload a file with `import init, { Uploader } from './pkg/partup.js'`,
 # its parts hashed by the package's hashing workers (the default).

@@ -31,9 +31,9 @@ let onChange = () => renderServerList();
 
 /**
  * Starts listing. `list()` answers the client's `unfinished()` promise (or null when the client has
- * no such call); `discard(uploadId)` the client's `discardUnfinished()`; `onPage(upload)` tells the uploads that have a card on the page (they are not
- * offered twice); `changed()` runs after each listing settled and redraws this list (and the
- * local one, which depends on it).
+ * no such call); `discard(uploadId)` the client's `discardUnfinished()`; `onPage(upload)` tells
+ * the uploads that have a card on the page (they are not offered twice); `changed()` runs after
+ * each listing settled and redraws this list (and the local one, which depends on it).
  */
 export function initServerList({ list, discard, onPage, changed }) {
   listUnfinished = list;

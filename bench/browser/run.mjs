@@ -277,43 +277,37 @@ if (wanted('11')) {
   const modes = [[0, 1], [1, 1], [2, 1], [4, 1], [1, buildLanes], [2, buildLanes]];
   const name = ([workers, lanes]) => workers ? `${workers}×${lanes}` : 'page';
   const label = ([workers, lanes]) => workers ? `${workers} worker${workers > 1 ? 's' : ''} × ${lanes} lane${lanes > 1 ? 's' : ''}` : 'page thread';
-  const speeds = Object.fromEntries(modes.map(m => [name(m), []]));
-  let expected = null;
+  // `modes` in interleaved rounds over `bytes` of parts (the file, or the copy in memory): MB/s per
+  // mode, every mode's part digests checked against the first's, every worker's lanes as asked.
+  const hashRounds = async (modes, bytes, inMemory) => {
+    const speeds = Object.fromEntries(modes.map(m => [name(m), []]));
+    const where = inMemory ? ', parts in memory' : '';
+    let expected = null;
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < modes.length; k++) {
+        const mode = modes[(k + round) % modes.length];
+        const r = await page.evaluate(([w, p, l, m]) => bench.hashParts(w, p, l, m), [mode[0], partSize, mode[1], inMemory]);
+        expected ??= r.digests;
+        if (r.digests !== expected) throw new Error(`${label(mode)} gave other part digests${where}`);
+        if (mode[0] && r.lanes !== mode[1]) throw new Error(`${label(mode)}: the workers hashed ${r.lanes} parts at once`);
+        speeds[name(mode)].push(mbps(bytes, r.ms));
+      }
+      if (!inMemory) log(`row 11, round ${round + 1}: ` + modes.map(m => `${label(m)} ${speeds[name(m)].at(-1).toFixed(0)}`).join(', ') + ' MB/s');
+      for (const workers of [1, 2].filter(w => name([w, buildLanes]) in speeds)) {
+        const lanes = speeds[name([workers, buildLanes])].at(-1), one = speeds[name([workers, 1])].at(-1);
+        log(`row 11, round ${round + 1}${where}: ${workers} worker${workers > 1 ? 's' : ''}, ${buildLanes} lanes vs 1: ${lanes.toFixed(0)} vs ${one.toFixed(0)} MB/s, ${(lanes / one).toFixed(2)}×`);
+      }
+    }
+    return speeds;
+  };
   await page.evaluate(([p]) => bench.hashParts(1, p), [partSize]); // warm-up: page cache, compilation
   await page.evaluate(([p, l]) => bench.hashParts(1, p, l), [partSize, buildLanes]);
-  for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < modes.length; k++) {
-      const mode = modes[(k + round) % modes.length];
-      const r = await page.evaluate(([w, p, l]) => bench.hashParts(w, p, l), [mode[0], partSize, mode[1]]);
-      expected ??= r.digests;
-      if (r.digests !== expected) throw new Error(`${label(mode)} gave other part digests`);
-      if (mode[0] && r.lanes !== mode[1]) throw new Error(`${label(mode)}: the workers hashed ${r.lanes} parts at once`);
-      speeds[name(mode)].push(mbps(size, r.ms));
-    }
-    log(`row 11, round ${round + 1}: ` + modes.map(m => `${label(m)} ${speeds[name(m)].at(-1).toFixed(0)}`).join(', ') + ' MB/s');
-    for (const workers of [1, 2]) {
-      const lanes = speeds[name([workers, buildLanes])].at(-1), one = speeds[name([workers, 1])].at(-1);
-      log(`row 11, round ${round + 1}: ${workers} worker${workers > 1 ? 's' : ''}, ${buildLanes} lanes vs 1: ${lanes.toFixed(0)} vs ${one.toFixed(0)} MB/s, ${(lanes / one).toFixed(2)}×`);
-    }
-  }
+  const speeds = await hashRounds(modes, size, false);
   // The same lanes vs one lane with the parts in memory: the hashing alone, without the reads from
   // disk (which the browser does on other threads, sharing the cores).
   const memorySize = Math.min(size, 256 * MIB);
   await page.evaluate(([bytes]) => bench.loadPartsInMemory(bytes), [memorySize]);
-  const memoryModes = [[1, 1], [1, buildLanes]];
-  const memorySpeeds = Object.fromEntries(memoryModes.map(m => [name(m), []]));
-  let memoryExpected = null;
-  for (let round = 0; round < rounds; round++) {
-    for (let k = 0; k < memoryModes.length; k++) {
-      const mode = memoryModes[(k + round) % memoryModes.length];
-      const r = await page.evaluate(([w, p, l]) => bench.hashParts(w, p, l, true), [mode[0], partSize, mode[1]]);
-      memoryExpected ??= r.digests;
-      if (r.digests !== memoryExpected) throw new Error(`${label(mode)} gave other part digests in memory`);
-      memorySpeeds[name(mode)].push(mbps(memorySize, r.ms));
-    }
-    const lanes = memorySpeeds[name([1, buildLanes])].at(-1), one = memorySpeeds[name([1, 1])].at(-1);
-    log(`row 11, round ${round + 1}, parts in memory: 1 worker, ${buildLanes} lanes vs 1: ${lanes.toFixed(0)} vs ${one.toFixed(0)} MB/s, ${(lanes / one).toFixed(2)}×`);
-  }
+  const memorySpeeds = await hashRounds([[1, 1], [1, buildLanes]], memorySize, true);
   await page.evaluate(() => bench.dropPartsInMemory());
   fs.rmSync(file);
   const title = `MD5 of every 8 MiB part of a ${size / MIB} MiB file on disk (setInputFiles), in headless Chromium on ${os.cpus().length} cores`;

@@ -71,8 +71,8 @@ pub fn progress_object(
     object
 }
 
-/// `hashing`, `hashWorkers`, `hashLanes` and `hashingFallback` of onInit's and progress's objects; all null
-/// while the workers are starting (the mode is not known before onInit).
+/// `hashing`, `hashWorkers`, `hashLanes` and `hashingFallback` of onInit's and progress's
+/// objects; all null while the workers are starting (the mode is not known before onInit).
 fn set_hashing_fields(object: &JsValue, mode: Option<&HashingMode>) {
     let fields = match mode {
         Some(mode) => [
@@ -81,7 +81,7 @@ fn set_hashing_fields(object: &JsValue, mode: Option<&HashingMode>) {
             number(hashing_lanes(mode) as f64),
             hashing_fallback(mode),
         ],
-        None => [JsValue::NULL, JsValue::NULL, JsValue::NULL, JsValue::NULL],
+        None => [JsValue::NULL; 4],
     };
     for (key, value) in ["hashing", "hashWorkers", "hashLanes", "hashingFallback"]
         .iter()

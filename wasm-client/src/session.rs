@@ -384,10 +384,10 @@ impl Session {
         Ok(found)
     }
 
-    /// uploadAbort of an upload `unfinished` listed, retried by `policy`: true when the server
-    /// aborted it, false when it did not know it (`NoSuchUpload`: completed, aborted or expired
-    /// meanwhile, another `sub`'s, or a first attempt aborted it and its answer was lost). Any
-    /// other refusal is the caller's error.
+    /// uploadAbort of `upload_id` (this session's, or one `unfinished` listed), retried by
+    /// `policy`: true when the server aborted it, false when it did not know it (`NoSuchUpload`:
+    /// completed, aborted or expired meanwhile, another `sub`'s, or a first attempt aborted it and
+    /// its answer was lost). Any other refusal is the caller's error.
     pub async fn discard(&self, upload_id: &str, policy: RetryPolicy) -> Result<bool, UploadError> {
         let request = UploadIdRequest {
             upload_id: upload_id.to_string(),
@@ -475,19 +475,13 @@ impl Session {
         Ok(done)
     }
 
-    /// uploadAbort, best effort: a failure is only logged.
+    /// uploadAbort of this session's upload, best effort: a failure is only logged (an upload the
+    /// server no longer knows is no failure).
     pub async fn abort(&self) {
         let Some(upload_id) = self.upload_id() else {
             return;
         };
-        let request = UploadIdRequest { upload_id };
-        let stall = self.options.stall_timeout_ms;
-        let result = self
-            .call::<_, AbortResponse>(Endpoint::UploadAbort, &request, ABORT_POLICY, stall)
-            .await;
-        if let Err(e) = result
-            && e.server_code() != Some(ErrorCode::NoSuchUpload)
-        {
+        if let Err(e) = self.discard(&upload_id, ABORT_POLICY).await {
             web_sys::console::warn_1(&e.full_message().into());
         }
     }

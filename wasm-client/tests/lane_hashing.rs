@@ -36,6 +36,17 @@ async fn digest(hasher: &LaneHasher, id: u32, blob: &web_sys::Blob) -> Result<St
     Ok(hex.as_string().expect("a hex string"))
 }
 
+/// Every file hashed at once by `hasher`, file `i` as part `i`; the digests in the files' order.
+async fn digest_each(hasher: &LaneHasher, files: &[web_sys::File]) -> Vec<Result<String, JsValue>> {
+    join_all(
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, file)| digest(hasher, i as u32, file)),
+    )
+    .await
+}
+
 #[wasm_bindgen_test]
 fn the_simd128_build_hashes_4_parts_at_once_and_the_scalar_build_1() {
     let expected = if cfg!(target_feature = "simd128") {
@@ -65,13 +76,7 @@ async fn every_edge_size_at_once_matches_md5() {
         .enumerate()
         .map(|(i, &len)| make_file(len, 1520 + i as u64, "f.bin"))
         .collect();
-    let digests = join_all(
-        files
-            .iter()
-            .enumerate()
-            .map(|(i, file)| digest(&hasher, i as u32, file)),
-    )
-    .await;
+    let digests = digest_each(&hasher, &files).await;
     for (i, (len, hex)) in EDGE_SIZES.iter().zip(digests).enumerate() {
         assert_eq!(
             hex.expect("hashed"),
@@ -99,12 +104,7 @@ async fn four_parts_of_different_lengths_and_chunkings_at_once_match_md5() {
         .collect();
     // A fifth part joins while the four are being hashed.
     let late = make_file(MIB + 17, 1549, "late.bin");
-    let four = join_all(
-        files
-            .iter()
-            .enumerate()
-            .map(|(i, file)| digest(&hasher, i as u32, file)),
-    );
+    let four = digest_each(&hasher, &files);
     let fifth = async {
         sleep_ms(5.0).await;
         digest(&hasher, 9, &late).await
@@ -130,12 +130,7 @@ async fn a_part_cancelled_mid_way_stops_alone_and_the_others_finish() {
         .map(|(i, &len)| make_file(len, 1560 + i as u64, "f.bin"))
         .collect();
     let victim = 2u32;
-    let digests = join_all(
-        files
-            .iter()
-            .enumerate()
-            .map(|(i, file)| digest(&hasher, i as u32, file)),
-    );
+    let digests = digest_each(&hasher, &files);
     let cancel = async {
         // The hasher gives the event loop a turn at least every 16 ms of rounds.
         let deadline = now_ms() + 30_000.0;
