@@ -1,5 +1,6 @@
-//! A part's MD5, computed by `md-5` in wasm while the part streams in through
-//! `Blob.slice().stream()`.
+//! A part's MD5, computed in wasm while the part streams in through `Blob.slice().stream()`, by
+//! `md5lanes`' single-stream path: the same code as a hashing worker's part alone
+//! (`lane_hashing.rs`), so the page's thread and the workers cannot disagree on a digest.
 //!
 //! Engines without `Blob.prototype.stream` (Safari before 14.1, and embedded WebViews built on
 //! such a WebKit) get the fallback by themselves: the part is read as ≤ 1 MiB sub-slices, one at
@@ -13,13 +14,13 @@
 //! baseline tier. Dropping the future cancels the read (pause).
 
 use crate::error::{ClientCode, Reason, UploadError, js_text};
-use md5::{Digest, Md5};
+use md5lanes::LaneState;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, ReadableStreamDefaultReader};
 
-/// Largest single `Md5::update` call, and the size of the copy buffer.
+/// Largest single MD5 update, and the size of the copy buffer.
 pub const MAX_UPDATE_BYTES: usize = 1 << 20;
 
 /// Where a part's bytes come from, chunk by chunk.
@@ -139,7 +140,7 @@ pub async fn md5_of_blob(
 ) -> Result<[u8; 16], UploadError> {
     let size = blob.size() as u64;
     let mut chunks = Chunks::open(blob.clone());
-    let mut hasher = Md5::new();
+    let mut hasher = LaneState::new();
     let mut buffer = vec![0u8; MAX_UPDATE_BYTES.min(size as usize)];
     let mut hashed: u64 = 0;
     while let Some(chunk) = chunks.next().await? {
@@ -154,7 +155,7 @@ pub async fn md5_of_blob(
             chunk
                 .subarray(offset as u32, (offset + piece) as u32)
                 .copy_to(&mut buffer[..piece]);
-            hasher.update(&buffer[..piece]);
+            hasher.update_scalar(&buffer[..piece]);
         }
         hashed += len as u64;
         on_bytes(hashed);
@@ -164,7 +165,7 @@ pub async fn md5_of_blob(
             "expected {size} bytes of the part, read {hashed}"
         )));
     }
-    Ok(hasher.finalize().into())
+    Ok(hasher.finish())
 }
 
 #[cfg(test)]

@@ -440,7 +440,7 @@ impl Upload {
 /// cannot be read, `Cancelled` when `options.signal` aborts (README, "md5OfBlob").
 // Not `///`: wasm-bindgen copies those into the shipped glue. The page's thread hashes parts this
 // way (the workers use `LaneHasher`), and `scripts/bench.sh` times it against hash-wasm and
-// spark-md5 (Blob.stream() → md-5 in wasm, at most 1 MiB per update).
+// spark-md5 (Blob.stream() → md-5's compressor in wasm, at most 1 MiB per update).
 #[wasm_bindgen(js_name = md5OfBlob, unchecked_return_type = "Promise<string>")]
 pub fn md5_of_blob(
     blob: &web_sys::Blob,
