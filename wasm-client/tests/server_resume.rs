@@ -73,11 +73,16 @@ async fn start_and_pause(
     (first, stored)
 }
 
-/// How many parts the server holds for `upload_id` (listParts, straight to the server).
-async fn stored_parts(upload_id: &str) -> u64 {
+/// listParts of `upload_id` straight to the server (not through the proxy): status and answer.
+async fn list_parts(upload_id: &str) -> (u16, serde_json::Value) {
     let body = serde_json::json!({ "uploadId": upload_id }).to_string();
     let url = format!("{}/listParts", api(server()));
-    let (status, listed) = fetch_json(&url, "POST", Some(&body)).await;
+    fetch_json(&url, "POST", Some(&body)).await
+}
+
+/// How many parts the server holds for `upload_id` (listParts, straight to the server).
+async fn stored_parts(upload_id: &str) -> u64 {
+    let (status, listed) = list_parts(upload_id).await;
     assert_eq!(status, 200, "{listed}");
     listed["parts"].as_array().unwrap().len() as u64
 }
@@ -265,14 +270,6 @@ async fn discard(rules: serde_json::Value, upload_id: &str) -> Result<JsValue, J
     JsFuture::from(through_proxy().discard_unfinished(upload_id.to_string())).await
 }
 
-/// listParts straight to the server: its status and error code (`None` when it answered 200).
-async fn list_parts_status(upload_id: &str) -> (u16, Option<String>) {
-    let body = serde_json::json!({ "uploadId": upload_id }).to_string();
-    let url = format!("{}/listParts", api(server()));
-    let (status, answer) = fetch_json(&url, "POST", Some(&body)).await;
-    (status, answer["code"].as_str().map(str::to_owned))
-}
-
 #[wasm_bindgen_test]
 async fn an_unfinished_upload_discarded_from_another_browser_is_gone_from_the_server() {
     let (key, seed) = (unique_key("discarded.bin"), fresh_seed());
@@ -306,9 +303,10 @@ async fn an_unfinished_upload_discarded_from_another_browser_is_gone_from_the_se
     assert_eq!(discarded, JsValue::TRUE);
     let stats = proxy_stats_at(proxy()).await;
     assert_eq!(stat(&stats, "abortRequests"), 2, "{stats}");
+    let (status, answer) = list_parts(&upload_id).await;
     assert_eq!(
-        list_parts_status(&upload_id).await,
-        (404, Some("NoSuchUpload".to_owned()))
+        (status, answer["code"].as_str()),
+        (404, Some("NoSuchUpload"))
     );
     assert!(unfinished(&through_proxy(), &key).await.is_empty());
 
